@@ -1,0 +1,48 @@
+# make run: install on first use, migrate, seed the demo event, serve it.
+# make test: the whole test suite (TRACKER_TEST_DATABASE_URL picks the database).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+HOST ?= 127.0.0.1
+STAMP := $(VENV)/.installed
+PO := $(wildcard tracker/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: install run test lint format translations extract-messages bench
+
+install: $(STAMP) $(MO)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# Compiled catalogues are build products: made here, never committed.
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+translations: $(MO)
+
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o tracker/translations/messages.pot .
+	$(BIN)/pybabel update -i tracker/translations/messages.pot -d tracker/translations --no-fuzzy-matching
+
+run: install
+	$(BIN)/tracker db upgrade
+	$(BIN)/tracker demo
+	@echo "tracker is served on http://$(HOST):$(PORT)/  (demo event: http://$(HOST):$(PORT)/events/bercy-2012)"
+	$(BIN)/tracker run --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

@@ -1,0 +1,106 @@
+"""Configuration: defaults here, overridden by TRACKER_* environment variables.
+
+Every variable is documented in the README. Production refuses to start without a
+real TRACKER_SECRET_KEY; development keeps a generated one under instance/.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("TRACKER_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"TRACKER_{name}")
+    return value if value not in (None, "") else default
+
+
+def _dev_secret_key() -> str:
+    """A per-checkout secret kept in instance/ so sessions survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY = _env("SECRET_KEY")
+    DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'tracker.sqlite3'}")
+    SQL_ECHO = _env("SQL_ECHO") == "1"
+
+    BABEL_DEFAULT_LOCALE = "fr"
+    LANGUAGES = ("fr", "en")
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "tracker" / "translations")
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+    # Outgoing mail: SMTP when MAIL_SERVER is set, otherwise .eml files in MAIL_OUTBOX.
+    MAIL_SERVER = _env("MAIL_SERVER")
+    MAIL_PORT = int(_env("MAIL_PORT", "25") or 25)
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_USE_TLS = _env("MAIL_USE_TLS") == "1"
+    MAIL_USE_SSL = _env("MAIL_USE_SSL") == "1"
+    MAIL_TIMEOUT = float(_env("MAIL_TIMEOUT", "10") or 10)
+    MAIL_SENDER = _env("MAIL_SENDER", "tracker <no-reply@localhost>")
+    MAIL_OUTBOX = _env("MAIL_OUTBOX", str(INSTANCE_DIR / "outbox"))
+
+    # Absolute base for links in e-mails when no request is around (CLI, promotions).
+    BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
+    PRIVACY_URL = _env("PRIVACY_URL")  # None: the built-in privacy notice
+
+    @classmethod
+    def finalise(cls, values: dict) -> None:
+        """Fill what can only be decided at start-up (called by create_app)."""
+        if not values.get("SECRET_KEY"):
+            values["SECRET_KEY"] = _dev_secret_key()
+
+
+class TestConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
+    WTF_CSRF_ENABLED = False
+    MAIL_SERVER = None
+    DATABASE_URL = os.environ.get("TRACKER_TEST_DATABASE_URL", "sqlite://")
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def finalise(cls, values: dict) -> None:
+        key = values.get("SECRET_KEY") or ""
+        if len(key) < 32 or key in {"change-me", "dev", "secret"}:
+            raise RuntimeError(
+                "TRACKER_SECRET_KEY must be set to a random string of at least 32 characters "
+                "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+
+
+CONFIGS = {"development": Config, "testing": TestConfig, "production": ProductionConfig}
+
+
+def config_from_env() -> type[Config]:
+    name = _env("ENV", "development") or "development"
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(
+            f"TRACKER_ENV must be one of {', '.join(CONFIGS)}, not {name!r}"
+        ) from None

@@ -1,0 +1,196 @@
+"""Fixtures: one app per run, one rolled-back transaction per test, builders.
+
+The database is TRACKER_TEST_DATABASE_URL (PostgreSQL in CI's second pass), or a
+SQLite file in a temporary folder. Its schema is made by the Alembic migrations, so
+every run also proves that they apply to an empty database.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import itertools
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import Engine, MetaData, text
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from tracker import create_app
+from tracker.cli import upgrade_database
+from tracker.db import install_session_hooks, utcnow
+from tracker.events.services import EventSpec, SessionSpec, create_event
+from tracker.models import Event, OrganisationType, Registration
+from tracker.registration.services import RegistrationData, register
+
+
+def wipe(engine: Engine) -> None:
+    """Drop every table (ours and Alembic's) so the run starts from an empty database."""
+    meta = MetaData()
+    meta.reflect(bind=engine)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            for table in meta.sorted_tables:
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
+        else:
+            meta.drop_all(conn)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TRACKER_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    app = create_app(
+        {
+            "ENV_NAME": "testing",
+            "DATABASE_URL": database_url,
+            "MAIL_OUTBOX": str(tmp_path_factory.mktemp("outbox")),
+            "SERVER_NAME": None,
+        }
+    )
+    engine = app.extensions["db"].engine
+    wipe(engine)
+    upgrade_database(engine)
+    return app
+
+
+@pytest.fixture
+def engine(app: Flask) -> Engine:
+    return app.extensions["db"].engine
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[DbSession]:
+    """A session inside a transaction that is rolled back after the test; the app's
+    requests during the test use the same connection (their commits are savepoints)."""
+    database = app.extensions["db"]
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    install_session_hooks(factory)
+    original, database.sessionmaker = database.sessionmaker, factory
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.close()
+        database.sessionmaker = original
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, db: DbSession):  # type: ignore[no-untyped-def]
+    with app.test_client() as c:
+        c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        yield c
+
+
+class Outbox:
+    """The e-mails written by the app during one test."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            for p in sorted(self.path.glob("*.eml"))
+        ]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def outbox(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Outbox:
+    folder = tmp_path / "outbox"
+    monkeypatch.setitem(app.config, "MAIL_OUTBOX", str(folder))
+    return Outbox(folder)
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[None]:
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        yield
+
+
+# --- builders -----------------------------------------------------------------
+
+_counter = itertools.count(1)
+
+
+def make_event(db: DbSession, **overrides: object) -> Event:
+    n = next(_counter)
+    now = utcnow()
+    spec = EventSpec(
+        slug=f"event-{n}",
+        title=f"Workshop {n}",
+        starts_at=now + timedelta(days=30),
+        venue="Centre Pierre Mendès France, Bercy, Paris",
+        sessions=[
+            SessionSpec("Plénière", "plenary"),
+            SessionSpec("Table ronde 1", "round table"),
+            SessionSpec("Table ronde 2", "round table"),
+        ],
+        registration_opens_at=now - timedelta(days=1),
+    )
+    for key, value in overrides.items():
+        setattr(spec, key, value)
+    return create_event(db, spec)
+
+
+def registration_data(**overrides: object) -> RegistrationData:
+    n = next(_counter)
+    data = RegistrationData(
+        first_name="Camille",
+        last_name=f"Martin {n}",
+        email=f"camille.martin.{n}@vegepolys.example",
+        organisation="Vegepolys",
+        organisation_type=OrganisationType.CLUSTER,
+        job_title="Chargée de mission international",
+        consent=True,
+        locale="en",
+    )
+    for key, value in overrides.items():
+        setattr(data, key, value)
+    return data
+
+
+def make_registration(
+    db: DbSession, event: Event, *, now: datetime | None = None, **overrides: object
+) -> Registration:
+    return register(db, event, registration_data(**overrides), now=now)
+
+
+def form_data(event: Event | None = None, **overrides: object) -> dict[str, object]:
+    """What a person sends through the registration form."""
+    n = next(_counter)
+    data: dict[str, object] = {
+        "first_name": "Camille",
+        "last_name": f"Martin {n}",
+        "email": f"camille.{n}@vegepolys.example",
+        "organisation": "Vegepolys",
+        "organisation_type": "cluster",
+        "job_title": "",
+        "consent": "y",
+    }
+    if event is not None and event.sessions:
+        data["sessions"] = [str(event.sessions[0].id)]
+    data.update(overrides)
+    return data

@@ -1,0 +1,59 @@
+"""tracker: event registration and attendance tracking."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import config as config_module
+from tracker import i18n
+from tracker.db import Database, make_engine
+from tracker.errors import register_error_handlers
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type[config_module.Config] | dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` is a Config class, or a dict of overrides on the default."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(config_module.INSTANCE_DIR),
+    )
+    if isinstance(config, dict):
+        base = config_module.CONFIGS.get(
+            config.get("ENV_NAME", ""), config_module.config_from_env()
+        )
+        app.config.from_object(base)
+        app.config.update(config)
+    else:
+        base = config or config_module.config_from_env()
+        app.config.from_object(base)
+    values = dict(app.config)
+    base.finalise(values)
+    app.config.update(values)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    from flask_wtf.csrf import CSRFProtect
+
+    CSRFProtect(app)
+    i18n.init_app(app)
+    Database(make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])).init_app(app)
+    register_error_handlers(app)
+
+    from tracker.events.views import bp as events_bp
+    from tracker.registration.views import bp as registration_bp
+
+    app.register_blueprint(events_bp)
+    app.register_blueprint(registration_bp)
+
+    from tracker.cli import register_commands
+
+    register_commands(app)
+    return app

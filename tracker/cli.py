@@ -1,0 +1,159 @@
+"""The `tracker` command (also `flask --app tracker ...`).
+
+Errors are one line on standard error and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+
+from tracker.errors import DomainError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as e:
+            raise click.ClickException(str(e.message)) from None
+        except SQLAlchemyError as e:
+            first_line = str(e.orig if getattr(e, "orig", None) else e).strip().splitlines()[0]
+            raise click.ClickException(f"database error: {first_line}") from None
+        except (OSError, RuntimeError, ValueError) as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+def alembic_config(connection: Any = None) -> Any:
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade_database(engine: Any, revision: str = "head") -> None:
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def _parse_local(value: str, tz: str, option: str) -> datetime:
+    from tracker.events.services import zone
+
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date and time like 2026-12-10T09:00", param_hint=option
+        ) from None
+    return naive if naive.tzinfo else naive.replace(tzinfo=zone(tz))
+
+
+db_group = click.Group("db", help="Database schema.")
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+@one_line_errors
+def db_upgrade(revision: str) -> None:
+    """Apply the Alembic migrations."""
+    upgrade_database(current_app.extensions["db"].engine, revision)
+    click.echo(f"database at {revision}")
+
+
+@click.command("demo")
+@with_appcontext
+@one_line_errors
+def demo() -> None:
+    """Create the demo event (bercy-2012) with its registrations, once."""
+    from tracker.demo import seed_demo
+
+    with current_app.extensions["db"].sessionmaker.begin() as db:
+        event, created = seed_demo(db)
+        if created:
+            click.echo(f"demo event {event.slug} created with {created} registrations")
+        else:
+            click.echo(f"demo event {event.slug} already present: nothing added")
+
+
+event_group = click.Group("event", help="Events.")
+
+
+@event_group.command("create")
+@click.argument("slug")
+@click.option("--title", required=True)
+@click.option("--starts", required=True, help="Local start, e.g. 2026-12-10T09:00")
+@click.option("--ends", help="Local end (default: 8 hours after the start)")
+@click.option("--timezone", "tz", default="Europe/Paris", show_default=True)
+@click.option("--venue")
+@click.option("--organiser")
+@click.option("--capacity", type=click.IntRange(min=0))
+@click.option("--session", "sessions", multiple=True, help="A session title (repeatable)")
+@with_appcontext
+@one_line_errors
+def event_create(
+    slug: str,
+    title: str,
+    starts: str,
+    ends: str | None,
+    tz: str,
+    venue: str | None,
+    organiser: str | None,
+    capacity: int | None,
+    sessions: tuple[str, ...],
+) -> None:
+    """Create an event; registration opens now and closes at its start."""
+    from tracker.events.services import EventSpec, SessionSpec, create_event
+
+    spec = EventSpec(
+        slug=slug,
+        title=title,
+        timezone=tz,
+        venue=venue,
+        organiser=organiser,
+        capacity=capacity,
+        starts_at=_parse_local(starts, tz, "--starts"),
+        ends_at=_parse_local(ends, tz, "--ends") if ends else None,
+        sessions=[SessionSpec(title=t) for t in sessions],
+    )
+    with current_app.extensions["db"].sessionmaker.begin() as db:
+        event = create_event(db, spec)
+        click.echo(f"event {event.slug} created (id {event.id})")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(demo)
+    app.cli.add_command(event_group)
+
+
+def _create_app() -> Flask:
+    from tracker import create_app
+
+    try:
+        return create_app()
+    except RuntimeError as e:  # configuration refused
+        raise click.ClickException(str(e)) from None
+
+
+def main() -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    FlaskGroup(create_app=_create_app, help="tracker: event registration and check-in.")()

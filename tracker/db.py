@@ -1,0 +1,143 @@
+"""Database plumbing: declarative base, engine set-up, one session per request.
+
+Services flush; the request commits once at the end (or rolls back on error).
+On SQLite every transaction starts with BEGIN IMMEDIATE, so that a transaction
+that will write holds the write lock from its first statement instead of failing
+with "database is locked" when a deferred read transaction tries to upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every backend, hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy (not the driver) decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if parsed.database and parsed.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+# Work to run once the surrounding transaction has committed (e-mails, mostly):
+# nothing is sent for a registration that ends up rolled back.
+AFTER_COMMIT_KEY = "tracker.after_commit"
+
+
+def after_commit(db: Session, fn: Callable[[], None]) -> None:
+    db.info.setdefault(AFTER_COMMIT_KEY, []).append(fn)
+
+
+def _run_after_commit(db: Session) -> None:
+    for fn in db.info.pop(AFTER_COMMIT_KEY, []):
+        fn()
+
+
+def _drop_after_commit(db: Session, _previous: Any = None) -> None:
+    db.info.pop(AFTER_COMMIT_KEY, None)
+
+
+def install_session_hooks(factory: sessionmaker[Session]) -> None:
+    event.listen(factory, "after_commit", _run_after_commit)
+    event.listen(factory, "after_soft_rollback", _drop_after_commit)
+
+
+class Database:
+    """The app's engine and session factory (app.extensions["db"])."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        install_session_hooks(self.sessionmaker)
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["db"] = self
+
+        @app.after_request
+        def _commit(response: Any) -> Any:
+            db = g.pop("db", None)
+            if db is not None:
+                try:
+                    if response.status_code < 400:
+                        db.commit()
+                    else:
+                        db.rollback()
+                finally:
+                    db.close()
+            return response
+
+        @app.teardown_request
+        def _close(_exc: BaseException | None) -> None:
+            db = g.pop("db", None)
+            if db is not None:  # an exception skipped after_request
+                db.rollback()
+                db.close()
+
+
+def get_db() -> Session:
+    """The request's session, opened on first use."""
+    if "db" not in g:
+        from flask import current_app
+
+        g.db = current_app.extensions["db"].sessionmaker()
+    return g.db

@@ -1,0 +1,60 @@
+"""Languages: French and English, chosen by cookie, then Accept-Language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
+from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response
+
+LANG_COOKIE = "lang"
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in languages:
+        return chosen
+    return (
+        request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
+
+
+@bp.route("/lang/<code>")
+def switch(code: str) -> Response:
+    target = request.args.get("next", "")
+    # Only local paths: never an open redirect.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = url_for("events.index")
+    response = redirect(target)
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie(
+            LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+        )
+    return response
+
+
+def local_datetime(value: datetime, tz: str, fmt: str = "long") -> str:
+    """A UTC datetime shown in the event's time zone, in the reader's language."""
+    return format_datetime(value, fmt, tzinfo=ZoneInfo(tz), locale=str(get_locale()))
+
+
+def local_date(value: datetime, tz: str, fmt: str = "full") -> str:
+    return format_date(value.astimezone(ZoneInfo(tz)), fmt, locale=str(get_locale()))
+
+
+def local_time(value: datetime, tz: str, fmt: str = "short") -> str:
+    return format_time(value, fmt, tzinfo=ZoneInfo(tz), locale=str(get_locale()))
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.jinja_env.filters.update(
+        local_datetime=local_datetime, local_date=local_date, local_time=local_time
+    )
+    app.jinja_env.globals.update(get_locale=get_locale)

@@ -1,0 +1,174 @@
+"""The whole schema. Every change here comes with an Alembic migration."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.db import Base, utcnow
+
+
+class OrganisationType(enum.StrEnum):
+    CLUSTER = "cluster"
+    MINISTRY = "ministry"
+    REGION = "region"
+    AGENCY = "agency"
+    OTHER = "other"
+
+
+class RegistrationStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable and readable in SQL.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # casefolded, accent-free, single-spaced: " VEGEPOLYS" and "Végépolys" are one.
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[OrganisationType] = mapped_column(_enum(OrganisationType, "organisation_type"))
+    region: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    organiser: Mapped[str | None] = mapped_column(String(300))
+    venue: Mapped[str | None] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    registration_opens_at: Mapped[datetime]
+    registration_closes_at: Mapped[datetime]
+    edit_deadline: Mapped[datetime]
+    capacity: Mapped[int | None]
+    # {"cluster": 60, ...}: at most this many confirmed registrations of a type.
+    type_quotas: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sessions: Mapped[list[Session]] = relationship(
+        back_populates="event",
+        order_by="(Session.position, Session.id)",
+        cascade="all, delete-orphan",
+    )
+    registrations: Mapped[list[Registration]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Session(Base):
+    """A part of an event: the plenary, a round table, a focus session."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    room: Mapped[str | None] = mapped_column(String(200))
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    capacity: Mapped[int | None]
+    position: Mapped[int] = mapped_column(default=0)
+
+    event: Mapped[Event] = relationship(back_populates="sessions")
+
+
+registration_sessions = Table(
+    "registration_sessions",
+    Base.metadata,
+    Column(
+        "registration_id",
+        Integer,
+        ForeignKey("registrations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "session_id",
+        Integer,
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class Registration(Base):
+    """One person at one event."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("event_id", "email_key"),
+        Index("ix_registrations_event_status", "event_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    organisation_type: Mapped[OrganisationType] = mapped_column(
+        _enum(OrganisationType, "registration_organisation_type")
+    )
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[RegistrationStatus] = mapped_column(
+        _enum(RegistrationStatus, "registration_status")
+    )
+    # Printed on the badge and in the QR code: seen by anyone who sees the badge.
+    checkin_code: Mapped[str] = mapped_column(String(32), unique=True)
+    # The private link: lets its holder edit or cancel. Never printed.
+    manage_token: Mapped[str] = mapped_column(String(64), unique=True)
+    qr_png: Mapped[bytes] = mapped_column(LargeBinary)
+    locale: Mapped[str] = mapped_column(String(8), default="fr")  # for later e-mails
+    consent_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    cancelled_at: Mapped[datetime | None]
+
+    event: Mapped[Event] = relationship(back_populates="registrations")
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    sessions: Mapped[list[Session]] = relationship(
+        secondary=registration_sessions, order_by="(Session.position, Session.id)"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"

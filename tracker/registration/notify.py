@@ -1,0 +1,64 @@
+"""E-mails to attendees, written in the language they registered in."""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context, render_template, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session as DbSession
+
+from tracker import mail
+from tracker.calendar import registration_ics
+from tracker.models import Registration
+
+
+def external_url(endpoint: str, **values: object) -> str:
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        return url_for(endpoint, _external=True, **values)
+
+
+def manage_url(registration: Registration) -> str:
+    return external_url("registration.manage", token=registration.manage_token)
+
+
+def _compose(registration: Registration, kind: str) -> mail.Mail:
+    link = manage_url(registration)
+    with force_locale(registration.locale):
+        subjects = {
+            "confirmation": _("Your registration: %(title)s", title=registration.event.title),
+            "link": _("Your private link: %(title)s", title=registration.event.title),
+            "promoted": _("A place is yours: %(title)s", title=registration.event.title),
+        }
+        context = {
+            "registration": registration,
+            "event": registration.event,
+            "manage_url": link,
+            "kind": kind,
+        }
+        text = render_template("email/registration.txt", **context)
+        html = render_template("email/registration.html", **context)
+    return mail.Mail(
+        to=registration.email,
+        subject=subjects[kind],
+        text=text,
+        html=html,
+        attachments=[
+            mail.Attachment("qr-code.png", registration.qr_png, "image", "png", inline_cid="qr"),
+            mail.Attachment("event.ics", registration_ics(registration, link), "text", "calendar"),
+        ],
+    )
+
+
+def send_confirmation(db: DbSession, registration: Registration) -> None:
+    mail.queue(db, _compose(registration, "confirmation"))
+
+
+def send_link_again(db: DbSession, registration: Registration) -> None:
+    mail.queue(db, _compose(registration, "link"))
+
+
+def send_promoted(db: DbSession, registrations: list[Registration]) -> None:
+    for registration in registrations:
+        mail.queue(db, _compose(registration, "promoted"))

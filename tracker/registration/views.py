@@ -1,0 +1,235 @@
+"""Self-registration pages: the form, the private page, edit and cancel."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms.fields.choices import SelectChoice
+
+from tracker.db import get_db
+from tracker.errors import AlreadyRegistered, DomainError
+from tracker.events.services import get_event
+from tracker.models import Event, OrganisationType, Registration
+from tracker.registration import notify, services
+from tracker.registration.forms import (
+    TYPE_SHORT_LABELS,
+    EditRegistrationForm,
+    RegistrationForm,
+)
+
+bp = Blueprint("registration", __name__)
+
+INVALID = 422  # a form sent back with errors: nothing saved
+
+
+def _session_choices(
+    event: Event, places: services.Availability, held: frozenset[int] = frozenset()
+) -> list[SelectChoice]:
+    """The event's sessions; a full one is shown as such and cannot be ticked
+    (unless the person already holds a seat in it)."""
+    choices = []
+    for s in event.sessions:
+        if places.session_left.get(s.id) == 0 and s.id not in held:
+            choices.append(
+                SelectChoice(
+                    s.id, _("%(title)s (full)", title=s.title), render_kw={"disabled": True}
+                )
+            )
+        else:
+            choices.append(SelectChoice(s.id, s.title))
+    return choices
+
+
+def _data_from(form: RegistrationForm) -> services.RegistrationData:
+    return services.RegistrationData(
+        first_name=form.first_name.data,
+        last_name=form.last_name.data,
+        email=form.email.data,
+        organisation=form.organisation.data,
+        organisation_type=OrganisationType(form.organisation_type.data),
+        job_title=form.job_title.data or None,
+        session_ids=list(form.sessions.data or []),
+        consent=True,
+        locale=str(get_locale()),
+    )
+
+
+def _show_domain_error(form: RegistrationForm, error: DomainError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(str(error.message), "error")
+
+
+@bp.route("/events/<slug>/register", methods=["GET", "POST"])
+def register(slug: str) -> str | BaseResponse | tuple[str, int]:
+    db = get_db()
+    event = get_event(db, slug)
+    places = services.availability(db, event)
+    form = RegistrationForm()
+    form.sessions.choices = _session_choices(event, places)
+    is_open = services.registration_is_open(event)
+    context = {
+        "event": event,
+        "places": places,
+        "is_open": is_open,
+        "form": form,
+        "organisations": services.suggest_organisations(db),
+    }
+
+    if request.method == "GET" or not is_open:
+        status = 200 if request.method == "GET" else 409
+        return render_template("registration/form.html", **context), status
+
+    if form.validate_on_submit():
+        if form.is_bot():
+            return render_template("registration/received.html", event=event)
+        try:
+            registration = services.register(db, event, _data_from(form))
+        except AlreadyRegistered as e:
+            notify.send_link_again(db, e.registration)
+            return render_template("registration/already.html", event=event)
+        except DomainError as e:
+            _show_domain_error(form, e)
+            return render_template("registration/form.html", **context), INVALID
+        notify.send_confirmation(db, registration)
+        if registration.status == services.CONFIRMED:
+            flash(
+                _("You are registered. A confirmation has been sent to you by e-mail."), "success"
+            )
+        else:
+            flash(
+                _(
+                    "The event is full: you are on the waitlist. We will e-mail you if a "
+                    "place becomes free."
+                ),
+                "warning",
+            )
+        return redirect(url_for(".manage", token=registration.manage_token), code=303)
+    return render_template("registration/form.html", **context), INVALID
+
+
+def _private(response: Response) -> Response:
+    # The token is in the URL: keep it out of caches and Referer headers.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.route("/r/<token>")
+def manage(token: str) -> Response:
+    db = get_db()
+    registration = services.get_by_token(db, token)
+    return _private(
+        Response(
+            render_template(
+                "registration/manage.html",
+                registration=registration,
+                event=registration.event,
+                can_edit=services.can_edit(registration),
+                type_labels=TYPE_SHORT_LABELS,
+            )
+        )
+    )
+
+
+@bp.route("/r/<token>/qr.png")
+def qr(token: str) -> Response:
+    registration = services.get_by_token(get_db(), token)
+    return _private(Response(registration.qr_png, mimetype="image/png"))
+
+
+@bp.route("/r/<token>/event.ics")
+def ics(token: str) -> Response:
+    from tracker.calendar import registration_ics
+
+    registration = services.get_by_token(get_db(), token)
+    body = registration_ics(registration, notify.manage_url(registration))
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{registration.event.slug}.ics"'
+    )
+    return _private(response)
+
+
+def _form_from(registration: Registration) -> EditRegistrationForm:
+    form = EditRegistrationForm(obj=registration)
+    if request.method == "GET":
+        form.organisation.data = registration.organisation.name
+        form.organisation_type.data = registration.organisation_type.value
+        form.sessions.data = [s.id for s in registration.sessions]
+    return form
+
+
+@bp.route("/r/<token>/edit", methods=["GET", "POST"])
+def edit(token: str) -> Response | BaseResponse:
+    db = get_db()
+    registration = services.get_by_token(db, token)
+    event = registration.event
+    if not services.can_edit(registration):
+        flash(_("This registration can no longer be changed."), "error")
+        return redirect(url_for(".manage", token=token), code=303)
+    places = services.availability(db, event)
+    form = _form_from(registration)
+    held = frozenset(
+        s.id for s in registration.sessions if registration.status == services.CONFIRMED
+    )
+    form.sessions.choices = _session_choices(event, places, held)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            data = _data_from(form)
+            data.locale = registration.locale
+            try:
+                promoted = services.update_registration(db, registration, data)
+            except DomainError as e:
+                _show_domain_error(form, e)
+                status = INVALID
+            else:
+                notify.send_promoted(db, promoted)
+                flash(_("Your changes have been saved."), "success")
+                return redirect(url_for(".manage", token=token), code=303)
+        else:
+            status = INVALID
+    body = render_template(
+        "registration/edit.html",
+        form=form,
+        event=event,
+        registration=registration,
+        places=places,
+        organisations=services.suggest_organisations(db),
+    )
+    return _private(Response(body, status=status))
+
+
+@bp.route("/r/<token>/cancel", methods=["GET", "POST"])
+def cancel(token: str) -> Response | BaseResponse:
+    db = get_db()
+    registration = services.get_by_token(db, token)
+    if request.method == "POST":
+        try:
+            promoted = services.cancel_registration(db, registration)
+        except DomainError as e:
+            flash(str(e.message), "error")
+        else:
+            notify.send_promoted(db, promoted)
+            flash(_("Your registration has been cancelled."), "success")
+        return redirect(url_for(".manage", token=token), code=303)
+    if not services.can_edit(registration):
+        return redirect(url_for(".manage", token=token), code=303)
+    body = render_template(
+        "registration/cancel.html", registration=registration, event=registration.event
+    )
+    return _private(Response(body))
+
+
+@bp.route("/organisations.json")
+def organisations() -> Response:
+    """Suggestions while typing an organisation: name and usual type."""
+    q = request.args.get("q", "")[:200]
+    found = services.suggest_organisations(get_db(), q, limit=20)
+    return jsonify([{"name": o.name, "type": o.type.value} for o in found])
