@@ -23,7 +23,7 @@ class DomainError(Exception):
         self.message = message if message is not None else self.default_message()
         if field is not None:
             self.field = field
-        super().__init__(str(self.message))
+        super().__init__(self.message)
 
     def default_message(self) -> object:
         return _l("This request could not be completed.")

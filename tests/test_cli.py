@@ -1,0 +1,143 @@
+"""The `tracker` command: demo seeding and event creation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from tracker.cli import demo, event_create
+from tracker.demo import DEMO_COUNTS, DEMO_SLUG, seed_demo
+from tracker.models import Event, Registration
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def test_demo_event_is_realistic_and_seeded_once(db, app_ctx):
+    event, added = seed_demo(db)
+    assert added == sum(DEMO_COUNTS.values()) == 130
+    assert event.title.startswith("Atelier d'échanges sur l'internationalisation")
+    assert "Bercy" in event.venue
+    titles = [s.title for s in event.sessions]
+    assert any(t.startswith("Table ronde 1") for t in titles)
+    assert any(t.startswith("Table ronde 2") for t in titles)
+    assert any(t.startswith("Focus") for t in titles)
+    regs = db.scalars(select(Registration).where(Registration.event_id == event.id)).all()
+    assert Counter(r.organisation_type.value for r in regs) == DEMO_COUNTS
+    assert all(r.status == "confirmed" for r in regs)
+    assert len({r.email_key for r in regs}) == 130
+    assert event.registration_opens_at < event.registration_closes_at  # open now
+    again, added_again = seed_demo(db)
+    assert again.id == event.id and added_again == 0
+
+
+def test_demo_command_twice_adds_nothing(app, runner):
+    try:
+        first = runner.invoke(demo)
+        assert first.exit_code == 0, first.output
+        second = runner.invoke(demo)
+        assert second.exit_code == 0 and "nothing added" in second.output
+    finally:
+        with app.extensions["db"].sessionmaker.begin() as db:
+            db.execute(delete(Event).where(Event.slug == DEMO_SLUG))
+
+
+def test_event_create(app, runner):
+    args = [
+        "cli-event",
+        "--title",
+        "Réunion des pôles",
+        "--starts",
+        "2030-12-10T09:00",
+        "--capacity",
+        "40",
+        "--venue",
+        "Bercy",
+        "--session",
+        "Plénière",
+        "--session",
+        "Table ronde 1",
+    ]
+    try:
+        result = runner.invoke(event_create, args)
+        assert result.exit_code == 0, result.output
+        with app.extensions["db"].sessionmaker() as db:
+            event = db.scalar(select(Event).where(Event.slug == "cli-event"))
+            assert event.capacity == 40 and event.timezone == "Europe/Paris"
+            assert event.starts_at.hour == 8  # 09:00 in Paris in December is 08:00 UTC
+            assert event.registration_closes_at == event.starts_at
+            assert [s.title for s in event.sessions] == ["Plénière", "Table ronde 1"]
+        again = runner.invoke(event_create, args)
+        assert again.exit_code != 0 and "already exists" in again.output
+    finally:
+        with app.extensions["db"].sessionmaker.begin() as db:
+            db.execute(delete(Event).where(Event.slug == "cli-event"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["Bad Slug!", "--title", "x", "--starts", "2030-01-01T09:00"], "slug"),
+        (["ok-slug", "--title", "x", "--starts", "tomorrow"], "--starts"),
+        (
+            ["ok-slug", "--title", "x", "--starts", "2030-01-01T09:00", "--timezone", "Mars/Base"],
+            "time zone",
+        ),
+        (
+            [
+                "ok-slug",
+                "--title",
+                "x",
+                "--starts",
+                "2030-01-01T09:00",
+                "--ends",
+                "2029-01-01T09:00",
+            ],
+            "end after",
+        ),
+        (
+            ["ok-slug", "--title", "x", "--starts", "2030-01-01T09:00", "--capacity", "-3"],
+            "capacity",
+        ),
+    ],
+)
+def test_event_create_errors_are_one_line(runner, args, message):
+    result = runner.invoke(event_create, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_console_script_reports_errors_in_one_line(tmp_path: Path, database_url):
+    env = {
+        **os.environ,
+        "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "TRACKER_INSTANCE_PATH": str(tmp_path),
+    }
+    tracker = Path(sys.executable).parent / "tracker"
+    ok = subprocess.run([tracker, "db", "upgrade"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(
+        [tracker, "event", "create", "x", "--title", "t", "--starts", "nope"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0
+    assert "Traceback" not in bad.stderr and "--starts" in bad.stderr
+    prod = subprocess.run(
+        [tracker, "db", "upgrade"],
+        env={**env, "TRACKER_ENV": "production"},
+        capture_output=True,
+        text=True,
+    )
+    assert prod.returncode != 0
+    assert "TRACKER_SECRET_KEY" in prod.stderr and "Traceback" not in prod.stderr

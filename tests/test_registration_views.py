@@ -1,0 +1,238 @@
+"""The registration pages, as a browser uses them."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from tests.conftest import form_data, make_event, make_registration
+from tracker.db import utcnow
+from tracker.events.services import SessionSpec
+from tracker.models import Registration
+
+
+def _count(db, event) -> int:
+    return db.scalar(select(func.count(Registration.id)).where(Registration.event_id == event.id))
+
+
+def _registration(db, email):
+    db.expire_all()
+    return db.scalar(select(Registration).where(Registration.email == email))
+
+
+def _error_for(page: str, field: str) -> str:
+    match = re.search(rf'id="{field}-error">([^<]*)<', page)
+    return match.group(1) if match else ""
+
+
+def test_event_page_shows_the_event_in_its_time_zone(client, db):
+    from datetime import UTC, datetime
+
+    event = make_event(
+        db,
+        starts_at=datetime(2030, 12, 10, 8, 0, tzinfo=UTC),
+        capacity=50,
+        registration_closes_at=datetime(2030, 12, 10, 8, 0, tzinfo=UTC),
+    )
+    db.commit()
+    page = client.get(f"/events/{event.slug}").text
+    assert event.title in page and "Bercy" in page
+    assert "9:00" in page or "09:00" in page  # 08:00 UTC is 09:00 in Paris in December
+    assert 'data-places-left="50"' in page
+    assert f'href="/events/{event.slug}/register"' in page
+    assert "Table ronde 1" in page
+
+
+def test_unknown_event_is_a_clean_404(client):
+    response = client.get("/events/no-such-event")
+    assert response.status_code == 404
+    assert "Traceback" not in response.text and "<main" in response.text
+
+
+def test_form_has_the_contract_field_names(client, db):
+    event = make_event(db)
+    page = client.get(f"/events/{event.slug}/register").text
+    for name in [
+        "first_name",
+        "last_name",
+        "email",
+        "organisation",
+        "organisation_type",
+        "job_title",
+        "sessions",
+        "consent",
+    ]:
+        assert f'name="{name}"' in page, name
+    for type_ in ["cluster", "ministry", "region", "agency", "other"]:
+        assert f'value="{type_}"' in page
+    assert f'value="{event.sessions[0].id}"' in page
+    assert 'href="/privacy"' in page
+
+
+def test_known_organisations_are_suggested(client, db):
+    event = make_event(db)
+    make_registration(db, event, organisation="Aerospace Valley")
+    db.commit()
+    page = client.get(f"/events/{event.slug}/register").text
+    assert '<option value="Aerospace Valley" data-type="cluster">' in page
+    found = client.get("/organisations.json?q=aero").get_json()
+    assert {"name": "Aerospace Valley", "type": "cluster"} in found
+
+
+def test_success_redirects_to_the_private_page_with_everything(client, db, outbox):
+    event = make_event(db)
+    data = form_data(event, first_name="Zoé", last_name="Lefèvre", organisation=" VEGEPOLYS")
+    response = client.post(f"/events/{event.slug}/register", data=data)
+    assert response.status_code == 303
+    registration = _registration(db, data["email"])
+    assert response.headers["Location"] == f"/r/{registration.manage_token}"
+    page = client.get(response.headers["Location"])
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert 'data-status="confirmed"' in page.text
+    assert "Zoé Lefèvre" in page.text and registration.checkin_code in page.text
+    assert f"/r/{registration.manage_token}/qr.png" in page.text
+    assert f"/r/{registration.manage_token}/event.ics" in page.text
+    assert f"/r/{registration.manage_token}/edit" in page.text
+    assert f"/r/{registration.manage_token}/cancel" in page.text
+    qr = client.get(f"/r/{registration.manage_token}/qr.png")
+    assert qr.mimetype == "image/png" and qr.data == registration.qr_png
+    ics = client.get(f"/r/{registration.manage_token}/event.ics")
+    assert ics.mimetype == "text/calendar" and b"BEGIN:VEVENT" in ics.data
+    [mail] = outbox.to(data["email"])
+    assert registration.manage_token in mail.get_body(("plain",)).get_content()
+
+
+def test_full_event_warns_before_and_waitlists(client, db):
+    event = make_event(db, capacity=1)
+    make_registration(db, event)
+    db.commit()
+    form = client.get(f"/events/{event.slug}/register").text
+    assert "waitlist" in form
+    response = client.post(f"/events/{event.slug}/register", data=form_data(event))
+    page = client.get(response.headers["Location"]).text
+    assert 'data-status="waitlisted"' in page
+
+
+def test_closed_registration_shows_a_notice_and_refuses_posts(client, db):
+    event = make_event(db, registration_opens_at=utcnow() + timedelta(days=2))
+    db.commit()
+    page = client.get(f"/events/{event.slug}/register").text
+    assert "Registration is not open" in page and 'name="first_name"' not in page
+    response = client.post(f"/events/{event.slug}/register", data=form_data(event))
+    assert response.status_code == 409
+    assert _count(db, event) == 0
+
+
+def test_errors_are_shown_next_to_fields_and_nothing_is_saved(client, db):
+    event = make_event(db)
+    data = form_data(event, first_name="   ", email="not-an-address", consent="")
+    response = client.post(f"/events/{event.slug}/register", data=data)
+    assert response.status_code == 422
+    assert _error_for(response.text, "first_name") == "This field is required."
+    assert _error_for(response.text, "email") == "Enter a valid e-mail address."
+    assert _error_for(response.text, "consent") == "Your consent is required to register."
+    assert 'value="Vegepolys"' in response.text  # what was typed is kept
+    assert _count(db, event) == 0
+
+
+def test_a_duplicate_address_reveals_nothing_and_resends_the_link(client, db, outbox):
+    event = make_event(db)
+    first = make_registration(
+        db, event, first_name="Hélène", email="helene@example.org", organisation="Ministère secret"
+    )
+    db.commit()
+    data = form_data(event, email="HELENE@example.org", first_name="Mallory")
+    response = client.post(f"/events/{event.slug}/register", data=data)
+    assert response.status_code == 200
+    assert "already registered" in response.text
+    for secret in ["Hélène", "Ministère secret", first.manage_token, first.checkin_code]:
+        assert secret not in response.text
+    [mail] = outbox.to("helene@example.org")
+    assert first.manage_token in mail.get_body(("plain",)).get_content()
+    assert _count(db, event) == 1
+
+
+def test_a_full_session_is_shown_and_refused(client, db):
+    event = make_event(db, sessions=[SessionSpec("Table ronde", capacity=1)])
+    table = event.sessions[0].id
+    make_registration(db, event, session_ids=[table])
+    db.commit()
+    form = client.get(f"/events/{event.slug}/register").text
+    assert "Table ronde (full)" in form
+    response = client.post(
+        f"/events/{event.slug}/register", data=form_data(event, sessions=[str(table)])
+    )
+    assert response.status_code == 422
+    assert "is full" in _error_for(response.text, "sessions")
+    assert _count(db, event) == 1
+
+
+def test_edit_through_the_private_link(client, db):
+    event = make_event(db)
+    r = make_registration(db, event, session_ids=[event.sessions[0].id])
+    db.commit()
+    page = client.get(f"/r/{r.manage_token}/edit").text
+    assert f'value="{r.first_name}"' in page and "checked" in page
+    data = form_data(
+        event, first_name="Claire", email=r.email, sessions=[str(event.sessions[2].id)]
+    )
+    data.pop("consent")
+    response = client.post(f"/r/{r.manage_token}/edit", data=data)
+    assert response.status_code == 303
+    db.expire_all()
+    assert r.first_name == "Claire"
+    assert [s.id for s in r.sessions] == [event.sessions[2].id]
+
+
+def test_edit_with_errors_saves_nothing(client, db):
+    event = make_event(db)
+    r = make_registration(db, event, first_name="Anne")
+    db.commit()
+    response = client.post(
+        f"/r/{r.manage_token}/edit", data=form_data(event, first_name="Claire", email="bad")
+    )
+    assert response.status_code == 422
+    db.expire_all()
+    assert r.first_name == "Anne"
+
+
+def test_cancel_frees_the_place_for_the_waitlist(client, db, outbox):
+    event = make_event(db, capacity=1)
+    r = make_registration(db, event)
+    waiting = make_registration(db, event)
+    db.commit()
+    assert "Yes, cancel" in client.get(f"/r/{r.manage_token}/cancel").text
+    response = client.post(f"/r/{r.manage_token}/cancel")
+    assert response.status_code == 303
+    page = client.get(f"/r/{r.manage_token}").text
+    assert 'data-status="cancelled"' in page
+    assert f"/r/{r.manage_token}/edit" not in page
+    db.expire_all()
+    assert waiting.status == "confirmed"
+    [mail] = outbox.to(waiting.email)
+    assert waiting.manage_token in mail.get_body(("plain",)).get_content()
+
+
+def test_after_the_deadline_the_private_page_offers_no_changes(client, db):
+    now = utcnow()
+    event = make_event(db)
+    r = make_registration(db, event)
+    event.edit_deadline = now - timedelta(minutes=1)
+    db.commit()
+    page = client.get(f"/r/{r.manage_token}").text
+    assert "deadline for changes has passed" in page
+    assert f"/r/{r.manage_token}/cancel" not in page
+    assert client.get(f"/r/{r.manage_token}/edit").status_code == 303
+    client.post(f"/r/{r.manage_token}/cancel")
+    db.expire_all()
+    assert r.status == "confirmed"
+
+
+def test_unknown_private_links_are_404(client):
+    for token in ["nope", "A" * 43, "x" * 300]:
+        assert client.get(f"/r/{token}").status_code == 404
+        assert client.get(f"/r/{token}/qr.png").status_code == 404
+        assert client.post(f"/r/{token}/cancel").status_code == 404
