@@ -16,6 +16,14 @@ from tracker.demo import DEMO_COUNTS, DEMO_SLUG, seed_demo
 from tracker.models import Event, Registration
 
 
+@pytest.fixture(autouse=True)
+def english_shell(monkeypatch):
+    """The command line speaks the shell's language; these tests read English."""
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+
+
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
@@ -65,6 +73,8 @@ def test_event_create(app, runner):
         "Plénière",
         "--session",
         "Table ronde 1",
+        "--quota",
+        "cluster=25",
     ]
     try:
         result = runner.invoke(event_create, args)
@@ -72,6 +82,7 @@ def test_event_create(app, runner):
         with app.extensions["db"].sessionmaker() as db:
             event = db.scalar(select(Event).where(Event.slug == "cli-event"))
             assert event.capacity == 40 and event.timezone == "Europe/Paris"
+            assert event.type_quotas == {"cluster": 25}
             assert event.starts_at.hour == 8  # 09:00 in Paris in December is 08:00 UTC
             assert event.registration_closes_at == event.starts_at
             assert [s.title for s in event.sessions] == ["Plénière", "Table ronde 1"]
@@ -107,12 +118,23 @@ def test_event_create(app, runner):
             ["ok-slug", "--title", "x", "--starts", "2030-01-01T09:00", "--capacity", "-3"],
             "capacity",
         ),
+        (
+            ["ok-slug", "--title", "x", "--starts", "2030-01-01T09:00", "--quota", "cluster"],
+            "--quota",
+        ),
+        (
+            ["ok-slug", "--title", "x", "--starts", "2030-01-01T09:00", "--quota", "pirates=3"],
+            "quota",
+        ),
     ],
 )
 def test_event_create_errors_are_one_line(runner, args, message):
+    # one "Error: ..." line (a usage error also shows click's usage reminder above it)
     result = runner.invoke(event_create, args)
     assert result.exit_code != 0
     assert message in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
     assert "Traceback" not in result.output
 
 

@@ -107,6 +107,13 @@ event_group = click.Group("event", help="Events.")
 @click.option("--organiser")
 @click.option("--capacity", type=click.IntRange(min=0))
 @click.option("--session", "sessions", multiple=True, help="A session title (repeatable)")
+@click.option(
+    "--quota",
+    "quotas",
+    multiple=True,
+    metavar="TYPE=N",
+    help="At most N confirmed people of an organisation type, e.g. cluster=60 (repeatable)",
+)
 @with_appcontext
 @one_line_errors
 def event_create(
@@ -119,6 +126,7 @@ def event_create(
     organiser: str | None,
     capacity: int | None,
     sessions: tuple[str, ...],
+    quotas: tuple[str, ...],
 ) -> None:
     """Create an event; registration opens now and closes at its start."""
     from tracker.events.services import EventSpec, SessionSpec, create_event
@@ -133,10 +141,25 @@ def event_create(
         starts_at=_parse_local(starts, tz, "--starts"),
         ends_at=_parse_local(ends, tz, "--ends") if ends else None,
         sessions=[SessionSpec(title=t) for t in sessions],
+        type_quotas=_parse_quotas(quotas),
     )
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event = create_event(db, spec)
         click.echo(f"event {event.slug} created (id {event.id})")
+        for s in event.sessions:
+            click.echo(f"  session {s.id}: {s.title}")
+
+
+def _parse_quotas(values: tuple[str, ...]) -> dict[str, int]:
+    quotas = {}
+    for value in values:
+        type_, _, number = value.partition("=")
+        if not number.isdigit():
+            raise click.BadParameter(
+                f"{value!r} is not TYPE=N, e.g. cluster=60", param_hint="--quota"
+            )
+        quotas[type_.strip()] = int(number)
+    return quotas
 
 
 def register_commands(app: Flask) -> None:
