@@ -236,3 +236,12 @@ def test_unknown_private_links_are_404(client):
         assert client.get(f"/r/{token}").status_code == 404
         assert client.get(f"/r/{token}/qr.png").status_code == 404
         assert client.post(f"/r/{token}/cancel").status_code == 404
+
+
+def test_pages_carry_security_headers(client, db):
+    event = make_event(db)
+    response = client.get(f"/events/{event.slug}/register")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in response.text  # no inline script: the policy forbids it
