@@ -26,8 +26,14 @@ $(STAMP): pyproject.toml
 
 translations: $(MO)
 
+# Keywords beyond babel's defaults (_, gettext, ngettext, pgettext, ...); tests/test_i18n.py
+# extracts with the same list. Babel skips folders starting with "_" unless told
+# otherwise, which would miss templates/_macros/.
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k _ln:1,2 -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o tracker/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --ignore-dirs='.* __pycache__' \
+		--add-comments=TRANSLATORS: --project=tracker --sort-by-file \
+		-o tracker/translations/messages.pot .
 	$(BIN)/pybabel update -i tracker/translations/messages.pot -d tracker/translations --no-fuzzy-matching
 
 run: install
