@@ -245,3 +245,17 @@ def test_pages_carry_security_headers(client, db):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "<script>" not in response.text  # no inline script: the policy forbids it
+
+
+def test_an_event_over_several_days_shows_both_days(client, db):
+    from datetime import UTC, datetime
+
+    starts = datetime(2030, 12, 10, 8, 0, tzinfo=UTC)
+    event = make_event(
+        db,
+        starts_at=starts,
+        ends_at=datetime(2030, 12, 11, 16, 0, tzinfo=UTC),
+        registration_closes_at=starts,
+    )
+    page = client.get(f"/events/{event.slug}").text
+    assert "December 10, 2030" in page and "December 11, 2030" in page

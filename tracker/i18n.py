@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
@@ -35,11 +36,24 @@ def _environment_locale() -> str | None:
     return None
 
 
+def is_local_path(target: str) -> bool:
+    """A path on this site: browsers drop tabs and newlines and read "\\" as "/",
+    so "/\t/evil.example" would leave the site."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or "\\" in target:
+        return False
+    parts = urlsplit(target)
+    return (
+        target.startswith("/")
+        and not target.startswith("//")
+        and not parts.netloc
+        and not parts.scheme
+    )
+
+
 @bp.route("/lang/<code>")
 def switch(code: str) -> Response:
     target = request.args.get("next", "")
-    # Only local paths: never an open redirect.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not is_local_path(target):  # never an open redirect
         target = url_for("events.index")
     response = redirect(target)
     if code in current_app.config["LANGUAGES"]:
