@@ -168,20 +168,32 @@ def test_missing_fields_are_explained_in_french(client, db):
     assert "This field is required." in field_errors(english.get_data(as_text=True))
 
 
-def test_wtforms_own_messages_are_french(client, db):
-    """Messages that come from WTForms itself (invalid choice, length) follow the page."""
+def test_choice_and_length_messages_are_french(client, db):
+    """Our wording for a bad type and an over-long value, and WTForms' own message for
+    a session that is not offered, all follow the page's language."""
     event = make_event(db)
     db.commit()
-    data = form_data(event, organisation_type="pirates", email="a" * 250 + "@x.example")
+    data = form_data(
+        event, organisation_type="pirates", email="a" * 250 + "@x.example", sessions=["999999"]
+    )
     response = client.post(f"/events/{event.slug}/register", data=data, headers=FR)
     assert response.status_code == 422
     errors = " ".join(field_errors(response.get_data(as_text=True)))
-    assert "N'est pas un choix valide." in errors
-    assert "Le champ ne peut pas contenir plus de 254 caractères." in errors
-    assert "Not a valid choice" not in errors
+    assert "Choisissez le type de votre organisme." in errors
+    assert "254 caractères au plus" in errors
+    assert "n'est pas un choix valide pour ce champ" in errors
+    assert "valid choice" not in errors
 
-    english = client.post(f"/events/{event.slug}/register", data=data, headers=EN)
-    assert "Not a valid choice." in " ".join(field_errors(english.get_data(as_text=True)))
+    english = " ".join(
+        field_errors(
+            client.post(f"/events/{event.slug}/register", data=data, headers=EN).get_data(
+                as_text=True
+            )
+        )
+    )
+    assert "Choose the type of your organisation." in english
+    assert "At most 254 characters" in english
+    assert "is not a valid choice for this field" in english
 
 
 def test_domain_errors_are_french(client, db):

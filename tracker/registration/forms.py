@@ -66,16 +66,28 @@ class MultiCheckboxField(SelectMultipleField):
 REQUIRED = _l("This field is required.")
 
 
+def at_most(n: int) -> Length:
+    return Length(max=n, message=_l("At most %(max)d characters, please."))
+
+
+class TypeField(RadioField):
+    """The organisation type, with our own wording for a value that is not offered."""
+
+    def pre_validate(self, form: Form) -> None:
+        if self.data not in {c.value for c in OrganisationType}:
+            raise ValidationError(_l("Choose the type of your organisation."))
+
+
 class RegistrationForm(FlaskForm):
     first_name = StringField(
         _l("First name"),
-        validators=[DataRequired(REQUIRED), not_blank, Length(max=100), no_control_characters],
+        validators=[DataRequired(REQUIRED), not_blank, at_most(100), no_control_characters],
         filters=[_strip],
         render_kw={"autocomplete": "given-name", "maxlength": 100},
     )
     last_name = StringField(
         _l("Last name"),
-        validators=[DataRequired(REQUIRED), not_blank, Length(max=100), no_control_characters],
+        validators=[DataRequired(REQUIRED), not_blank, at_most(100), no_control_characters],
         filters=[_strip],
         render_kw={"autocomplete": "family-name", "maxlength": 100},
     )
@@ -83,7 +95,7 @@ class RegistrationForm(FlaskForm):
         _l("E-mail address"),
         validators=[
             DataRequired(REQUIRED),
-            Length(max=254),
+            at_most(254),
             no_control_characters,
             Email(_l("Enter a valid e-mail address."), check_deliverability=False),
         ],
@@ -92,18 +104,18 @@ class RegistrationForm(FlaskForm):
     )
     organisation = StringField(
         _l("Organisation"),
-        validators=[DataRequired(REQUIRED), not_blank, Length(max=200), no_control_characters],
+        validators=[DataRequired(REQUIRED), not_blank, at_most(200), no_control_characters],
         filters=[_strip],
         render_kw={"autocomplete": "organization", "maxlength": 200, "list": "organisations"},
     )
-    organisation_type = RadioField(
+    organisation_type = TypeField(
         _l("Type of organisation"),
         choices=[SelectChoice(t.value, label) for t, label in TYPE_LABELS.items()],
         validators=[InputRequired(_l("Choose the type of your organisation."))],
     )
     job_title = StringField(
         _l("Job title (optional)"),
-        validators=[Optional(), Length(max=200), no_control_characters],
+        validators=[Optional(), at_most(200), no_control_characters],
         filters=[_strip],
         render_kw={"autocomplete": "organization-title", "maxlength": 200},
     )
