@@ -72,20 +72,32 @@ class Mail:
 
 
 def deliver(mail: Mail, settings: dict[str, Any]) -> None:
-    """Send now. Failures are logged, never raised: the registration is already saved."""
-    message = mail.to_message(settings["MAIL_SENDER"])
+    """Send now. Failures are logged, never raised: the registration is already saved.
+
+    Runs after the commit, inside the request: anything escaping here would turn a
+    saved registration into an error page (and skip the other queued mails), so every
+    failure is caught, not only network ones (smtplib raises UnicodeEncodeError for
+    non-ASCII credentials, for instance)."""
     try:
+        message = mail.to_message(settings["MAIL_SENDER"])
         if settings.get("MAIL_SERVER"):
             _send_smtp(message, settings)
         else:
             _write_outbox(message, Path(settings["MAIL_OUTBOX"]))
-    except (OSError, smtplib.SMTPException):
+    except Exception:
         log.exception("could not deliver mail %r to %s", mail.subject, mail.to)
 
 
 def _send_smtp(message: EmailMessage, s: dict[str, Any]) -> None:
-    smtp_cls = smtplib.SMTP_SSL if s.get("MAIL_USE_SSL") else smtplib.SMTP
-    with smtp_cls(s["MAIL_SERVER"], s["MAIL_PORT"], timeout=s["MAIL_TIMEOUT"]) as smtp:
+    host, port, timeout = s["MAIL_SERVER"], s["MAIL_PORT"], s["MAIL_TIMEOUT"]
+    smtp: smtplib.SMTP
+    if s.get("MAIL_USE_SSL"):
+        # An explicit context: without one, SMTP_SSL checks neither the certificate
+        # nor the host name.
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
         if s.get("MAIL_USE_TLS"):
             smtp.starttls(context=ssl.create_default_context())
         if s.get("MAIL_USERNAME"):
