@@ -114,7 +114,7 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
 
 
 def get_event(db: DbSession, slug: str) -> Event:
-    event = db.scalar(select(Event).where(Event.slug == slug))
+    event = db.scalar(select(Event).where(Event.slug == slug)) if SLUG_RE.match(slug) else None
     if event is None:
         raise NotFound()
     return event

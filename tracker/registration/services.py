@@ -46,6 +46,8 @@ WAITLISTED = RegistrationStatus.WAITLISTED
 CANCELLED = RegistrationStatus.CANCELLED
 
 _SPACES = re.compile(r"\s+")
+KEY_LENGTH = 200  # Organisation.name_key
+EMAIL_LENGTH = 254  # Registration.email_key
 
 
 # --- names and secrets -------------------------------------------------------
@@ -202,6 +204,14 @@ class RegistrationData:
     locale: str = "fr"
 
 
+def _check_keys(data: RegistrationData) -> None:
+    """Normalising can lengthen text (NFKD, casefold): keep the keys within their columns."""
+    if len(organisation_key(data.organisation)) > KEY_LENGTH:
+        raise InvalidChoice(_l("This organisation name is too long."), field="organisation")
+    if len(email_key(data.email)) > EMAIL_LENGTH:
+        raise InvalidChoice(_l("This e-mail address is too long."), field="email")
+
+
 def registration_is_open(event: Event, now: datetime | None = None) -> bool:
     now = now or utcnow()
     return event.registration_opens_at <= now < event.registration_closes_at
@@ -239,6 +249,7 @@ def register(
     now = now or utcnow()
     if not data.consent:
         raise InvalidChoice(_l("Your consent is required to register."), field="consent")
+    _check_keys(data)
     event = lock_event(db, event)
     if not registration_is_open(event, now):
         raise RegistrationClosed()
@@ -289,9 +300,12 @@ def _apply(
     registration.locale = data.locale
 
 
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
 def get_by_token(db: DbSession, token: str) -> Registration:
     registration = None
-    if 20 <= len(token) <= 64:
+    if _TOKEN_RE.match(token):
         registration = db.scalar(select(Registration).where(Registration.manage_token == token))
     if registration is None:
         raise NotFound()
@@ -308,6 +322,7 @@ def update_registration(
     """Edit through the private link. Returns the people promoted from the waitlist
     (a change of type or sessions can free a place)."""
     now = now or utcnow()
+    _check_keys(data)
     event = lock_event(db, registration.event)
     if not can_edit(registration, now):
         raise EditClosed()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -231,5 +233,7 @@ def cancel(token: str) -> Response | BaseResponse:
 def organisations() -> Response:
     """Suggestions while typing an organisation: name and usual type."""
     q = request.args.get("q", "")[:200]
+    if any(unicodedata.category(c) == "Cc" for c in q):
+        return jsonify([])
     found = services.suggest_organisations(get_db(), q, limit=20)
     return jsonify([{"name": o.name, "type": o.type.value} for o in found])
