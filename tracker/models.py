@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Enum,
     ForeignKey,
@@ -29,6 +30,19 @@ class OrganisationType(enum.StrEnum):
     REGION = "region"
     AGENCY = "agency"
     OTHER = "other"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # everything, users included
+    ORGANISER = "organiser"  # the events they manage
+    DOOR = "door"  # check-in only
+
+
+class RegistrationSource(enum.StrEnum):
+    ONLINE = "online"
+    WALK_IN = "walk_in"
+    IMPORT = "import"
+    MANUAL = "manual"
 
 
 class RegistrationStatus(enum.StrEnum):
@@ -149,6 +163,11 @@ class Registration(Base):
         _enum(OrganisationType, "registration_organisation_type")
     )
     job_title: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[RegistrationSource] = mapped_column(
+        _enum(RegistrationSource, "registration_source"), default=RegistrationSource.ONLINE
+    )
+    # Names, address and organisation, case- and accent-free, for the door's search.
+    search_key: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[RegistrationStatus] = mapped_column(
         _enum(RegistrationStatus, "registration_status")
     )
@@ -169,6 +188,132 @@ class Registration(Base):
         secondary=registration_sessions, order_by="(Session.position, Session.id)"
     )
 
+    checkins: Mapped[list[CheckIn]] = relationship(
+        back_populates="registration", cascade="all, delete-orphan", passive_deletes=True
+    )
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+user_events = Table(
+    "user_events",
+    Base.metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "event_id",
+        Integer,
+        ForeignKey("events.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class User(Base):
+    """An organiser, door or admin account (attendees have no account)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    # The events an organiser manages or a door account checks in at (admins: all).
+    events: Mapped[list[Event]] = relationship(secondary=user_events)
+
+    def may_access(self, event: Event) -> bool:
+        return self.active and (self.role == Role.ADMIN or event in self.events)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class CheckIn(Base):
+    """A person present: at the entrance (scope 0) or in a session (scope = its id).
+    The unique constraint is what makes a second scan "already checked in"."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "scope"),
+        Index("ix_checkins_event_scope", "event_id", "scope"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    scope: Mapped[int] = mapped_column(default=0)
+    checked_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+    door: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    registration: Mapped[Registration] = relationship(back_populates="checkins")
+    user: Mapped[User | None] = relationship()
+
+
+class ScanLog(Base):
+    """Every check-in attempt and undo, refused ones too. A nonce makes a retried
+    request give back the first answer (stored in `response`) without counting twice."""
+
+    __tablename__ = "scan_log"
+    __table_args__ = (
+        UniqueConstraint("event_id", "nonce"),
+        Index("ix_scan_log_event_at", "event_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    door: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL")
+    )
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    code: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(30))
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    status_code: Mapped[int | None]
+    response: Mapped[dict | None] = mapped_column(JSON)
+
+
+class AuditEntry(Base):
+    """Who changed what, when: every change an organiser or door account makes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_registration", "registration_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE")
+    )
+    action: Mapped[str] = mapped_column(String(50))
+    # {"field": [old, new], ...} or any detail worth keeping
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    user: Mapped[User | None] = relationship()

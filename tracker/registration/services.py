@@ -298,6 +298,22 @@ def _apply(
     registration.job_title = clean_name(data.job_title) if data.job_title else None
     registration.sessions = sessions
     registration.locale = data.locale
+    registration.search_key = search_key(registration)
+
+
+def search_key(registration: Registration) -> str:
+    """What the door's search matches: names, address and organisation, without case
+    or accents."""
+    return organisation_key(
+        " ".join(
+            [
+                registration.first_name,
+                registration.last_name,
+                registration.email,
+                registration.organisation.name,
+            ]
+        )
+    )
 
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")

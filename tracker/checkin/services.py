@@ -1,0 +1,428 @@
+"""Check-in at the door: at the entrance or per session, by code or by registration.
+
+Exactness comes from the database: a CheckIn row is unique per (registration, scope),
+so of many concurrent scans of one code exactly one inserts and the others find it.
+Every attempt, refused ones too, goes to the scan log; a nonce makes a retried request
+give back the first answer without counting twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
+
+from tracker.db import utcnow
+from tracker.errors import InvalidChoice
+from tracker.models import (
+    CheckIn,
+    Event,
+    OrganisationType,
+    Registration,
+    RegistrationStatus,
+    ScanLog,
+    Session,
+    User,
+    registration_sessions,
+)
+from tracker.registration.services import organisation_key
+
+ENTRANCE = 0
+_CODE_RE = re.compile(r"[^A-Z2-7]")
+
+OK = "ok"
+ALREADY = "already_checked_in"
+UNKNOWN = "unknown"
+NOT_CONFIRMED = "not_confirmed"
+UNDONE = "undone"
+NOT_CHECKED_IN = "not_checked_in"
+
+STATUS_CODES = {
+    OK: 201,
+    ALREADY: 409,
+    UNKNOWN: 404,
+    NOT_CONFIRMED: 422,
+    UNDONE: 200,
+    NOT_CHECKED_IN: 404,
+}
+
+
+def normalise_code(code: str) -> str:
+    """What a scanner or a person typed, as a check-in code: upper case, no spaces or
+    dashes (a keyboard-wedge scanner with the wrong layout may also shift case)."""
+    return _CODE_RE.sub("", code.upper())[:64]
+
+
+@dataclass
+class Outcome:
+    result: str
+    payload: dict[str, Any]
+
+    @property
+    def status_code(self) -> int:
+        return STATUS_CODES[self.result]
+
+
+def session_of(event: Event, session_id: int | None) -> Session | None:
+    if session_id is None:
+        return None
+    for s in event.sessions:
+        if s.id == session_id:
+            return s
+    raise InvalidChoice(_l("This session is not part of the event."), field="session")
+
+
+def describe(registration: Registration, checkins: list[CheckIn] | None = None) -> dict[str, Any]:
+    """A registration as the door and the API show it."""
+    checkins = registration.checkins if checkins is None else checkins
+    return {
+        "id": registration.id,
+        "first_name": registration.first_name,
+        "last_name": registration.last_name,
+        "organisation": registration.organisation.name,
+        "organisation_type": registration.organisation_type.value,
+        "job_title": registration.job_title,
+        "status": registration.status.value,
+        "source": registration.source.value,
+        "sessions": [{"id": s.id, "title": s.title} for s in registration.sessions],
+        "checked_in_at": next(
+            (c.checked_in_at.isoformat() for c in checkins if c.scope == ENTRANCE), None
+        ),
+        "session_checkins": {
+            str(c.session_id): c.checked_in_at.isoformat() for c in checkins if c.session_id
+        },
+    }
+
+
+def _find(
+    db: DbSession, event: Event, code: str | None, registration_id: int | None
+) -> tuple[Registration | None, str | None]:
+    """The registration, or None and why ("other_event", None for unknown)."""
+    if registration_id is not None:
+        found = db.get(Registration, registration_id)
+    elif code:
+        found = db.scalar(
+            select(Registration).where(Registration.checkin_code == normalise_code(code))
+        )
+    else:
+        found = None
+    if found is None:
+        return None, None
+    if found.event_id != event.id:
+        return None, "other_event"
+    return found, None
+
+
+def check_in(
+    db: DbSession,
+    event: Event,
+    *,
+    actor: User | None,
+    door: str,
+    code: str | None = None,
+    registration_id: int | None = None,
+    session_id: int | None = None,
+    nonce: str | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    now = now or utcnow()
+    door = (door or "").strip()[:100] or "?"
+    nonce = (nonce or "").strip()[:64] or None
+    if nonce is not None:
+        replay = _replay(db, event, nonce)
+        if replay is not None:
+            return replay
+    session = session_of(event, session_id)
+    scope = session.id if session is not None else ENTRANCE
+    registration, reason = _find(db, event, code, registration_id)
+
+    if registration is None:
+        outcome = Outcome(UNKNOWN, {"result": UNKNOWN, "reason": reason or "unknown_code"})
+    elif registration.status != RegistrationStatus.CONFIRMED:
+        outcome = Outcome(
+            NOT_CONFIRMED,
+            {
+                "result": NOT_CONFIRMED,
+                "status": registration.status.value,
+                "registration": describe(registration),
+            },
+        )
+    else:
+        outcome = _insert(db, event, registration, session, scope, door, actor, now)
+    return _log(
+        db,
+        event,
+        outcome,
+        registration=registration,
+        session=session,
+        code=code,
+        door=door,
+        actor=actor,
+        nonce=nonce,
+        now=now,
+    )
+
+
+def _insert(
+    db: DbSession,
+    event: Event,
+    registration: Registration,
+    session: Session | None,
+    scope: int,
+    door: str,
+    actor: User | None,
+    now: datetime,
+) -> Outcome:
+    checkin = CheckIn(
+        event_id=event.id,
+        registration_id=registration.id,
+        session_id=session.id if session else None,
+        scope=scope,
+        checked_in_at=now,
+        door=door,
+        user_id=actor.id if actor else None,
+    )
+    try:
+        with db.begin_nested():
+            db.add(checkin)
+    except IntegrityError:
+        existing = db.scalar(
+            select(CheckIn).where(
+                CheckIn.registration_id == registration.id, CheckIn.scope == scope
+            )
+        )
+        if existing is None:  # undone meanwhile: a rare race, let the caller retry
+            raise
+        db.refresh(registration, ["checkins"])
+        return Outcome(
+            ALREADY,
+            {
+                "result": ALREADY,
+                "checked_in_at": existing.checked_in_at.isoformat(),
+                "door": existing.door,
+                "by": existing.user.email if existing.user else None,
+                "registration": describe(registration),
+            },
+        )
+    db.refresh(registration, ["checkins"])
+    return Outcome(OK, {"result": OK, "registration": describe(registration)})
+
+
+def _replay(db: DbSession, event: Event, nonce: str) -> Outcome | None:
+    logged = db.scalar(select(ScanLog).where(ScanLog.event_id == event.id, ScanLog.nonce == nonce))
+    if logged is None or logged.response is None:
+        return None
+    return Outcome(logged.result, logged.response)
+
+
+def _log(
+    db: DbSession,
+    event: Event,
+    outcome: Outcome,
+    *,
+    registration: Registration | None,
+    session: Session | None,
+    code: str | None,
+    door: str,
+    actor: User | None,
+    nonce: str | None,
+    now: datetime,
+) -> Outcome:
+    entry = ScanLog(
+        event_id=event.id,
+        at=now,
+        door=door,
+        user_id=actor.id if actor else None,
+        registration_id=registration.id if registration else None,
+        session_id=session.id if session else None,
+        code=(code or None) and code[:64],
+        result=outcome.result,
+        nonce=nonce,
+        status_code=outcome.status_code,
+        response=outcome.payload,
+    )
+    try:
+        with db.begin_nested():
+            db.add(entry)
+    except IntegrityError:
+        # The same nonce arrived concurrently: the first answer stands.
+        replay = _replay(db, event, nonce) if nonce else None
+        if replay is None:
+            raise
+        return replay
+    return outcome
+
+
+def undo_check_in(
+    db: DbSession,
+    event: Event,
+    *,
+    actor: User | None,
+    door: str,
+    code: str | None = None,
+    registration_id: int | None = None,
+    session_id: int | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    now = now or utcnow()
+    door = (door or "").strip()[:100] or "?"
+    session = session_of(event, session_id)
+    scope = session.id if session is not None else ENTRANCE
+    registration, reason = _find(db, event, code, registration_id)
+    if registration is None:
+        outcome = Outcome(UNKNOWN, {"result": UNKNOWN, "reason": reason or "unknown_code"})
+    else:
+        removed = db.execute(
+            delete(CheckIn).where(
+                CheckIn.registration_id == registration.id, CheckIn.scope == scope
+            )
+        ).rowcount
+        db.refresh(registration, ["checkins"])
+        result = UNDONE if removed else NOT_CHECKED_IN
+        outcome = Outcome(result, {"result": result, "registration": describe(registration)})
+    return _log(
+        db,
+        event,
+        outcome,
+        registration=registration,
+        session=session,
+        code=code,
+        door=door,
+        actor=actor,
+        nonce=None,
+        now=now,
+    )
+
+
+def search(db: DbSession, event: Event, query: str, *, limit: int = 20) -> list[Registration]:
+    """Registrations whose names, address or organisation contain every word typed
+    (case and accents ignored)."""
+    words = organisation_key(query).split()[:6]
+    stmt = (
+        select(Registration)
+        .where(Registration.event_id == event.id)
+        .options(selectinload(Registration.checkins), selectinload(Registration.sessions))
+        .order_by(Registration.last_name, Registration.first_name, Registration.id)
+        .limit(limit)
+    )
+    for word in words:
+        stmt = stmt.where(Registration.search_key.contains(word, autoescape=True))
+    return list(db.scalars(stmt))
+
+
+def counters(db: DbSession, event: Event) -> dict[str, Any]:
+    """Present / expected at the entrance and per session, for the door's live counters."""
+    confirmed = Registration.status == RegistrationStatus.CONFIRMED
+    expected = (
+        db.scalar(
+            select(func.count(Registration.id)).where(Registration.event_id == event.id, confirmed)
+        )
+        or 0
+    )
+    present = dict(
+        db.execute(
+            select(CheckIn.scope, func.count())
+            .where(CheckIn.event_id == event.id)
+            .group_by(CheckIn.scope)
+        ).all()
+    )
+    per_session = dict(
+        db.execute(
+            select(registration_sessions.c.session_id, func.count())
+            .join(Registration, Registration.id == registration_sessions.c.registration_id)
+            .where(Registration.event_id == event.id, confirmed)
+            .group_by(registration_sessions.c.session_id)
+        ).all()
+    )
+    return {
+        "present": present.get(ENTRANCE, 0),
+        "expected": expected,
+        "sessions": [
+            {
+                "id": s.id,
+                "title": s.title,
+                "present": present.get(s.id, 0),
+                "expected": per_session.get(s.id, 0),
+            }
+            for s in event.sessions
+        ],
+    }
+
+
+def stats(db: DbSession, event: Event) -> dict[str, Any]:
+    """The headline figures of GET /api/v1/events/{slug}/stats."""
+    by_status = dict(
+        db.execute(
+            select(Registration.status, func.count())
+            .where(Registration.event_id == event.id)
+            .group_by(Registration.status)
+        ).all()
+    )
+    entrance = (CheckIn.event_id == event.id) & (CheckIn.scope == ENTRANCE)
+    checked_in = db.scalar(select(func.count()).select_from(CheckIn).where(entrance)) or 0
+    confirmed_by_type = dict(
+        db.execute(
+            select(Registration.organisation_type, func.count())
+            .where(
+                Registration.event_id == event.id,
+                Registration.status == RegistrationStatus.CONFIRMED,
+            )
+            .group_by(Registration.organisation_type)
+        ).all()
+    )
+    present_by_type = dict(
+        db.execute(
+            select(Registration.organisation_type, func.count())
+            .join(CheckIn, CheckIn.registration_id == Registration.id)
+            .where(entrance)
+            .group_by(Registration.organisation_type)
+        ).all()
+    )
+    registered_by_session = dict(
+        db.execute(
+            select(registration_sessions.c.session_id, func.count())
+            .join(Registration, Registration.id == registration_sessions.c.registration_id)
+            .where(
+                Registration.event_id == event.id,
+                Registration.status != RegistrationStatus.CANCELLED,
+            )
+            .group_by(registration_sessions.c.session_id)
+        ).all()
+    )
+    present_by_session = dict(
+        db.execute(
+            select(CheckIn.scope, func.count())
+            .where(CheckIn.event_id == event.id, CheckIn.scope != ENTRANCE)
+            .group_by(CheckIn.scope)
+        ).all()
+    )
+    return {
+        "registered": sum(by_status.values()),
+        "confirmed": by_status.get(RegistrationStatus.CONFIRMED, 0),
+        "waitlisted": by_status.get(RegistrationStatus.WAITLISTED, 0),
+        "cancelled": by_status.get(RegistrationStatus.CANCELLED, 0),
+        "checked_in": checked_in,
+        "by_type": {
+            t.value: {
+                "confirmed": confirmed_by_type.get(t, 0),
+                "checked_in": present_by_type.get(t, 0),
+            }
+            for t in OrganisationType
+        },
+        "by_session": [
+            {
+                "id": s.id,
+                "title": s.title,
+                "registered": registered_by_session.get(s.id, 0),
+                "checked_in": present_by_session.get(s.id, 0),
+            }
+            for s in event.sessions
+        ],
+    }
