@@ -59,7 +59,15 @@ class Config:
     MAIL_OUTBOX = _env("MAIL_OUTBOX", str(INSTANCE_DIR / "outbox"))
 
     # PBKDF2-SHA256 at 1,000,000 iterations: above OWASP ASVS's 600,000 (~0.3 s a check).
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000000"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000000"  # noqa: S105 - a method, not a secret
+
+    # Accounts: a logged-in session ends after this many minutes without a request.
+    SESSION_IDLE_MINUTES = _env("SESSION_IDLE_MINUTES", "60")  # checked at start-up
+    # Failed logins allowed per account and per client address (Flask-Limiter notation);
+    # the storage is shared by every process when it is Redis ("redis://127.0.0.1:6379").
+    LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URL", "memory://")
 
     # Absolute base for links in e-mails when no request is around (CLI, promotions).
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
@@ -78,7 +86,12 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
     WTF_CSRF_ENABLED = False
     MAIL_SERVER = None
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast tests; strength is tested on Config
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - fast tests; Config is tested
+    # Every test client is 127.0.0.1: the suite must not lock itself out. The login tests
+    # set the real limits (Config's) themselves.
+    LOGIN_LIMIT_PER_ACCOUNT = "1000 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS = "1000 per 15 minutes"
+    RATELIMIT_STORAGE_URI = "memory://"
     DATABASE_URL = os.environ.get("TRACKER_TEST_DATABASE_URL", "sqlite://")
 
 
