@@ -269,3 +269,14 @@ def test_hints_and_errors_are_tied_to_their_fields(client, db):
     failed = client.post(f"/events/{event.slug}/register", data=form_data(event, organisation=""))
     assert 'aria-describedby="organisation-hint organisation-error"' in failed.text
     assert 'aria-invalid="true"' in failed.text
+
+
+def test_an_empty_edit_is_refused_not_a_crash(client, db):
+    event = make_event(db)
+    r = make_registration(db, event, first_name="Anne")
+    db.commit()
+    response = client.post(f"/r/{r.manage_token}/edit")
+    assert response.status_code == 422
+    assert "This field is required." in response.text
+    db.expire_all()
+    assert r.first_name == "Anne"

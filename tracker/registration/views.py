@@ -159,11 +159,13 @@ def ics(token: str) -> Response:
 
 
 def _form_from(registration: Registration) -> EditRegistrationForm:
+    if request.method != "GET":
+        # Only what was sent: an empty POST must not fall back on the stored object.
+        return EditRegistrationForm()
     form = EditRegistrationForm(obj=registration)
-    if request.method == "GET":
-        form.organisation.data = registration.organisation.name
-        form.organisation_type.data = registration.organisation_type.value
-        form.sessions.data = [s.id for s in registration.sessions]
+    form.organisation.data = registration.organisation.name
+    form.organisation_type.data = registration.organisation_type.value
+    form.sessions.data = [s.id for s in registration.sessions]
     return form
 
 
