@@ -68,6 +68,8 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URL", "memory://")
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (nginx: 1).
+    PROXY_COUNT = _env("PROXY_COUNT", "0")
 
     # Absolute base for links in e-mails when no request is around (CLI, promotions).
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")

@@ -54,6 +54,22 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
 
+    from tracker.auth.views import init_app as init_accounts
+
+    init_accounts(app)  # /login, /logout, /users, and the login's rate limits
+
+    from tracker import api
+
+    api.init_app(app)
+
+    from tracker.door.views import bp as door_bp
+
+    app.register_blueprint(door_bp)  # /events/<slug>/door, its walk-ins and undo
+
+    from tracker.organiser.views import bp as organiser_bp
+
+    app.register_blueprint(organiser_bp)  # /manage, /events/new, /events/<slug>/edit, ...
+
     from tracker.cli import register_commands
 
     register_commands(app)

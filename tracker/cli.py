@@ -166,6 +166,12 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo)
     app.cli.add_command(event_group)
+    from tracker.auth.cli import register_account_commands  # user, token
+
+    register_account_commands(app)
+    from tracker.organiser.commands import import_command  # tracker import SLUG FILE
+
+    app.cli.add_command(import_command)
 
 
 def _create_app() -> Flask:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -211,7 +212,7 @@ user_events = Table(
 )
 
 
-class User(Base):
+class User(UserMixin, Base):
     """An organiser, door or admin account (attendees have no account)."""
 
     __tablename__ = "users"
@@ -230,6 +231,10 @@ class User(Base):
 
     def may_access(self, event: Event) -> bool:
         return self.active and (self.role == Role.ADMIN or event in self.events)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a disabled account cannot log in
+        return self.active
 
 
 class ApiToken(Base):

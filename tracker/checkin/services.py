@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
+from tracker import audit
 from tracker.db import utcnow
 from tracker.errors import InvalidChoice
 from tracker.models import (
@@ -156,7 +157,7 @@ def check_in(
         )
     else:
         outcome = _insert(db, event, registration, session, scope, door, actor, now)
-    return _log(
+    logged = _log(
         db,
         event,
         outcome,
@@ -167,6 +168,29 @@ def check_in(
         actor=actor,
         nonce=nonce,
         now=now,
+    )
+    if logged is outcome and outcome.result == OK:  # (not a replayed answer)
+        _audit(db, "checkin", event, registration, actor=actor, door=door, session=session)
+    return logged
+
+
+def _audit(
+    db: DbSession,
+    action: str,
+    event: Event,
+    registration: Registration | None,
+    *,
+    actor: User | None,
+    door: str,
+    session: Session | None,
+) -> None:
+    audit.record(
+        db,
+        actor=actor,
+        action=action,
+        event=event,
+        registration=registration,
+        changes={"door": door, "session": session.id if session else None},
     )
 
 
@@ -287,6 +311,8 @@ def undo_check_in(
         db.refresh(registration, ["checkins"])
         result = UNDONE if removed else NOT_CHECKED_IN
         outcome = Outcome(result, {"result": result, "registration": describe(registration)})
+        if result == UNDONE:
+            _audit(db, "checkin.undo", event, registration, actor=actor, door=door, session=session)
     return _log(
         db,
         event,

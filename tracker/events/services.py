@@ -5,15 +5,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from tracker.audit import diff
 from tracker.db import utcnow
 from tracker.errors import DomainError, NotFound
-from tracker.models import Event, OrganisationType, Session
+from tracker.models import (
+    CheckIn,
+    Event,
+    OrganisationType,
+    Registration,
+    RegistrationStatus,
+    Session,
+    registration_sessions,
+)
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
@@ -49,7 +59,7 @@ class EventSpec:
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory
         raise DomainError(_l("Unknown time zone: %(name)s", name=name), field="timezone") from None
 
 
@@ -118,3 +128,184 @@ def get_event(db: DbSession, slug: str) -> Event:
     if event is None:
         raise NotFound()
     return event
+
+
+# --- changing an event and its sessions (the organiser screens) -----------------
+
+QUOTA_MAX = 1_000_000  # capacities and quotas: well inside a 32-bit column
+
+
+def event_snapshot(event: Event) -> dict[str, Any]:
+    """The settings an organiser edits, as JSON-friendly values (for the audit log)."""
+    return {
+        "title": event.title,
+        "description": event.description,
+        "venue": event.venue,
+        "organiser": event.organiser,
+        "timezone": event.timezone,
+        "starts_at": _iso(event.starts_at),
+        "ends_at": _iso(event.ends_at),
+        "registration_opens_at": _iso(event.registration_opens_at),
+        "registration_closes_at": _iso(event.registration_closes_at),
+        "edit_deadline": _iso(event.edit_deadline),
+        "capacity": event.capacity,
+        "type_quotas": dict(sorted((event.type_quotas or {}).items())),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _check_settings(spec: EventSpec, ends_at: datetime) -> None:
+    zone(spec.timezone)
+    if not spec.title.strip():
+        raise DomainError(_l("The title is required."), field="title")
+    if ends_at <= spec.starts_at:
+        raise DomainError(_l("The event must end after it starts."), field="ends_at")
+    if spec.capacity is not None and not 0 <= spec.capacity <= QUOTA_MAX:
+        raise DomainError(_l("The capacity cannot be negative."), field="capacity")
+    valid_types = {t.value for t in OrganisationType}
+    for type_, quota in spec.type_quotas.items():
+        if type_ not in valid_types or not 0 <= quota <= QUOTA_MAX:
+            raise DomainError(_l("Invalid quota for %(type)s.", type=type_), field="type_quotas")
+
+
+def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list[Any]]:
+    """Change an event's settings (not its slug, not its sessions) and return what
+    changed as {"field": [old, new]}. Left empty, the end is 8 hours after the start,
+    registration opens at once and closes at the start, and changes are allowed until
+    it closes, as when the event was created. Lowering the capacity below the number
+    of confirmed people takes nobody's place: the caller says so, and promotes from
+    the waitlist (under the event lock) when places were added."""
+    ends_at = spec.ends_at or spec.starts_at + timedelta(hours=8)
+    _check_settings(spec, ends_at)
+    opens = spec.registration_opens_at or event.registration_opens_at
+    closes = spec.registration_closes_at or spec.starts_at
+    if closes <= opens:
+        raise DomainError(
+            _l("Registration must close after it opens."), field="registration_closes_at"
+        )
+    before = event_snapshot(event)
+    event.title = spec.title.strip()
+    event.description = spec.description or None
+    event.venue = spec.venue or None
+    event.organiser = spec.organiser or None
+    event.timezone = spec.timezone
+    event.starts_at = spec.starts_at
+    event.ends_at = ends_at
+    event.registration_opens_at = opens
+    event.registration_closes_at = closes
+    event.edit_deadline = spec.edit_deadline or closes
+    event.capacity = spec.capacity
+    event.type_quotas = dict(spec.type_quotas)
+    db.flush()
+    return diff(before, event_snapshot(event))
+
+
+def session_snapshot(session: Session) -> dict[str, Any]:
+    return {
+        "title": session.title,
+        "kind": session.kind,
+        "room": session.room,
+        "starts_at": _iso(session.starts_at),
+        "ends_at": _iso(session.ends_at),
+        "capacity": session.capacity,
+    }
+
+
+def _check_session(spec: SessionSpec) -> None:
+    if not spec.title.strip():
+        raise DomainError(_l("The title is required."), field="title")
+    if spec.starts_at and spec.ends_at and spec.ends_at <= spec.starts_at:
+        raise DomainError(_l("The session must end after it starts."), field="ends_at")
+    if spec.capacity is not None and not 0 <= spec.capacity <= QUOTA_MAX:
+        raise DomainError(_l("The capacity cannot be negative."), field="capacity")
+
+
+def _apply_session(session: Session, spec: SessionSpec) -> None:
+    session.title = spec.title.strip()
+    session.kind = spec.kind or None
+    session.room = spec.room or None
+    session.starts_at = spec.starts_at
+    session.ends_at = spec.ends_at
+    session.capacity = spec.capacity
+
+
+def add_session(db: DbSession, event: Event, spec: SessionSpec) -> Session:
+    """A new session, last in the programme."""
+    _check_session(spec)
+    session = Session(position=max((s.position for s in event.sessions), default=-1) + 1)
+    _apply_session(session, spec)
+    event.sessions.append(session)
+    db.flush()
+    return session
+
+
+def update_session(db: DbSession, session: Session, spec: SessionSpec) -> dict[str, list[Any]]:
+    """Change a session; returns what changed. A capacity below the number of people
+    already holding a seat takes nobody's seat: it only stops new ones."""
+    _check_session(spec)
+    before = session_snapshot(session)
+    _apply_session(session, spec)
+    db.flush()
+    return diff(before, session_snapshot(session))
+
+
+def move_session(db: DbSession, event: Event, session: Session, offset: int) -> bool:
+    """Move a session up (offset -1) or down (+1) in the programme; False at an end."""
+    ordered = sorted(event.sessions, key=lambda s: (s.position, s.id))
+    index = ordered.index(session)
+    target = index + offset
+    if not 0 <= target < len(ordered):
+        return False
+    ordered[index], ordered[target] = ordered[target], ordered[index]
+    for position, s in enumerate(ordered):
+        s.position = position
+    db.flush()
+    db.refresh(event, ["sessions"])
+    return True
+
+
+def session_usage(db: DbSession, session: Session) -> tuple[int, int]:
+    """(registrations that are not cancelled and hold a seat, check-ins) of a session."""
+    held = (
+        db.scalar(
+            select(func.count())
+            .select_from(registration_sessions)
+            .join(Registration, Registration.id == registration_sessions.c.registration_id)
+            .where(
+                registration_sessions.c.session_id == session.id,
+                Registration.status != RegistrationStatus.CANCELLED,
+            )
+        )
+        or 0
+    )
+    checked_in = (
+        db.scalar(select(func.count(CheckIn.id)).where(CheckIn.session_id == session.id)) or 0
+    )
+    return held, checked_in
+
+
+class SessionInUse(DomainError):
+    code = "session_in_use"
+    status = 409
+
+
+def delete_session(db: DbSession, session: Session) -> None:
+    """Delete a session nobody holds a seat in and nobody was checked in to
+    (cancelled registrations simply lose it)."""
+    held, checked_in = session_usage(db, session)
+    if held or checked_in:
+        raise SessionInUse(
+            _l(
+                "“%(title)s” cannot be deleted: people hold a seat in it or were checked in "
+                "to it (seats: %(held)d, check-ins: %(checked_in)d). Take them out of it first.",
+                title=session.title,
+                held=held,
+                checked_in=checked_in,
+            )
+        )
+    event = session.event
+    event.sessions.remove(session)
+    db.flush()

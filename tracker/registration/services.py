@@ -13,8 +13,10 @@ import io
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import segno
 from flask_babel import lazy_gettext as _l
@@ -22,9 +24,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
+from tracker import audit
 from tracker.db import utcnow
 from tracker.errors import (
     AlreadyRegistered,
+    DomainError,
     EditClosed,
     InvalidChoice,
     NotFound,
@@ -36,8 +40,10 @@ from tracker.models import (
     Organisation,
     OrganisationType,
     Registration,
+    RegistrationSource,
     RegistrationStatus,
     Session,
+    User,
     registration_sessions,
 )
 
@@ -383,17 +389,23 @@ def cancel_registration(
     return promote_waitlisted(db, event)
 
 
-def promote_waitlisted(db: DbSession, event: Event) -> list[Registration]:
+def promote_waitlisted(
+    db: DbSession, event: Event, *, exclude: Collection[int] = ()
+) -> list[Registration]:
     """Confirm waitlisted people, first come first served, while places remain.
     Call with the event locked. A person whose type quota is full is passed over
     (and keeps their place in the queue); sessions that are full are dropped from
-    a promoted person's choice rather than overbooked."""
+    a promoted person's choice rather than overbooked. `exclude`: registration ids
+    left waiting this time (someone an organiser has just moved to the waitlist)."""
     promoted: list[Registration] = []
-    waiting = db.scalars(
+    query = (
         select(Registration)
         .where(Registration.event_id == event.id, Registration.status == WAITLISTED)
         .order_by(Registration.created_at, Registration.id)
     )
+    if exclude:
+        query = query.where(Registration.id.not_in(list(exclude)))
+    waiting = db.scalars(query)
     for candidate in waiting:
         if event.capacity is not None and confirmed_count(db, event) >= event.capacity:
             break
@@ -406,4 +418,288 @@ def promote_waitlisted(db: DbSession, event: Event) -> list[Registration]:
         candidate.status = CONFIRMED
         db.flush()
         promoted.append(candidate)
+    return promoted
+
+
+# --- organiser use cases ----------------------------------------------------------
+# Organisers act outside the registration window and after the edit deadline. Every
+# change that affects places runs under the event lock and goes to the audit log.
+
+
+class NoRoom(DomainError):
+    code = "no_room"
+    status = 409
+    field = "override"
+
+
+def registration_snapshot(registration: Registration) -> dict[str, Any]:
+    """What an organiser can change, as JSON-friendly values (for the audit log)."""
+    return {
+        "first_name": registration.first_name,
+        "last_name": registration.last_name,
+        "email": registration.email,
+        "organisation": registration.organisation.name,
+        "organisation_type": registration.organisation_type.value,
+        "job_title": registration.job_title,
+        "sessions": [s.title for s in registration.sessions],
+        "status": registration.status.value,
+    }
+
+
+def _record_promotions(db: DbSession, promoted: list[Registration], actor: User | None) -> None:
+    for registration in promoted:
+        audit.record(
+            db,
+            actor=actor,
+            action="registration.promote",
+            registration=registration,
+            changes={"status": [WAITLISTED.value, CONFIRMED.value]},
+        )
+
+
+def add_registration(
+    db: DbSession,
+    event: Event,
+    data: RegistrationData,
+    *,
+    actor: User | None,
+    source: RegistrationSource,
+    override: bool = False,
+    now: datetime | None = None,
+) -> Registration:
+    """Register someone on an organiser's behalf (by hand or from a list), whether
+    registration is open or not; `data.consent` is the organiser's word that the person
+    agreed. Confirmed while places and the type's quota remain (or with `override`),
+    waitlisted otherwise. Any registration of the address, cancelled ones included,
+    raises AlreadyRegistered: a list imported twice adds nobody twice."""
+    now = now or utcnow()
+    if not data.consent:
+        raise InvalidChoice(
+            _l("Confirm that this person agreed to the processing of their data."),
+            field="consent",
+        )
+    _check_keys(data)
+    event = lock_event(db, event)
+    sessions = _chosen_sessions(event, data.session_ids)
+    existing = db.scalar(
+        select(Registration).where(
+            Registration.event_id == event.id, Registration.email_key == email_key(data.email)
+        )
+    )
+    if existing is not None:
+        raise AlreadyRegistered(existing)
+    status = CONFIRMED if override or _has_room(db, event, data.organisation_type) else WAITLISTED
+    if status == CONFIRMED and not override:
+        _check_session_room(db, event, sessions, set())
+    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    code = new_checkin_code()
+    registration = Registration(
+        event=event,
+        checkin_code=code,
+        manage_token=new_manage_token(),
+        qr_png=qr_png(code),
+        source=source,
+        status=status,
+        created_at=now,
+        consent_at=now,
+    )
+    db.add(registration)
+    _apply(registration, data, organisation, sessions)
+    db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action="registration.add",
+        registration=registration,
+        changes={
+            "source": source.value,
+            **{k: [None, v] for k, v in registration_snapshot(registration).items() if v},
+        },
+    )
+    return registration
+
+
+def edit_registration(
+    db: DbSession,
+    registration: Registration,
+    data: RegistrationData,
+    *,
+    actor: User | None,
+    override: bool = False,
+) -> list[Registration]:
+    """An organiser's edit, at any time and in any status. For a confirmed person a new
+    type must have room under its quota and a new session a free seat, unless
+    `override`. Returns the people promoted (a change can free a place)."""
+    _check_keys(data)
+    event = lock_event(db, registration.event)
+    sessions = _chosen_sessions(event, data.session_ids)
+    key = email_key(data.email)
+    if key != registration.email_key:
+        clash = db.scalar(
+            select(Registration.id).where(
+                Registration.event_id == event.id, Registration.email_key == key
+            )
+        )
+        if clash is not None:
+            raise InvalidChoice(
+                _l("Another registration already uses this e-mail address."), field="email"
+            )
+    if registration.status == CONFIRMED and not override:
+        if data.organisation_type != registration.organisation_type:
+            quota = event.type_quotas.get(data.organisation_type.value)
+            if quota is not None and confirmed_count(db, event, data.organisation_type) >= quota:
+                raise NoRoom(
+                    _l(
+                        "No places are left for this type of organisation: tick “allow going "
+                        "over capacity” to save anyway."
+                    )
+                )
+        _check_session_room(db, event, sessions, {s.id for s in registration.sessions})
+    before = registration_snapshot(registration)
+    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    _apply(registration, replace(data, locale=registration.locale), organisation, sessions)
+    db.flush()
+    changes = audit.diff(before, registration_snapshot(registration))
+    if changes:
+        audit.record(
+            db,
+            actor=actor,
+            action="registration.update",
+            registration=registration,
+            changes=changes,
+        )
+    promoted = promote_waitlisted(db, event)
+    _record_promotions(db, promoted, actor)
+    return promoted
+
+
+def cancel_by_organiser(
+    db: DbSession, registration: Registration, *, actor: User | None, now: datetime | None = None
+) -> list[Registration]:
+    """Cancel, whatever the deadline, and give the place to the waitlist."""
+    now = now or utcnow()
+    event = lock_event(db, registration.event)
+    if registration.status == CANCELLED:
+        raise InvalidChoice(_l("This registration is already cancelled."))
+    before = registration.status.value
+    registration.status = CANCELLED
+    registration.cancelled_at = now
+    db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action="registration.cancel",
+        registration=registration,
+        changes={"status": [before, CANCELLED.value]},
+    )
+    promoted = promote_waitlisted(db, event)
+    _record_promotions(db, promoted, actor)
+    return promoted
+
+
+def restore_registration(
+    db: DbSession, registration: Registration, *, actor: User | None, now: datetime | None = None
+) -> Registration:
+    """Bring a cancelled registration back: confirmed if the event and the type's quota
+    have room (full sessions are dropped from its choice), else at the end of the
+    waitlist."""
+    now = now or utcnow()
+    event = lock_event(db, registration.event)
+    if registration.status != CANCELLED:
+        raise InvalidChoice(_l("Only a cancelled registration can be restored."))
+    before = registration_snapshot(registration)
+    if _has_room(db, event, registration.organisation_type):
+        counts = session_confirmed_counts(db, event)
+        registration.sessions = [
+            s
+            for s in registration.sessions
+            if s.capacity is None or counts.get(s.id, 0) < s.capacity
+        ]
+        registration.status = CONFIRMED
+    else:
+        registration.status = WAITLISTED
+        registration.created_at = now  # queues from now
+    registration.cancelled_at = None
+    db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action="registration.restore",
+        registration=registration,
+        changes=audit.diff(before, registration_snapshot(registration)),
+    )
+    return registration
+
+
+def confirm_registration(
+    db: DbSession, registration: Registration, *, actor: User | None, override: bool = False
+) -> Registration:
+    """Move a waitlisted person to confirmed. With no place left in the event, the
+    type's quota or one of the chosen sessions, only with `override`."""
+    event = lock_event(db, registration.event)
+    if registration.status != WAITLISTED:
+        raise InvalidChoice(_l("Only a waitlisted registration can be confirmed."))
+    if not override:
+        confirmed = confirmed_count(db, event)
+        if event.capacity is not None and confirmed >= event.capacity:
+            raise NoRoom(
+                _l(
+                    "The event is full (%(confirmed)d confirmed for %(capacity)d places): tick "
+                    "“allow going over capacity” to confirm anyway.",
+                    confirmed=confirmed,
+                    capacity=event.capacity,
+                )
+            )
+        quota = event.type_quotas.get(registration.organisation_type.value)
+        if quota is not None and confirmed_count(db, event, registration.organisation_type) >= (
+            quota
+        ):
+            raise NoRoom(
+                _l(
+                    "No places are left for this type of organisation: tick “allow going "
+                    "over capacity” to confirm anyway."
+                )
+            )
+        counts = session_confirmed_counts(db, event)
+        for s in registration.sessions:
+            if s.capacity is not None and counts.get(s.id, 0) >= s.capacity:
+                raise NoRoom(
+                    _l(
+                        "“%(title)s” is full: tick “allow going over capacity” to confirm "
+                        "anyway, or take the session out of this registration.",
+                        title=s.title,
+                    )
+                )
+    registration.status = CONFIRMED
+    db.flush()
+    changes: dict[str, Any] = {"status": [WAITLISTED.value, CONFIRMED.value]}
+    if override:
+        changes["override"] = True
+    audit.record(
+        db, actor=actor, action="registration.confirm", registration=registration, changes=changes
+    )
+    return registration
+
+
+def waitlist_registration(
+    db: DbSession, registration: Registration, *, actor: User | None, now: datetime | None = None
+) -> list[Registration]:
+    """Move a confirmed person to the end of the waitlist. The place they free goes to
+    the people already waiting (returned), never straight back to them."""
+    now = now or utcnow()
+    event = lock_event(db, registration.event)
+    if registration.status != CONFIRMED:
+        raise InvalidChoice(_l("Only a confirmed registration can be moved to the waitlist."))
+    registration.status = WAITLISTED
+    registration.created_at = now
+    db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action="registration.waitlist",
+        registration=registration,
+        changes={"status": [CONFIRMED.value, WAITLISTED.value]},
+    )
+    promoted = promote_waitlisted(db, event, exclude={registration.id})
+    _record_promotions(db, promoted, actor)
     return promoted

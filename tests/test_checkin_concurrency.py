@@ -1,0 +1,117 @@
+"""Several doors at once, through the API, on real concurrent database connections
+(a SQLite file or PostgreSQL): one code scanned 200 times is checked in exactly once.
+
+The data is committed (not inside the `db` fixture's rolled-back transaction, which
+on SQLite would hold the write lock) and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from tests.conftest import make_event, make_registration
+from tracker.auth.services import create_token, create_user
+from tracker.models import AuditEntry, CheckIn, Event, Organisation, Role, ScanLog, User
+
+pytestmark = pytest.mark.concurrency
+
+CLIENTS = 10
+ORGANISATION = "Concurrent check-in test organisation"
+
+
+@pytest.fixture
+def door_setup(app):
+    """An event with one confirmed person and one door account with a token per client,
+    all committed; everything is deleted afterwards."""
+    factory = app.extensions["db"].sessionmaker
+    created: dict[str, list[int]] = {"events": [], "users": []}
+
+    def build():
+        with app.app_context(), factory.begin() as db:
+            event = make_event(db)
+            person = make_registration(db, event, organisation=ORGANISATION)
+            staff = create_user(
+                db,
+                f"door.{event.slug}@example.org",
+                "a long door password",
+                Role.DOOR,
+                [event],
+            )
+            created["events"].append(event.id)
+            created["users"].append(staff.id)
+            tokens = [create_token(db, staff, f"Door {n}")[0] for n in range(CLIENTS)]
+            return event.slug, event.id, person.checkin_code, person.id, tokens
+
+    yield build
+    with factory.begin() as db:
+        db.execute(delete(Event).where(Event.id.in_(created["events"])))
+        db.execute(delete(User).where(User.id.in_(created["users"])))
+        db.execute(delete(Organisation).where(Organisation.name == ORGANISATION))
+
+
+def race(app, tokens, n_requests, request_for):
+    """n_requests spread over one test client per token, all starting together."""
+    barrier = threading.Barrier(len(tokens))
+
+    def client_run(index):
+        headers = {"Authorization": f"Bearer {tokens[index]}", "Accept-Language": "en"}
+        answers = []
+        with app.test_client() as client:
+            barrier.wait()
+            for i in range(index, n_requests, len(tokens)):
+                path, body = request_for(i)
+                response = client.post(path, json=body, headers=headers)
+                answers.append((response.status_code, response.get_data(as_text=True)))
+        return answers
+
+    with ThreadPoolExecutor(len(tokens)) as pool:
+        return [a for answers in pool.map(client_run, range(len(tokens))) for a in answers]
+
+
+def stored(app, event_id, registration_id):
+    with app.extensions["db"].sessionmaker() as db:
+        checkins = db.scalar(select(func.count()).where(CheckIn.registration_id == registration_id))
+        scans = db.scalar(select(func.count()).where(ScanLog.event_id == event_id))
+        audited = db.scalar(
+            select(func.count()).where(
+                AuditEntry.registration_id == registration_id, AuditEntry.action == "checkin"
+            )
+        )
+    return checkins, scans, audited
+
+
+def test_200_concurrent_check_ins_of_one_code_give_one_ok(app, door_setup):
+    slug, event_id, code, registration_id, tokens = door_setup()
+    path = f"/api/v1/events/{slug}/checkins"
+
+    answers = race(app, tokens, 200, lambda i: (path, {"code": code, "door": f"Door {i % 10}"}))
+
+    statuses = Counter(status for status, _body in answers)
+    assert statuses == {201: 1, 409: 199}, [b for s, b in answers if s not in (201, 409)][:3]
+    results = Counter(json.loads(body)["result"] for _status, body in answers)
+    assert results == {"ok": 1, "already_checked_in": 199}
+    # Every "already" names the one door that got the "ok".
+    ok = next(json.loads(b) for s, b in answers if s == 201)
+    doors = {json.loads(b)["door"] for s, b in answers if s == 409}
+    assert len(doors) == 1
+    assert ok["registration"]["checked_in_at"] is not None
+    assert stored(app, event_id, registration_id) == (1, 200, 1)
+
+
+def test_concurrent_retries_with_one_nonce_count_once(app, door_setup):
+    slug, event_id, code, registration_id, tokens = door_setup()
+    path = f"/api/v1/events/{slug}/checkins"
+    body = {"code": code, "door": "Door 1", "nonce": "door-1:0001"}
+
+    answers = race(app, tokens, 60, lambda _i: (path, body))
+
+    assert {status for status, _body in answers} == {201}
+    assert len({body for _status, body in answers}) == 1  # the first answer, every time
+    checkins, scans, audited = stored(app, event_id, registration_id)
+    assert (checkins, scans, audited) == (1, 1, 1)

@@ -1,0 +1,300 @@
+"""Door check-in at the service level: what each scan answers, and what it stores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import make_event, make_registration
+from tracker.auth.services import create_user
+from tracker.checkin import services
+from tracker.db import utcnow
+from tracker.errors import InvalidChoice
+from tracker.models import AuditEntry, CheckIn, OrganisationType, Role, ScanLog
+from tracker.registration.services import cancel_registration
+
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
+
+@pytest.fixture
+def event(db):
+    return make_event(db)
+
+
+@pytest.fixture
+def staff(db, event):
+    return create_user(db, "door.a@example.org", "a long door password", Role.DOOR, [event])
+
+
+def count(db, model, *where):
+    return db.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_a_confirmed_code_checks_in_once(db, event, staff):
+    person = make_registration(db, event, first_name="Hélène", organisation="Pôle Végépolys Valley")
+    outcome = services.check_in(db, event, actor=staff, door="Door A", code=person.checkin_code)
+    assert outcome.result == "ok"
+    assert outcome.status_code == 201
+    shown = outcome.payload["registration"]
+    assert shown["id"] == person.id
+    assert shown["first_name"] == "Hélène"
+    assert shown["organisation"] == "Pôle Végépolys Valley"
+    assert shown["organisation_type"] == "cluster"
+    assert shown["checked_in_at"] is not None
+    stored = db.scalars(select(CheckIn).where(CheckIn.registration_id == person.id)).one()
+    assert (stored.scope, stored.door, stored.user_id) == (0, "Door A", staff.id)
+
+
+def test_a_second_scan_says_when_where_and_by_whom(db, event, staff):
+    person = make_registration(db, event)
+    other = create_user(db, "door.b@example.org", "another door password", Role.DOOR, [event])
+    first_time = utcnow() - timedelta(minutes=5)
+    services.check_in(
+        db, event, actor=staff, door="Door A", code=person.checkin_code, now=first_time
+    )
+    again = services.check_in(db, event, actor=other, door="Door B", code=person.checkin_code)
+    assert again.result == "already_checked_in"
+    assert again.status_code == 409
+    assert again.payload["checked_in_at"] == first_time.isoformat()
+    assert again.payload["door"] == "Door A"
+    assert again.payload["by"] == "door.a@example.org"
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
+
+
+def test_unknown_and_other_events_codes_are_refused(db, event, staff):
+    elsewhere = make_registration(db, make_event(db))
+    unknown = services.check_in(db, event, actor=staff, door="A", code="A" * 26)
+    assert (unknown.result, unknown.status_code) == ("unknown", 404)
+    assert unknown.payload == {"result": "unknown", "reason": "unknown_code"}
+    other = services.check_in(db, event, actor=staff, door="A", code=elsewhere.checkin_code)
+    assert (other.result, other.status_code) == ("unknown", 404)
+    assert other.payload["reason"] == "other_event"
+    by_id = services.check_in(db, event, actor=staff, door="A", registration_id=elsewhere.id)
+    assert by_id.payload["reason"] == "other_event"
+    assert count(db, CheckIn, CheckIn.registration_id == elsewhere.id) == 0
+
+
+def test_waitlisted_and_cancelled_people_are_not_checked_in(db, staff):
+    event = make_event(db, capacity=1)
+    staff.events.append(event)
+    confirmed = make_registration(db, event)
+    waiting = make_registration(db, event)
+    assert waiting.status == "waitlisted"
+    cancel_registration(db, confirmed)  # promotes `waiting`
+    assert confirmed.status == "cancelled"
+    third = make_registration(db, event)
+    assert third.status == "waitlisted"
+
+    for person, status in ((third, "waitlisted"), (confirmed, "cancelled")):
+        outcome = services.check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+        assert (outcome.result, outcome.status_code) == ("not_confirmed", 422)
+        assert outcome.payload["status"] == status
+        assert outcome.payload["registration"]["id"] == person.id
+        assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+
+
+def test_codes_are_read_whatever_the_case_spaces_and_dashes(db, event, staff):
+    person = make_registration(db, event)
+    code = person.checkin_code
+    typed = " " + "-".join(code[i : i + 4] for i in range(0, len(code), 4)).lower() + " \n"
+    outcome = services.check_in(db, event, actor=staff, door="A", code=typed)
+    assert outcome.result == "ok"
+    assert outcome.payload["registration"]["id"] == person.id
+    assert services.normalise_code(typed) == code
+
+
+def test_a_session_is_checked_in_independently_of_the_entrance(db, event, staff):
+    person = make_registration(db, event, session_ids=[event.sessions[1].id])
+    table = event.sessions[1].id
+    at_session = services.check_in(
+        db, event, actor=staff, door="Room 2", code=person.checkin_code, session_id=table
+    )
+    assert at_session.result == "ok"
+    assert at_session.payload["registration"]["checked_in_at"] is None
+    assert str(table) in at_session.payload["registration"]["session_checkins"]
+    entrance = services.check_in(db, event, actor=staff, door="Hall", code=person.checkin_code)
+    assert entrance.result == "ok"
+    again = services.check_in(
+        db, event, actor=staff, door="Room 2", code=person.checkin_code, session_id=table
+    )
+    assert again.result == "already_checked_in"
+    assert again.payload["door"] == "Room 2"
+    other_table = services.check_in(
+        db,
+        event,
+        actor=staff,
+        door="Room 3",
+        code=person.checkin_code,
+        session_id=event.sessions[2].id,
+    )
+    assert other_table.result == "ok"
+    counters = services.counters(db, event)
+    assert counters["present"] == 1
+    assert [s["present"] for s in counters["sessions"]] == [0, 1, 1]
+
+
+def test_a_session_of_another_event_is_refused(db, event, staff):
+    person = make_registration(db, event)
+    foreign = make_event(db).sessions[0].id
+    with pytest.raises(InvalidChoice):
+        services.check_in(
+            db, event, actor=staff, door="A", code=person.checkin_code, session_id=foreign
+        )
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+
+
+def test_undo_removes_only_that_check_in(db, event, staff):
+    person = make_registration(db, event)
+    table = event.sessions[0].id
+    services.check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    services.check_in(db, event, actor=staff, door="A", code=person.checkin_code, session_id=table)
+
+    undone = services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    assert (undone.result, undone.status_code) == ("undone", 200)
+    assert undone.payload["registration"]["checked_in_at"] is None
+    assert str(table) in undone.payload["registration"]["session_checkins"]
+
+    twice = services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    assert (twice.result, twice.status_code) == ("not_checked_in", 404)
+    unknown = services.undo_check_in(db, event, actor=staff, door="A", code="B" * 26)
+    assert (unknown.result, unknown.status_code) == ("unknown", 404)
+
+    # Checked in again after the undo: a new check-in.
+    again = services.check_in(db, event, actor=staff, door="B", code=person.checkin_code)
+    assert again.result == "ok"
+
+
+def test_every_attempt_is_logged_and_every_change_audited(db, event, staff):
+    person = make_registration(db, event)
+    for _ in range(2):
+        services.check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    services.check_in(db, event, actor=staff, door="A", code="nonsense")
+    services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+
+    results = db.scalars(
+        select(ScanLog.result).where(ScanLog.event_id == event.id).order_by(ScanLog.id)
+    ).all()
+    assert results == ["ok", "already_checked_in", "unknown", "undone"]
+    actions = db.execute(
+        select(AuditEntry.action, AuditEntry.user_id, AuditEntry.changes)
+        .where(AuditEntry.registration_id == person.id, AuditEntry.action.like("checkin%"))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [(a, u) for a, u, _c in actions] == [
+        ("checkin", staff.id),
+        ("checkin.undo", staff.id),
+    ]
+    assert actions[0][2] == {"door": "A", "session": None}
+
+
+def test_the_same_nonce_gives_the_first_answer_and_counts_once(db, event, staff):
+    person = make_registration(db, event)
+    first = services.check_in(
+        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
+    )
+    retry = services.check_in(
+        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
+    )
+    assert first.result == retry.result == "ok"
+    assert retry.status_code == 201
+    assert retry.payload == first.payload
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
+    assert count(db, ScanLog, ScanLog.event_id == event.id) == 1
+    assert count(db, AuditEntry, AuditEntry.registration_id == person.id,
+                 AuditEntry.action == "checkin") == 1  # fmt: skip
+    # A new nonce is a new scan: already checked in.
+    other = services.check_in(
+        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-2"
+    )
+    assert other.result == "already_checked_in"
+    # A nonce is per event: the same value at another event is another scan.
+    event2 = make_event(db)
+    person2 = make_registration(db, event2)
+    elsewhere = services.check_in(
+        db, event2, actor=None, door="A", code=person2.checkin_code, nonce="scan-1"
+    )
+    assert elsewhere.result == "ok"
+
+
+def test_search_ignores_case_and_accents_and_needs_every_word(db, event):
+    helene = make_registration(
+        db,
+        event,
+        first_name="Hélène",
+        last_name="Lefèvre",
+        email="h.lefevre@interieur.gouv.fr",
+        organisation="Ministère de l'Intérieur",
+        organisation_type=OrganisationType.MINISTRY,
+    )
+    marc = make_registration(
+        db, event, first_name="Marc", last_name="Lefebvre", organisation="Végépolys"
+    )
+    make_registration(db, make_event(db), first_name="Hélène", last_name="Lefèvre")
+
+    def ids(query, **kwargs):
+        return [r.id for r in services.search(db, event, query, **kwargs)]
+
+    assert ids("helene") == [helene.id]
+    assert ids("LEFEVRE") == [helene.id]
+    assert ids("lef") == [marc.id, helene.id] or ids("lef") == [helene.id, marc.id]
+    assert ids("vegepolys") == [marc.id]
+    assert ids("ministere interieur") == [helene.id]
+    assert ids("interieur.gouv") == [helene.id]  # the e-mail address
+    assert ids("helene vegepolys") == []
+    assert ids("100%") == []
+    assert len(ids("", limit=1)) == 1
+
+
+def test_stats_count_what_they_say(db, staff):
+    event = make_event(db, capacity=4)
+    plenary, table1, table2 = (s.id for s in event.sessions)
+    cluster = [
+        make_registration(db, event, session_ids=[plenary, table1]),
+        make_registration(db, event, session_ids=[plenary]),
+    ]
+    ministry = make_registration(
+        db, event, organisation="DGE", organisation_type=OrganisationType.MINISTRY,
+        session_ids=[table1],
+    )  # fmt: skip
+    region = make_registration(
+        db, event, organisation="Région Bretagne", organisation_type=OrganisationType.REGION
+    )
+    waiting = [make_registration(db, event, session_ids=[table2]) for _ in range(3)]
+    assert [w.status for w in waiting] == ["waitlisted"] * 3
+    cancel_registration(db, region)  # the first waiting person is promoted
+    assert waiting[0].status == "confirmed"
+    # confirmed: 2 cluster + 1 ministry + waiting[0] (cluster); waitlisted: 2; cancelled: 1
+
+    def scan(person, session_id=None):
+        services.check_in(
+            db, event, actor=staff, door="A", code=person.checkin_code, session_id=session_id
+        )
+
+    scan(cluster[0])
+    scan(cluster[0], plenary)
+    scan(cluster[0], table1)
+    scan(ministry)
+    scan(ministry, table1)
+    scan(waiting[1])  # waitlisted: refused, not counted
+    scan(cluster[1], plenary)  # at the plenary, not through the entrance
+
+    figures = services.stats(db, event)
+    assert figures["registered"] == 7
+    assert figures["confirmed"] == 4
+    assert figures["waitlisted"] == 2
+    assert figures["cancelled"] == 1
+    assert figures["checked_in"] == 2
+    assert figures["by_type"]["cluster"] == {"confirmed": 3, "checked_in": 1}
+    assert figures["by_type"]["ministry"] == {"confirmed": 1, "checked_in": 1}
+    assert figures["by_type"]["region"] == {"confirmed": 0, "checked_in": 0}
+    assert figures["by_type"]["agency"] == {"confirmed": 0, "checked_in": 0}
+    by_session = {s["id"]: (s["registered"], s["checked_in"]) for s in figures["by_session"]}
+    # registered = not cancelled; the waitlisted count as registered for their session
+    assert by_session == {plenary: (2, 2), table1: (2, 2), table2: (3, 0)}
+
+    counters = services.counters(db, event)
+    assert (counters["present"], counters["expected"]) == (2, 4)
+    expected = {s["id"]: (s["present"], s["expected"]) for s in counters["sessions"]}
+    assert expected == {plenary: (2, 2), table1: (2, 2), table2: (0, 1)}

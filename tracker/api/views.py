@@ -1,0 +1,358 @@
+"""JSON API v1: check in, undo, search and live figures for one event.
+
+Authentication: `Authorization: Bearer <token>` (an API token), or the browser's
+logged-in session, whose unsafe requests must carry the page's CSRF token in the
+`X-CSRFToken` header. A request that sends an Authorization header is judged by its
+token alone, even if it also carries a session cookie.
+
+Every answer is JSON, errors too: `{"error": <stable code>, "message": <translated>}`
+(and `"field"` when one input is at fault). Check-in results are not errors: their
+bodies carry `"result"` and are what the scan log keeps, so that a retried request with
+the same nonce gets the first answer back, byte for byte.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
+
+from tracker.api.openapi import openapi_document
+from tracker.auth import login_manager
+from tracker.auth.access import DOOR
+from tracker.auth.services import user_for_token
+from tracker.checkin import services
+from tracker.db import get_db
+from tracker.errors import DomainError, NotFound
+from tracker.events.services import get_event
+from tracker.models import Event, Role, User, user_events
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds on every database
+MAX_BODY = 16 * 1024  # a check-in is a few hundred bytes
+CODE_LENGTH = 64
+DOOR_LENGTH = 100
+NONCE_LENGTH = 64
+QUERY_LENGTH = 200
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+RETRIES = 3  # a check-in that meets a concurrent undo is tried again
+CHECKIN_FIELDS = frozenset({"code", "registration", "session", "door", "nonce"})
+
+
+class ApiError(Exception):
+    """An answer of the form {"error": code, "message": ..., "field"?: ...}."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: object,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(str(message))
+        self.status = status
+        self.error = error
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+def _error_response(
+    status: int,
+    error: str,
+    message: object,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"error": error, "message": str(message)}
+    if field is not None:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(e: ApiError) -> Response:
+    return _error_response(e.status, e.error, e.message, e.field, e.headers)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(e: DomainError) -> Response:
+    return _error_response(e.status, e.code, e.message, e.field)
+
+
+HTTP_ERRORS = {
+    400: ("bad_request", _l("The request could not be understood.")),
+    401: ("unauthorized", _l("Log in, or send a valid API token.")),
+    403: ("forbidden", _l("Your account may not do this.")),
+    404: ("not_found", _l("Not found.")),
+    405: ("method_not_allowed", _l("This method is not allowed here.")),
+    413: ("too_large", _l("What you sent is too large.")),
+}
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(e: HTTPException) -> Response | HTTPException:
+    if e.code is not None and e.code < 400:  # a redirect, not an error
+        return e
+    status = e.code or 500
+    error, message = HTTP_ERRORS.get(status, ("error", _l("The request could not be handled.")))
+    return _error_response(status, error, message)
+
+
+# --- authentication --------------------------------------------------------------------
+
+
+def _unauthorized(error: str, message: object) -> ApiError:
+    return ApiError(401, error, message, headers={"WWW-Authenticate": 'Bearer realm="tracker"'})
+
+
+@bp.before_request
+def _authenticate() -> None:
+    """Who is asking: the token's user, or the session's (CSRF-checked when unsafe)."""
+    if request.endpoint == "api.openapi":
+        return
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        user = None
+        if scheme.lower() == "bearer" and token:
+            user = user_for_token(get_db(), token)
+        if user is None:
+            raise _unauthorized(
+                "invalid_token", _l("This API token is not valid, or it has been revoked.")
+            )
+        # The token decides, not a session cookie that may come along with it.
+        login_manager._update_request_context_with_user(user)
+        return
+    if not current_user.is_authenticated:
+        raise _unauthorized(
+            "unauthorized",
+            _l("Log in, or send an API token in the header Authorization: Bearer <token>."),
+        )
+    if request.method in UNSAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+        token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+        try:
+            validate_csrf(token)
+        except ValidationError:
+            raise ApiError(
+                403,
+                "csrf_failed",
+                _l("The security token of this page is missing or has expired. Reload the page."),
+            ) from None
+
+
+def _event(slug: str) -> tuple[Event, User]:
+    """The event, if the current user is door staff (or more) and may act on it."""
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    if user.role not in DOOR:
+        raise ApiError(403, "forbidden", _l("Your account may not do this."))
+    db = get_db()
+    try:
+        event = get_event(db, slug)
+    except NotFound:
+        raise ApiError(404, "not_found", _l("There is no event at this address.")) from None
+    # User.may_access(event), without loading all of the account's events on every scan.
+    allowed = user.active and (
+        user.role == Role.ADMIN
+        or db.scalar(
+            select(
+                exists().where(user_events.c.user_id == user.id, user_events.c.event_id == event.id)
+            )
+        )
+    )
+    if not allowed:
+        raise ApiError(403, "forbidden", _l("Your account has no access to this event."))
+    return event, user
+
+
+def _door_roles(view: Any) -> Any:
+    view.required_roles = DOOR  # read by the tests that walk the URL map
+    return view
+
+
+# --- input -------------------------------------------------------------------------------
+
+
+def _invalid(field: str, message: object) -> ApiError:
+    return ApiError(422, "invalid", message, field=field)
+
+
+def _text(value: Any, field: str, max_length: int, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(field, _l("%(field)s must be text.", field=field))
+    if required and not value.strip():
+        raise _invalid(field, _l("%(field)s must not be empty.", field=field))
+    if len(value) > max_length:
+        raise _invalid(
+            field,
+            _l("%(field)s must be at most %(n)d characters long.", field=field, n=max_length),
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        raise _invalid(
+            field, _l("%(field)s contains characters that are not allowed.", field=field)
+        )
+    return value
+
+
+def _integer(value: Any, field: str, low: int, high: int) -> int:
+    """A whole number in [low, high] (a JSON number: not a string, not a boolean)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _invalid(
+            field,
+            _l(
+                "%(field)s must be a whole number from %(low)d to %(high)d.",
+                field=field,
+                low=low,
+                high=high,
+            ),
+        )
+    return value
+
+
+def _query_integer(name: str, low: int, high: int) -> int | None:
+    """An optional whole number from the query string."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    text = raw.strip()
+    value: Any = int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else raw
+    return _integer(value, name, low, high)
+
+
+def _identifier(value: Any, field: str) -> int | None:
+    """An optional id (null or absent is allowed)."""
+    if value is None:
+        return None
+    return _integer(value, field, 1, MAX_ID)
+
+
+def _json_object() -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", _l("What you sent is too large."))
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # "[[[[...": nested deeper than the decoder goes
+        body = None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", _l("The request body must be a JSON object."))
+    return body
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+
+def _outcome_response(outcome: services.Outcome) -> Response:
+    """A check-in or undo result. Refused attempts are answered with a 4xx status but
+    are results, not failures: commit now so that the scan log keeps them (and their
+    nonce), since the request otherwise rolls back on any status of 400 or more."""
+    get_db().commit()
+    response = jsonify(outcome.payload)
+    response.status_code = outcome.status_code
+    return response
+
+
+@bp.post("/events/<slug>/checkins")
+@_door_roles
+def check_in(slug: str) -> Response:
+    event, user = _event(slug)
+    body = _json_object()
+    unknown = sorted(set(body) - CHECKIN_FIELDS)
+    if unknown:
+        raise _invalid(unknown[0], _l("Unknown field: %(field)s.", field=unknown[0]))
+    code = _text(body.get("code"), "code", CODE_LENGTH)
+    registration_id = _identifier(body.get("registration"), "registration")
+    if (code is None) == (registration_id is None):
+        raise _invalid(
+            "code",
+            _l("Send either a check-in code (code) or a registration number (registration)."),
+        )
+    if code is not None and not code.strip():
+        raise _invalid("code", _l("%(field)s must not be empty.", field="code"))
+    door = _text(body.get("door"), "door", DOOR_LENGTH) or ""
+    session_id = _identifier(body.get("session"), "session")
+    nonce = _text(body.get("nonce"), "nonce", NONCE_LENGTH)
+    for attempt in range(RETRIES):
+        try:
+            outcome = services.check_in(
+                get_db(),
+                event,
+                actor=user,
+                door=door,
+                code=code,
+                registration_id=registration_id,
+                session_id=session_id,
+                nonce=nonce,
+            )
+            break
+        except IntegrityError:
+            # A check-in undone, or a first attempt with this nonce rolled back, between
+            # two statements of ours: the savepoint is gone, the transaction is fine.
+            if attempt == RETRIES - 1:
+                raise
+    return _outcome_response(outcome)
+
+
+@bp.delete("/events/<slug>/checkins/<path:code>")
+@_door_roles
+def undo_check_in(slug: str, code: str) -> Response:
+    event, user = _event(slug)
+    code = _text(code, "code", CODE_LENGTH, required=True) or ""
+    outcome = services.undo_check_in(
+        get_db(),
+        event,
+        actor=user,
+        door=_text(request.args.get("door"), "door", DOOR_LENGTH) or "",
+        code=code,
+        session_id=_query_integer("session", 1, MAX_ID),
+    )
+    return _outcome_response(outcome)
+
+
+@bp.get("/events/<slug>/registrations")
+@_door_roles
+def search(slug: str) -> Response:
+    event, _user = _event(slug)
+    query = request.args.get("q", "")
+    if len(query) > QUERY_LENGTH:
+        raise _invalid(
+            "q", _l("%(field)s must be at most %(n)d characters long.", field="q", n=QUERY_LENGTH)
+        )
+    # What a search box may hold: control characters and broken surrogates are dropped.
+    query = "".join(c for c in query if unicodedata.category(c) not in ("Cc", "Cs"))
+    limit = _query_integer("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+    found = services.search(get_db(), event, query, limit=limit)
+    return jsonify({"registrations": [services.describe(r) for r in found]})
+
+
+@bp.get("/events/<slug>/stats")
+@_door_roles
+def stats(slug: str) -> Response:
+    event, _user = _event(slug)
+    db = get_db()
+    figures = services.stats(db, event)
+    figures["counters"] = services.counters(db, event)
+    return jsonify(figures)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())

@@ -1,0 +1,253 @@
+"""Walk-ins: a person who is not on the list is registered and checked in at once.
+
+Registration through the public form closes when the event starts and waitlists
+people once it is full; at the door neither fits. A walk-in is registered on the
+staff's behalf (`add_registration`, source walk_in) whatever the registration window
+says, and a full event refuses (nothing is saved) unless door staff tick the override,
+which confirms the person over capacity. Room is counted under the same lock on the
+event row as every registration, so two doors registering the last place at once
+cannot both get it without the override.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from tracker import audit
+from tracker.checkin import services as checkin
+from tracker.db import utcnow
+from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
+from tracker.models import (
+    Event,
+    OrganisationType,
+    Registration,
+    RegistrationSource,
+    RegistrationStatus,
+    ScanLog,
+    Session,
+    User,
+)
+from tracker.registration import services as registration_services
+from tracker.registration.services import RegistrationData
+
+# A walk-in without an address gets a unique one that can never receive mail
+# (.invalid is reserved, RFC 2606): the event's address key stays unique.
+NO_EMAIL_DOMAIN = "walk-in.invalid"
+CONSENT_NOTE = "implied: registered by door staff at the person's request"
+
+
+class EventFull(DomainError):
+    """No room left (event, type quota or the session) and no override ticked."""
+
+    code = "event_full"
+    status = 409
+    field = "override"
+
+
+@dataclass
+class WalkInData:
+    first_name: str
+    last_name: str
+    organisation: str
+    organisation_type: OrganisationType
+    email: str | None = None
+    locale: str = "fr"
+
+
+@dataclass
+class WalkIn:
+    registration: Registration
+    checkin: checkin.Outcome
+    over_capacity: bool
+    replayed: bool = False  # the answer to an earlier request with the same nonce
+
+
+def has_email(registration: Registration) -> bool:
+    """False for a walk-in registered without an e-mail address."""
+    return not registration.email_key.endswith("@" + NO_EMAIL_DOMAIN)
+
+
+def placeholder_email() -> str:
+    return f"walkin-{secrets.token_hex(10)}@{NO_EMAIL_DOMAIN}"
+
+
+def _replayed(db: DbSession, event: Event, nonce: str | None) -> WalkIn | None:
+    """The answer already given to a request with this nonce (a retry), if any."""
+    if not nonce:
+        return None
+    logged = db.scalar(select(ScanLog).where(ScanLog.event_id == event.id, ScanLog.nonce == nonce))
+    if logged is None or logged.response is None or logged.registration_id is None:
+        return None
+    registration = db.get(Registration, logged.registration_id)
+    if registration is None:
+        return None
+    return WalkIn(
+        registration, checkin.Outcome(logged.result, logged.response), False, replayed=True
+    )
+
+
+def _why_full(
+    db: DbSession, event: Event, type_: OrganisationType, session_id: int | None
+) -> object | None:
+    """Why there is no room for one more confirmed person, or None."""
+    if event.capacity is not None and (
+        registration_services.confirmed_count(db, event) >= event.capacity
+    ):
+        return _l(
+            "The event is full: tick “Register although the event is full” to let this "
+            "person in over capacity."
+        )
+    quota = event.type_quotas.get(type_.value)
+    if quota is not None and registration_services.confirmed_count(db, event, type_) >= quota:
+        return _l(
+            "No places are left for this type of organisation: tick “Register although the "
+            "event is full” to let this person in over capacity."
+        )
+    if session_id is not None:
+        session = checkin.session_of(event, session_id)
+        if session is not None and session.capacity is not None:
+            taken = registration_services.session_confirmed_counts(db, event).get(session.id, 0)
+            if taken >= session.capacity:
+                return _l(
+                    "“%(title)s” is full: tick “Register although the event is full” to let "
+                    "this person in over capacity.",
+                    title=session.title,
+                )
+    return None
+
+
+def register_walk_in(
+    db: DbSession,
+    event: Event,
+    data: WalkInData,
+    *,
+    actor: User | None,
+    door: str,
+    session_id: int | None = None,
+    override: bool = False,
+    nonce: str | None = None,
+    now: datetime | None = None,
+) -> WalkIn:
+    """Register a person at the door and check them in (at the entrance, or in the
+    session the door is checking in to, which they are then registered for).
+
+    Raises EventFull when there is no room and `override` is false, AlreadyRegistered
+    when the address is already registered (find that person instead), InvalidChoice
+    for a session of another event or a name too long for its key."""
+    now = now or utcnow()
+    nonce = (nonce or "").strip()[:64] or None
+    replay = _replayed(db, event, nonce)
+    if replay is not None:
+        return replay
+
+    email = (data.email or "").strip()
+    if len(registration_services.organisation_key(data.organisation)) > (
+        registration_services.KEY_LENGTH
+    ):
+        raise InvalidChoice(_l("This organisation name is too long."), field="organisation")
+    if email and len(registration_services.email_key(email)) > registration_services.EMAIL_LENGTH:
+        raise InvalidChoice(_l("This e-mail address is too long."), field="email")
+
+    event = registration_services.lock_event(db, event)
+    session = checkin.session_of(event, session_id)
+
+    existing: Registration | None = None
+    if email:
+        existing = db.scalar(
+            select(Registration).where(
+                Registration.event_id == event.id,
+                Registration.email_key == registration_services.email_key(email),
+            )
+        )
+        if existing is not None and existing.status != RegistrationStatus.CANCELLED:
+            raise AlreadyRegistered(existing)
+
+    why_full = _why_full(db, event, data.organisation_type, session.id if session else None)
+    if why_full is not None and not override:
+        raise EventFull(why_full)
+
+    address = email or placeholder_email()
+    if existing is not None:  # a cancelled registration of this address: give it back
+        registration = _revive(db, existing, data, address, session, now)
+    else:
+        registration = registration_services.add_registration(
+            db,
+            event,
+            RegistrationData(
+                first_name=data.first_name,
+                last_name=data.last_name,
+                email=address,
+                organisation=data.organisation,
+                organisation_type=data.organisation_type,
+                session_ids=[session.id] if session is not None else [],
+                consent=True,  # given to the staff who typed it in: see the audit entry
+                locale=data.locale,
+            ),
+            actor=actor,
+            source=RegistrationSource.WALK_IN,
+            override=True,  # room was checked above, with the door's own wording
+            now=now,
+        )
+
+    over_capacity = why_full is not None
+    audit.record(
+        db,
+        actor=actor,
+        action="walk_in",
+        event=event,
+        registration=registration,
+        changes={
+            "source": RegistrationSource.WALK_IN.value,
+            "status": RegistrationStatus.CONFIRMED.value,
+            "consent": CONSENT_NOTE,
+            "email": bool(email),
+            "over_capacity": over_capacity,
+            "door": (door or "").strip()[:100] or "?",
+            "session": session.id if session is not None else None,
+        },
+    )
+    outcome = checkin.check_in(
+        db,
+        event,
+        actor=actor,
+        door=door,
+        registration_id=registration.id,
+        session_id=session.id if session is not None else None,
+        nonce=nonce,
+        now=now,
+    )
+    return WalkIn(registration, outcome, over_capacity)
+
+
+def _revive(
+    db: DbSession,
+    registration: Registration,
+    data: WalkInData,
+    address: str,
+    session: Session | None,
+    now: datetime,
+) -> Registration:
+    """A cancelled registration of the same address, confirmed again as a walk-in."""
+    registration.first_name = registration_services.clean_name(data.first_name)
+    registration.last_name = registration_services.clean_name(data.last_name)
+    registration.email = address
+    registration.email_key = registration_services.email_key(address)
+    registration.organisation = registration_services.find_or_create_organisation(
+        db, data.organisation, data.organisation_type
+    )
+    registration.organisation_type = data.organisation_type
+    registration.sessions = [session] if session is not None else []
+    registration.search_key = registration_services.search_key(registration)
+    registration.source = RegistrationSource.WALK_IN
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.consent_at = now
+    registration.created_at = now
+    registration.cancelled_at = None
+    db.flush()
+    return registration

@@ -1,0 +1,250 @@
+"""The door screen: one input to search, scan and check in; walk-ins; live counters.
+
+Check-in, undo, search and the counters go through the JSON API (/api/v1) with the
+logged-in session and its CSRF token; walk-ins are posted here. Both call the same
+services as every other way in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from tracker.auth.access import DOOR, check, event_for, require
+from tracker.checkin import services as checkin
+from tracker.db import get_db
+from tracker.door import services
+from tracker.door.forms import WalkInForm
+from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
+from tracker.models import Event, OrganisationType, Registration
+from tracker.registration import notify
+from tracker.registration.forms import TYPE_SHORT_LABELS
+from tracker.registration.services import suggest_organisations
+
+bp = Blueprint("door", __name__)
+
+INVALID = 422
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _wants_json() -> bool:
+    return (
+        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+    )
+
+
+def _messages() -> dict[str, str]:
+    """What door.js shows, in the reader's language."""
+    return {
+        "door": _("Door"),
+        "checking": _("Checking in…"),
+        "checked_in": _("Checked in"),
+        "walk_in_registered": _("New walk-in registration"),
+        "already": _("Already checked in"),
+        "already_detail": _("at %(time)s · door “%(door)s”", time="{time}", door="{door}"),
+        "by": _("by %(who)s", who="{who}"),
+        "unknown": _("Unknown code"),
+        "unknown_detail": _("This code is not on this event’s list."),
+        "other_event": _("Badge of another event"),
+        "other_event_detail": _("This badge was issued for another event."),
+        "waitlisted": _("On the waitlist: not confirmed"),
+        "waitlisted_detail": _("This person has no confirmed place."),
+        "cancelled": _("Registration cancelled"),
+        "cancelled_detail": _("This registration was cancelled."),
+        "refused_advice": _("Do not let this person in yet: ask an organiser."),
+        "undone": _("Check-in undone"),
+        "not_checked_in": _("Was not checked in"),
+        "network": _("No answer from the server"),
+        "network_detail": _("Nothing was recorded. Check the connection and scan again."),
+        "error": _("Not recorded"),
+        "logged_out": _("You are logged out: log in again."),
+        "check_in": _("Check in"),
+        "check_in_person": _("Check in %(name)s", name="{name}"),
+        "checked_in_at": _("checked in %(time)s", time="{time}"),
+        "no_results": _("Nobody found. Check the spelling, or register a walk-in."),
+        "several": _("Several people match: tap the right one."),
+        "searching": _("Searching…"),
+        "results": _("%(n)s found", n="{n}"),
+        "scope_entrance": _("Event entrance"),
+        "scope_session": _("Session: %(title)s", title="{title}"),
+        "not_in_session": _("Not registered for this session"),
+        "no_email": _("no e-mail"),
+        "over_capacity": _("Registered over capacity"),
+        "camera_insecure": _(
+            "The camera needs a secure (HTTPS) connection. Use the search or a scanner."
+        ),
+        "camera_denied": _("The camera could not be opened: allow it in the browser settings."),
+        "camera_unsupported": _("This browser cannot read QR codes with the camera."),
+        "camera_not_a_code": _("This QR code is not a check-in code."),
+        "status_waitlisted": _("waitlisted"),
+        "status_cancelled": _("cancelled"),
+        "type_cluster": str(TYPE_SHORT_LABELS[OrganisationType.CLUSTER]),
+        "type_ministry": str(TYPE_SHORT_LABELS[OrganisationType.MINISTRY]),
+        "type_region": str(TYPE_SHORT_LABELS[OrganisationType.REGION]),
+        "type_agency": str(TYPE_SHORT_LABELS[OrganisationType.AGENCY]),
+        "type_other": str(TYPE_SHORT_LABELS[OrganisationType.OTHER]),
+    }
+
+
+def _page(event: Event, form: WalkInForm, status: int = 200) -> Response:
+    db = get_db()
+    body = render_template(
+        "door/door.html",
+        event=event,
+        form=form,
+        counters=checkin.counters(db, event),
+        organisations=suggest_organisations(db),
+        messages=_messages(),
+        locale=str(get_locale()),
+    )
+    return _no_store(Response(body, status=status))
+
+
+@bp.route("/events/<slug>/door")
+@require(DOOR)
+def door(slug: str) -> Response:
+    event = event_for(slug, DOOR)
+    return _page(event, WalkInForm())
+
+
+def _describe(registration: Registration) -> dict[str, Any]:
+    described = checkin.describe(registration)
+    described["email"] = registration.email if services.has_email(registration) else None
+    return described
+
+
+def _errors(form: WalkInForm) -> dict[str, list[str]]:
+    return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+
+
+def _json_error(
+    status: int, result: str, message: object, errors: dict[str, list[str]], **extra: Any
+) -> tuple[Response, int]:
+    body = {"result": result, "message": str(message), "errors": errors, **extra}
+    return _no_store(jsonify(body)), status
+
+
+@bp.route("/events/<slug>/door/walk-in", methods=["POST"])
+@require(DOOR)
+def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
+    event = event_for(slug, DOOR)
+    actor = check(DOOR)
+    wants_json = _wants_json()
+    form = WalkInForm()
+    if not form.validate_on_submit():
+        if wants_json:
+            errors = _errors(form)
+            first = next(iter(errors.values()), [_("Check the form.")])[0]
+            return _json_error(INVALID, "invalid", first, errors)
+        return _page(event, form, INVALID)
+
+    data = services.WalkInData(
+        first_name=form.first_name.data,
+        last_name=form.last_name.data,
+        organisation=form.organisation.data,
+        organisation_type=OrganisationType(form.organisation_type.data),
+        email=form.email.data or None,
+        locale=str(get_locale()),
+    )
+    db = get_db()
+    try:
+        done = services.register_walk_in(
+            db,
+            event,
+            data,
+            actor=actor,
+            door=form.door.data or "",
+            session_id=form.session.data or None,
+            override=bool(form.override.data),
+            nonce=form.nonce.data or None,
+        )
+    except AlreadyRegistered as e:
+        message = _("This e-mail address is already registered: check this person in instead.")
+        if wants_json:
+            return _json_error(
+                409,
+                "already_registered",
+                message,
+                {"email": [message]},
+                registration=_describe(e.registration),
+            )
+        form.email.errors = [message]
+        return _page(event, form, 409)
+    except DomainError as e:
+        field = e.field if e.field in form._fields else None
+        if wants_json:
+            return _json_error(e.status, e.code, e.message, {field or "form": [str(e.message)]})
+        if field is not None:
+            form[field].errors = [*form[field].errors, e.message]
+        else:
+            flash(str(e.message), "error")
+        return _page(event, form, e.status)
+
+    registration = done.registration
+    if services.has_email(registration) and not done.replayed:
+        notify.send_confirmation(db, registration)  # their private link and QR code
+    if wants_json:
+        body = {
+            **done.checkin.payload,
+            "walk_in": True,
+            "over_capacity": done.over_capacity,
+            "registration": _describe(registration),
+        }
+        return _no_store(jsonify(body)), 201
+    flash(
+        _("%(name)s is registered and checked in.", name=registration.full_name),
+        "success",
+    )
+    return redirect(url_for(".door", slug=event.slug), code=303)
+
+
+def _form_id(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        raise InvalidChoice(_("This request could not be completed."), field=name)
+    return int(raw)
+
+
+@bp.route("/events/<slug>/door/undo", methods=["POST"])
+@require(DOOR)
+def undo(slug: str) -> tuple[Response, int]:
+    """Undo a check-in made from the search, whose badge code the screen never saw
+    (the API's DELETE .../checkins/{code} takes a code; the search does not give it).
+    The same service and the same answer as the API."""
+    event = event_for(slug, DOOR)
+    actor = check(DOOR)
+    try:
+        registration_id = _form_id("registration")
+        if registration_id is None:
+            raise InvalidChoice(_("This request could not be completed."), field="registration")
+        outcome = checkin.undo_check_in(
+            get_db(),
+            event,
+            actor=actor,
+            door=(request.form.get("door") or "")[:100],
+            registration_id=registration_id,
+            session_id=_form_id("session"),
+        )
+    except DomainError as e:
+        return _json_error(e.status, e.code, e.message, {e.field or "form": [str(e.message)]})
+    get_db().commit()  # a refusal is a result too: the scan log keeps it
+    return _no_store(jsonify(outcome.payload)), outcome.status_code

@@ -1,0 +1,1 @@
+"""Organiser screens: events and sessions, registrations, imports."""

@@ -1,0 +1,205 @@
+"""Organiser forms: an event, a session, a registration edited or added by hand."""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+import zoneinfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    Field,
+    Form,
+    IntegerField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+
+from tracker.events.services import QUOTA_MAX, SLUG_RE
+from tracker.models import OrganisationType
+from tracker.registration.forms import (
+    REQUIRED,
+    EditRegistrationForm,
+    MultiCheckboxField,
+    at_most,
+    no_control_characters,
+    not_blank,
+)
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+RESERVED_SLUGS = {"new"}  # /events/new is the creation page
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def text_without_controls(_form: Form, field: Field) -> None:
+    """Like no_control_characters, but line breaks and tabs are welcome (a description)."""
+    value = field.data or ""
+    if any(unicodedata.category(c) in {"Cc", "Cs"} and c not in "\n\r\t" for c in value):
+        raise ValidationError(_l("Control characters are not allowed here."))
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def known_time_zone(_form: Form, field: Field) -> None:
+    if field.data not in _time_zones():
+        raise ValidationError(_l("Choose a time zone such as Europe/Paris."))
+
+
+def plausible_year(_form: Form, field: Field) -> None:
+    if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(
+            _l("Choose a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+        )
+
+
+def _when(label: object, *, required: bool = False) -> DateTimeLocalField:
+    first = InputRequired(REQUIRED) if required else Optional()
+    return DateTimeLocalField(
+        label,
+        format=DATETIME_FORMATS,
+        validators=[first, plausible_year],
+    )
+
+
+def _count(label: object) -> IntegerField:
+    return IntegerField(
+        label,
+        validators=[
+            Optional(),
+            NumberRange(
+                min=0,
+                max=QUOTA_MAX,
+                message=_l("A whole number from 0 to %(max)d, please.", max=QUOTA_MAX),
+            ),
+        ],
+        render_kw={"min": 0, "inputmode": "numeric"},
+    )
+
+
+QUOTA_LABELS = {
+    OrganisationType.CLUSTER: _l("Quota: clusters"),
+    OrganisationType.MINISTRY: _l("Quota: ministries"),
+    OrganisationType.REGION: _l("Quota: regions"),
+    OrganisationType.AGENCY: _l("Quota: agencies"),
+    OrganisationType.OTHER: _l("Quota: other"),
+}
+
+
+class EventForm(FlaskForm):
+    title = StringField(
+        _l("Title"),
+        validators=[DataRequired(REQUIRED), not_blank, at_most(300), no_control_characters],
+        filters=[_strip],
+    )
+    description = TextAreaField(
+        _l("Description"),
+        validators=[Optional(), at_most(5000), text_without_controls],
+        filters=[_strip],
+    )
+    venue = StringField(
+        _l("Venue"), validators=[Optional(), at_most(300), no_control_characters], filters=[_strip]
+    )
+    organiser = StringField(
+        _l("Organiser"),
+        validators=[Optional(), at_most(300), no_control_characters],
+        filters=[_strip],
+    )
+    timezone = StringField(
+        _l("Time zone"),
+        validators=[DataRequired(REQUIRED), known_time_zone],
+        filters=[_strip],
+        default="Europe/Paris",
+        render_kw={"list": "time-zones", "autocomplete": "off"},
+    )
+    starts_at = _when(_l("Starts"), required=True)
+    ends_at = _when(_l("Ends"))
+    registration_opens_at = _when(_l("Registration opens"))
+    registration_closes_at = _when(_l("Registration closes"))
+    edit_deadline = _when(_l("Changes allowed until"))
+    capacity = _count(_l("Capacity"))
+    quota_cluster = _count(QUOTA_LABELS[OrganisationType.CLUSTER])
+    quota_ministry = _count(QUOTA_LABELS[OrganisationType.MINISTRY])
+    quota_region = _count(QUOTA_LABELS[OrganisationType.REGION])
+    quota_agency = _count(QUOTA_LABELS[OrganisationType.AGENCY])
+    quota_other = _count(QUOTA_LABELS[OrganisationType.OTHER])
+
+    def quota_fields(self) -> list[Field]:
+        return [getattr(self, f"quota_{t.value}") for t in OrganisationType]
+
+    def quotas(self) -> dict[str, int]:
+        return {
+            t.value: getattr(self, f"quota_{t.value}").data
+            for t in OrganisationType
+            if getattr(self, f"quota_{t.value}").data is not None
+        }
+
+
+def valid_slug(_form: Form, field: Field) -> None:
+    if not SLUG_RE.match(field.data or "") or field.data in RESERVED_SLUGS:
+        raise ValidationError(
+            _l("The slug may hold only lower-case letters, digits and dashes (at most 80).")
+        )
+
+
+class NewEventForm(EventForm):
+    slug = StringField(
+        _l("Slug (the event's address: /events/<slug>)"),
+        validators=[DataRequired(REQUIRED), valid_slug],
+        filters=[_strip],
+        render_kw={"autocomplete": "off", "maxlength": 80, "pattern": "[a-z0-9-]+"},
+    )
+
+
+class SessionForm(FlaskForm):
+    title = StringField(
+        _l("Title"),
+        validators=[DataRequired(REQUIRED), not_blank, at_most(300), no_control_characters],
+        filters=[_strip],
+    )
+    kind = StringField(
+        _l("Kind (plenary, round table…)"),
+        validators=[Optional(), at_most(40), no_control_characters],
+        filters=[_strip],
+    )
+    room = StringField(
+        _l("Room"), validators=[Optional(), at_most(200), no_control_characters], filters=[_strip]
+    )
+    starts_at = _when(_l("Starts"))
+    ends_at = _when(_l("Ends"))
+    capacity = _count(_l("Capacity"))
+
+
+OVERRIDE_LABEL = _l("Allow going over capacity (the event’s, a type’s quota or a session’s)")
+
+
+class OrganiserRegistrationForm(EditRegistrationForm):
+    """The registration form's fields, as an organiser edits them."""
+
+    website = None  # type: ignore[assignment]  # no honeypot behind a login
+    sessions = MultiCheckboxField(_l("Sessions"), coerce=int, choices=[])
+    override = BooleanField(OVERRIDE_LABEL)
+
+
+class NewRegistrationForm(OrganiserRegistrationForm):
+    consent = BooleanField(
+        _l(
+            "This person agreed that their data is processed to manage their registration "
+            "and attendance."
+        ),
+        validators=[
+            DataRequired(_l("Confirm that this person agreed to the processing of their data."))
+        ],
+    )
+    send_email = BooleanField(_l("E-mail them the confirmation"), default=True)

@@ -1,0 +1,407 @@
+"""Organiser use cases: events and sessions set up, the registrations list, history.
+
+Each change runs under the event lock when it affects places, and is written to the
+audit log with its actor. E-mails are the views' business (after the service).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
+
+from tracker import audit
+from tracker.db import utcnow
+from tracker.errors import DomainError, InvalidChoice, NotFound
+from tracker.events import services as events
+from tracker.models import (
+    AuditEntry,
+    CheckIn,
+    Event,
+    OrganisationType,
+    Registration,
+    RegistrationSource,
+    RegistrationStatus,
+    Role,
+    ScanLog,
+    Session,
+    User,
+    registration_sessions,
+)
+from tracker.registration import notify
+from tracker.registration import services as registrations
+from tracker.registration.services import organisation_key
+
+ENTRANCE = 0
+PER_PAGE = 50
+DB_INT_MAX = 2**31 - 1  # ids beyond a 32-bit column name nothing (and must not reach it)
+
+
+# --- events -------------------------------------------------------------------------
+
+
+@dataclass
+class EventSummary:
+    event: Event
+    confirmed: int = 0
+    waitlisted: int = 0
+    cancelled: int = 0
+    checked_in: int = 0
+
+
+def managed_events(db: DbSession, user: User) -> list[EventSummary]:
+    """The events the user may manage (all of them for an admin), latest first, with
+    their headline counts."""
+    query = select(Event).order_by(Event.starts_at.desc(), Event.id.desc())
+    if user.role != Role.ADMIN:
+        ids = [e.id for e in user.events]
+        if not ids:
+            return []
+        query = query.where(Event.id.in_(ids))
+    summaries = {e.id: EventSummary(e) for e in db.scalars(query)}
+    if not summaries:
+        return []
+    rows = db.execute(
+        select(Registration.event_id, Registration.status, func.count())
+        .where(Registration.event_id.in_(list(summaries)))
+        .group_by(Registration.event_id, Registration.status)
+    )
+    for event_id, status, count in rows:
+        setattr(summaries[event_id], RegistrationStatus(status).value, count)
+    present = db.execute(
+        select(CheckIn.event_id, func.count())
+        .where(CheckIn.event_id.in_(list(summaries)), CheckIn.scope == ENTRANCE)
+        .group_by(CheckIn.event_id)
+    )
+    for event_id, count in present:
+        summaries[event_id].checked_in = count
+    return list(summaries.values())
+
+
+def create_event(db: DbSession, spec: events.EventSpec, *, actor: User) -> Event:
+    """A new event; its creator is one of the accounts that manage it."""
+    opens = spec.registration_opens_at or utcnow()
+    if (spec.registration_closes_at or spec.starts_at) <= opens:
+        raise DomainError(
+            _l("Registration must close after it opens."), field="registration_closes_at"
+        )
+    event = events.create_event(db, spec)
+    if event not in actor.events:
+        actor.events.append(event)
+    db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action="event.create",
+        event=event,
+        changes={
+            "slug": [None, event.slug],
+            **{k: [None, v] for k, v in events.event_snapshot(event).items() if v},
+        },
+    )
+    return event
+
+
+@dataclass
+class EventSaved:
+    changes: dict[str, list[Any]]
+    promoted: list[Registration] = field(default_factory=list)
+    # Set when the capacity is now below the number of people confirmed.
+    confirmed_over_capacity: int | None = None
+
+
+def save_event(
+    db: DbSession, event: Event, spec: events.EventSpec, *, actor: User | None
+) -> EventSaved:
+    """Change an event's settings under its lock. More places (or a larger quota)
+    confirm people from the waitlist; fewer places than people confirmed takes
+    nobody's place (the result says so)."""
+    event = registrations.lock_event(db, event)
+    changes = events.update_event(db, event, spec)
+    if changes:
+        audit.record(db, actor=actor, action="event.update", event=event, changes=changes)
+    promoted = registrations.promote_waitlisted(db, event)
+    for registration in promoted:
+        audit.record(
+            db,
+            actor=actor,
+            action="registration.promote",
+            registration=registration,
+            changes={"status": ["waitlisted", "confirmed"]},
+        )
+    result = EventSaved(changes, promoted)
+    if event.capacity is not None:
+        confirmed = registrations.confirmed_count(db, event)
+        if confirmed > event.capacity:
+            result.confirmed_over_capacity = confirmed
+    return result
+
+
+# --- sessions -----------------------------------------------------------------------
+
+
+def get_session(event: Event, session_id: int) -> Session:
+    for s in event.sessions:
+        if s.id == session_id:
+            return s
+    raise NotFound()
+
+
+def add_session(
+    db: DbSession, event: Event, spec: events.SessionSpec, *, actor: User | None
+) -> Session:
+    event = registrations.lock_event(db, event)
+    session = events.add_session(db, event, spec)
+    audit.record(
+        db,
+        actor=actor,
+        action="session.create",
+        event=event,
+        changes={
+            "session": session.id,
+            **{k: [None, v] for k, v in events.session_snapshot(session).items() if v},
+        },
+    )
+    return session
+
+
+def save_session(
+    db: DbSession, session: Session, spec: events.SessionSpec, *, actor: User | None
+) -> dict[str, list[Any]]:
+    registrations.lock_event(db, session.event)
+    changes = events.update_session(db, session, spec)
+    if changes:
+        audit.record(
+            db,
+            actor=actor,
+            action="session.update",
+            event=session.event,
+            changes={"session": session.id, **changes},
+        )
+    return changes
+
+
+def move_session(db: DbSession, session: Session, offset: int, *, actor: User | None) -> bool:
+    event = session.event
+    before = [s.title for s in event.sessions]
+    moved = events.move_session(db, event, session, offset)
+    if moved:
+        audit.record(
+            db,
+            actor=actor,
+            action="session.move",
+            event=event,
+            changes={"order": [before, [s.title for s in event.sessions]]},
+        )
+    return moved
+
+
+def delete_session(db: DbSession, session: Session, *, actor: User | None) -> None:
+    event = registrations.lock_event(db, session.event)
+    snapshot = events.session_snapshot(session)
+    session_id = session.id
+    events.delete_session(db, session)
+    audit.record(
+        db,
+        actor=actor,
+        action="session.delete",
+        event=event,
+        changes={"session": session_id, **{k: [v, None] for k, v in snapshot.items() if v}},
+    )
+
+
+# --- registrations ------------------------------------------------------------------
+
+
+def resend_email(db: DbSession, registration: Registration, *, actor: User | None) -> None:
+    """Send the confirmation (or waitlist) e-mail again, with the private link."""
+    if registration.status == RegistrationStatus.CANCELLED:
+        raise InvalidChoice(_l("A cancelled registration is sent no e-mail."))
+    notify.send_confirmation(db, registration)
+    audit.record(db, actor=actor, action="registration.resend", registration=registration)
+
+
+def get_registration(db: DbSession, event: Event, registration_id: int) -> Registration:
+    registration = (
+        db.get(Registration, registration_id) if 0 < registration_id <= DB_INT_MAX else None
+    )
+    if registration is None or registration.event_id != event.id:
+        raise NotFound()
+    return registration
+
+
+@dataclass
+class Filters:
+    """The registrations list's filters, from the query string; anything invalid is
+    ignored rather than refused (it is a search, not a form)."""
+
+    q: str = ""
+    type: str = ""
+    status: str = ""
+    session: int | None = None
+    checked_in: str = ""  # "yes", "no" or ""
+    source: str = ""
+
+    @classmethod
+    def parse(cls, args: Any, event: Event) -> Filters:
+        q = "".join(c for c in str(args.get("q", ""))[:200] if unicodedata.category(c)[0] != "C")
+        q = " ".join(q.split())
+        type_ = args.get("type", "")
+        status = args.get("status", "")
+        session_arg = args.get("session", "")
+        session = int(session_arg) if session_arg.isdigit() and len(session_arg) < 10 else None
+        checked_in = args.get("checked_in", "")
+        source = args.get("source", "")
+        return cls(
+            q=q,
+            type=type_ if type_ in {t.value for t in OrganisationType} else "",
+            status=status if status in {s.value for s in RegistrationStatus} else "",
+            session=session if session in {s.id for s in event.sessions} else None,
+            checked_in=checked_in if checked_in in {"yes", "no"} else "",
+            source=source if source in {s.value for s in RegistrationSource} else "",
+        )
+
+    def args(self) -> dict[str, Any]:
+        """For links that keep the filters (page links)."""
+        values = {
+            "q": self.q,
+            "type": self.type,
+            "status": self.status,
+            "session": self.session,
+            "checked_in": self.checked_in,
+            "source": self.source,
+        }
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+@dataclass
+class Page:
+    items: list[Registration]
+    total: int
+    number: int
+    pages: int
+    per_page: int
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.number * self.per_page, self.total)
+
+
+def list_registrations(
+    db: DbSession, event: Event, filters: Filters, page: int = 1, per_page: int = PER_PAGE
+) -> Page:
+    """One page of the event's registrations, by name, with the filters applied. The
+    search matches every word typed in names, address and organisation, without case
+    or accents (as the door's search does)."""
+    conditions: list[Any] = [Registration.event_id == event.id]
+    for word in organisation_key(filters.q).split()[:6]:
+        conditions.append(Registration.search_key.contains(word, autoescape=True))
+    if filters.type:
+        conditions.append(Registration.organisation_type == OrganisationType(filters.type))
+    if filters.status:
+        conditions.append(Registration.status == RegistrationStatus(filters.status))
+    if filters.source:
+        conditions.append(Registration.source == RegistrationSource(filters.source))
+    if filters.session is not None:
+        conditions.append(
+            Registration.id.in_(
+                select(registration_sessions.c.registration_id).where(
+                    registration_sessions.c.session_id == filters.session
+                )
+            )
+        )
+    if filters.checked_in:
+        present = select(CheckIn.registration_id).where(
+            CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE
+        )
+        conditions.append(
+            Registration.id.in_(present)
+            if filters.checked_in == "yes"
+            else Registration.id.not_in(present)
+        )
+    total = db.scalar(select(func.count(Registration.id)).where(*conditions)) or 0
+    pages = max((total + per_page - 1) // per_page, 1)
+    number = min(max(page, 1), pages)
+    items = list(
+        db.scalars(
+            select(Registration)
+            .where(*conditions)
+            .options(selectinload(Registration.sessions), selectinload(Registration.checkins))
+            .order_by(Registration.last_name, Registration.first_name, Registration.id)
+            .offset((number - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return Page(items, total, number, pages, per_page)
+
+
+def entrance_checkin(registration: Registration) -> CheckIn | None:
+    return next((c for c in registration.checkins if c.scope == ENTRANCE), None)
+
+
+@dataclass
+class HistoryItem:
+    at: datetime
+    kind: str  # "audit", "checkin" or "scan"
+    who: str | None  # the account's e-mail; None for the command line or the person
+    action: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    door: str | None = None
+    session: str | None = None  # a session's title; None for the entrance
+
+
+def history(db: DbSession, registration: Registration) -> list[HistoryItem]:
+    """Everything that happened to a registration, latest first: the changes made by
+    organiser and door accounts, its check-ins and every scan of its code."""
+    titles = {s.id: s.title for s in registration.event.sessions}
+    items: list[HistoryItem] = []
+    users: dict[int, str] = {}
+
+    def who(user_id: int | None) -> str | None:
+        if user_id is None:
+            return None
+        if user_id not in users:
+            user = db.get(User, user_id)
+            users[user_id] = user.email if user is not None else "?"
+        return users[user_id]
+
+    for entry in db.scalars(
+        select(AuditEntry).where(AuditEntry.registration_id == registration.id)
+    ):
+        items.append(
+            HistoryItem(entry.at, "audit", who(entry.user_id), entry.action, entry.changes or {})
+        )
+    for checkin in db.scalars(select(CheckIn).where(CheckIn.registration_id == registration.id)):
+        items.append(
+            HistoryItem(
+                checkin.checked_in_at,
+                "checkin",
+                who(checkin.user_id),
+                "checkin",
+                door=checkin.door,
+                session=titles.get(checkin.session_id) if checkin.session_id else None,
+            )
+        )
+    for scan in db.scalars(select(ScanLog).where(ScanLog.registration_id == registration.id)):
+        items.append(
+            HistoryItem(
+                scan.at,
+                "scan",
+                who(scan.user_id),
+                scan.result,
+                door=scan.door,
+                session=titles.get(scan.session_id) if scan.session_id else None,
+            )
+        )
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items

@@ -1,0 +1,461 @@
+"""Importing a list of invitees (CSV or XLSX) into an event.
+
+One service for the organiser's page (preview, then import) and for
+`tracker import SLUG FILE [--dry-run]`. The header row names the columns with the
+registration form's field names; every row is checked with the online form's own
+validators, so a list accepts exactly what a person could type. A preview is the
+import itself run inside a savepoint that is rolled back: it shows exactly what
+the import will do (who is confirmed, who is waitlisted, who is refused and why).
+Addresses already registered for the event, cancelled ones included, are skipped:
+importing the same file twice adds nobody twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session as DbSession
+from werkzeug.datastructures import MultiDict
+
+from tracker import audit
+from tracker.errors import AlreadyRegistered, DomainError
+from tracker.models import Event, OrganisationType, RegistrationSource, User
+from tracker.registration import notify, services
+
+COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "organisation",
+    "organisation_type",
+    "job_title",
+    "sessions",
+)
+REQUIRED_COLUMNS = COLUMNS[:5]
+MAX_ROWS = 10_000
+MAX_COLUMNS = 100  # of an XLSX sheet; more are ignored
+SESSION_SEPARATORS = re.compile(r"[;|]")
+EXTENSIONS = (".csv", ".xlsx")
+
+
+class ImportFileError(DomainError):
+    """The file as a whole cannot be read: nothing is imported."""
+
+    code = "import_file"
+    status = 400
+    field = "file"
+
+
+@dataclass
+class Row:
+    line: int  # as a spreadsheet numbers it: the header is line 1 (usually)
+    values: dict[str, str]
+
+
+@dataclass
+class Table:
+    rows: list[Row]
+    ignored_columns: list[str] = field(default_factory=list)
+    separator: str | None = None  # CSV only
+
+
+@dataclass
+class ImportedRow:
+    line: int
+    name: str
+    email: str
+    organisation: str
+    organisation_type: str
+    sessions: list[str]
+    status: str  # confirmed or waitlisted
+
+
+@dataclass
+class SkippedRow:
+    line: int
+    email: str
+
+
+@dataclass
+class RefusedRow:
+    line: int
+    label: str  # the address or the name, to find the row again
+    reasons: list[str]
+
+
+@dataclass
+class ImportReport:
+    imported: list[ImportedRow] = field(default_factory=list)
+    already: list[SkippedRow] = field(default_factory=list)
+    refused: list[RefusedRow] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def confirmed(self) -> int:
+        return sum(1 for r in self.imported if r.status == services.CONFIRMED.value)
+
+    @property
+    def waitlisted(self) -> int:
+        return sum(1 for r in self.imported if r.status == services.WAITLISTED.value)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "imported": len(self.imported),
+            "confirmed": self.confirmed,
+            "waitlisted": self.waitlisted,
+            "already_registered": len(self.already),
+            "refused": len(self.refused),
+        }
+
+
+# --- reading the file ---------------------------------------------------------------
+
+
+def read_table(filename: str, content: bytes) -> Table:
+    """The rows of a CSV (UTF-8, with or without BOM, `,` `;` or tab separated) or
+    XLSX file, as {column: text}. Raises ImportFileError for a file that cannot be
+    read as a whole."""
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        return _read_xlsx(content)
+    if name.endswith(".csv") or name.endswith(".txt"):
+        return _read_csv(content)
+    raise ImportFileError(_l("Choose a .csv or .xlsx file."))
+
+
+def _read_csv(content: bytes) -> Table:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            _l(
+                "This file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” "
+                "(or as .xlsx) and try again."
+            )
+        ) from None
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    separator = max([",", ";", "\t"], key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False)
+
+    def lines() -> Iterator[tuple[int, list[Any]]]:
+        previous = 0
+        try:
+            for record in reader:
+                yield previous + 1, record
+                previous = reader.line_num
+        except csv.Error as e:
+            raise ImportFileError(
+                _l("Line %(line)d cannot be read as CSV (%(reason)s).", line=previous + 1, reason=e)
+            ) from None
+
+    table = _table(lines())
+    table.separator = separator
+    return table
+
+
+def _read_xlsx(content: bytes) -> Table:
+    import openpyxl
+
+    unreadable = _l("This file cannot be read as an Excel workbook (.xlsx).")
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception:  # openpyxl and zipfile raise many kinds: any means unreadable
+        raise ImportFileError(unreadable) from None
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        if sheet is None:
+            raise ImportFileError(_l("The file is empty."))
+
+        sheet.reset_dimensions()  # some writers record wrong ones: read what is there
+
+        def lines() -> Iterator[tuple[int, list[Any]]]:
+            rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+            try:
+                for number, values in enumerate(rows, start=1):
+                    yield number, list(values)
+            except Exception:  # a damaged sheet: any error means unreadable
+                raise ImportFileError(unreadable) from None
+
+        return _table(lines())
+    finally:
+        workbook.close()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _table(lines: Iterable[tuple[int, list[Any]]]) -> Table:
+    iterator = iter(lines)
+    header: list[str] | None = None
+    for _line, values in iterator:
+        cells = [_cell(v).strip().lstrip("\ufeff").lower() for v in values]
+        if any(cells):
+            header = cells
+            break
+    if header is None:
+        raise ImportFileError(_l("The file is empty."))
+
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, name in enumerate(header):
+        if name in COLUMNS:
+            if name in positions:
+                raise ImportFileError(
+                    _l("The column “%(name)s” appears twice in the first row.", name=name)
+                )
+            positions[name] = index
+        elif name:
+            ignored.append(_shown(name))
+    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    if missing:
+        raise ImportFileError(
+            _l(
+                "Missing columns: %(missing)s. The first row must name the columns "
+                "first_name, last_name, email, organisation, organisation_type, and "
+                "optionally job_title and sessions.",
+                missing=", ".join(missing),
+            )
+        )
+
+    rows: list[Row] = []
+    for line, values in iterator:
+        cells = [_cell(v) for v in values]
+        if not any(c.strip() for c in cells):
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise ImportFileError(
+                _l(
+                    "The file has more than %(max)d rows: split it into several files.",
+                    max=MAX_ROWS,
+                )
+            )
+        rows.append(
+            Row(
+                line=line,
+                values={
+                    name: cells[index] if index < len(cells) else ""
+                    for name, index in positions.items()
+                },
+            )
+        )
+    return Table(rows=rows, ignored_columns=ignored)
+
+
+# --- checking a row -----------------------------------------------------------------
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A value quoted back in a message: printable, and short."""
+    printable = "".join("?" if unicodedata.category(c)[0] == "C" else c for c in value)
+    return printable if len(printable) <= limit else printable[: limit - 1] + "…"
+
+
+def _reason(column: str, message: object) -> str:
+    return _("%(column)s: %(message)s", column=column, message=message)
+
+
+def _session_ids(event: Event, cell: str) -> tuple[list[int], list[str]]:
+    """The ids of the sessions named in a cell (ids or titles separated by ; or |)
+    and the names that match no session of the event."""
+    by_id = {str(s.id): s.id for s in event.sessions}
+    by_title = {services.organisation_key(s.title): s.id for s in event.sessions}
+    ids: list[int] = []
+    unknown: list[str] = []
+    for part in SESSION_SEPARATORS.split(cell):
+        name = part.strip()
+        if not name:
+            continue
+        found = by_id.get(name) or by_title.get(services.organisation_key(name))
+        if found is None:
+            unknown.append(name)
+        elif found not in ids:
+            ids.append(found)
+    return ids, unknown
+
+
+def check_row(
+    event: Event, values: dict[str, str]
+) -> tuple[services.RegistrationData | None, list[str]]:
+    """The registration a row describes, or the reasons it is refused. The fields go
+    through the online form's validators (required, length, e-mail, control
+    characters); the organisation type and the sessions are read more kindly
+    (any case; session titles as well as ids)."""
+    from tracker.registration.forms import EditRegistrationForm
+
+    reasons: list[str] = []
+    type_value = values.get("organisation_type", "").strip().lower()
+    valid_types = [t.value for t in OrganisationType]
+    if not type_value:
+        reasons.append(_reason("organisation_type", _("This field is required.")))
+    elif type_value not in valid_types:
+        reasons.append(
+            _reason(
+                "organisation_type",
+                _(
+                    "unknown type “%(value)s”: use %(types)s.",
+                    value=_shown(values["organisation_type"].strip()),
+                    types=", ".join(valid_types),
+                ),
+            )
+        )
+    session_ids, unknown = _session_ids(event, values.get("sessions", ""))
+    if unknown:
+        reasons.append(
+            _reason(
+                "sessions",
+                _(
+                    "no session of this event is called %(names)s.",
+                    names=", ".join(f"“{_shown(n)}”" for n in unknown),
+                ),
+            )
+        )
+
+    formdata = MultiDict(
+        {
+            name: values.get(name, "")
+            for name in ("first_name", "last_name", "email", "organisation", "job_title")
+        }
+    )
+    formdata["organisation_type"] = type_value
+    form = EditRegistrationForm(formdata=formdata, meta={"csrf": False})
+    form.sessions.choices = []
+    form.validate()
+    for column in COLUMNS:
+        if column == "organisation_type":
+            continue
+        for message in form.errors.get(column, []):
+            reasons.append(_reason(column, message))
+    if reasons:
+        return None, reasons
+    return (
+        services.RegistrationData(
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            email=form.email.data,
+            organisation=form.organisation.data,
+            organisation_type=OrganisationType(type_value),
+            job_title=form.job_title.data or None,
+            session_ids=session_ids,
+            consent=True,  # given through the organiser who imports the list
+            locale=current_app.config["BABEL_DEFAULT_LOCALE"],
+        ),
+        [],
+    )
+
+
+def _label(values: dict[str, str]) -> str:
+    email = values.get("email", "").strip()
+    if email:
+        return _shown(email, 80)
+    return _shown(f"{values.get('first_name', '')} {values.get('last_name', '')}".strip(), 80)
+
+
+# --- the import -----------------------------------------------------------------------
+
+
+def import_file(
+    db: DbSession,
+    event: Event,
+    filename: str,
+    content: bytes,
+    *,
+    actor: User | None,
+    dry_run: bool = False,
+    send_emails: bool = False,
+    now: dt.datetime | None = None,
+) -> ImportReport:
+    """Import (or, with `dry_run`, preview) a list of invitees. Imported people get
+    the source `import`, are confirmed while places remain and waitlisted after,
+    and are e-mailed only with `send_emails`. Raises ImportFileError when the file
+    cannot be read; refused rows are listed in the report with their reasons."""
+    table = read_table(filename, content)
+    savepoint = db.begin_nested() if dry_run else None
+    try:
+        report = _import(db, event, table, actor=actor, send=send_emails and not dry_run, now=now)
+        report.dry_run = dry_run
+        if not dry_run:
+            audit.record(
+                db,
+                actor=actor,
+                action="event.import",
+                event=event,
+                changes={"file": _shown(filename, 200), **report.counts()},
+            )
+    finally:
+        if savepoint is not None:
+            savepoint.rollback()
+    return report
+
+
+def _import(
+    db: DbSession,
+    event: Event,
+    table: Table,
+    *,
+    actor: User | None,
+    send: bool,
+    now: dt.datetime | None,
+) -> ImportReport:
+    report = ImportReport(ignored_columns=table.ignored_columns)
+    seen: dict[str, int] = {}
+    for row in table.rows:
+        data, reasons = check_row(event, row.values)
+        if data is None:
+            report.refused.append(RefusedRow(row.line, _label(row.values), reasons))
+            continue
+        key = services.email_key(data.email)
+        if key in seen:
+            report.refused.append(
+                RefusedRow(
+                    row.line,
+                    _label(row.values),
+                    [_reason("email", _("the same address as line %(line)d.", line=seen[key]))],
+                )
+            )
+            continue
+        seen[key] = row.line
+        try:
+            registration = services.add_registration(
+                db, event, data, actor=actor, source=RegistrationSource.IMPORT, now=now
+            )
+        except AlreadyRegistered:
+            report.already.append(SkippedRow(row.line, _shown(data.email, 254)))
+            continue
+        except DomainError as e:
+            message = e.message if not e.field else _reason(e.field, e.message)
+            report.refused.append(RefusedRow(row.line, _label(row.values), [str(message)]))
+            continue
+        report.imported.append(
+            ImportedRow(
+                line=row.line,
+                name=registration.full_name,
+                email=registration.email,
+                organisation=registration.organisation.name,
+                organisation_type=registration.organisation_type.value,
+                sessions=[s.title for s in registration.sessions],
+                status=registration.status.value,
+            )
+        )
+        if send:
+            notify.send_confirmation(db, registration)
+    return report
