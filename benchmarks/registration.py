@@ -1,0 +1,615 @@
+"""Registration throughput: the real form, over HTTP, against the app under gunicorn.
+
+    .venv/bin/python benchmarks/registration.py
+    .venv/bin/python benchmarks/registration.py \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Sets up a fresh database (a SQLite file in a temporary folder, or a scratch PostgreSQL
+database created next to the one named by --database-url and dropped at the end),
+applies the migrations, creates one event with a large capacity and a few sessions,
+then serves the app with gunicorn on 127.0.0.1 and a free port, with the production
+configuration (CSRF on, a random 64-character secret key, mail to an outbox folder).
+
+Each client GETs the form once, keeping its session cookie and CSRF token, then POSTs
+distinct registrations one after the other without following the redirect; every
+answer must be a 303 to /r/<token>. After a warm-up, a fixed number of registrations
+is timed. Prints the rate, latency percentiles, errors, the CPU used by the client,
+the server and the whole machine, and checks the count of registrations in the
+database against the successes. Exits non-zero on any error.
+
+The production configuration marks the session cookie Secure, which a browser would
+not send back over plain http. The client here replays cookies itself (as a browser
+does behind a TLS-terminating proxy), so the production settings are kept as they are.
+The cookie re-sent with each POST is the one from the GET: a browser would follow the
+redirect to /r/<token>, whose page consumes the flashed message that the POST added
+to the session; not following it and keeping the POST's cookie would instead grow the
+cookie by one message per registration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SLUG = "bench-day"
+SESSION_TITLES = ("Plenary", "Round table: funding", "Focus: export", "Workshop: data")
+FIRST_NAMES = ("Élodie", "Marc", "Zoé", "Jean-Luc", "Amélie", "Karim", "Søren", "Inès")
+LAST_NAMES = ("Lefèvre", "Martin", "N'Diaye", "Dupont-Moreau", "García", "Bernard")
+JOB_TITLES = ("Chargée de mission", "Director", "", "Project manager", "Ingénieur R&D")
+ORG_TYPES = ("cluster", "ministry", "region", "agency", "other")
+TARGET_RATE, TARGET_P95_MS = 150, 150  # on the 2-core reference machine
+
+CSRF_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
+SESSION_INPUT_RE = re.compile(r'<input[^>]*name="sessions"[^>]*>')
+VALUE_RE = re.compile(r'value="(\d+)"')
+
+
+# --- database ------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database(url: str | None, tmp: Path) -> Iterator[str]:
+    """A URL to a new, empty database, removed afterwards."""
+    if url is None:
+        yield f"sqlite:///{tmp / 'tracker.sqlite3'}"
+        return
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        raise SystemExit("give no --database-url for SQLite: a fresh file is made in a temp dir")
+    if parsed.get_backend_name() != "postgresql":
+        raise SystemExit(f"unsupported database: {parsed.get_backend_name()}")
+
+    import psycopg
+    from psycopg import sql
+
+    # Connect to the named database only to create and drop a scratch one beside it.
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"tracker_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def prepare_database(url: str) -> int:
+    """Apply the migrations and create the event; returns the event id."""
+    from sqlalchemy.orm import sessionmaker
+
+    from tracker.cli import upgrade_database
+    from tracker.db import make_engine, utcnow
+    from tracker.events.services import EventSpec, SessionSpec, create_event
+
+    engine = make_engine(url)
+    try:
+        upgrade_database(engine)
+        starts = (utcnow() + timedelta(days=30)).replace(hour=8, minute=0, second=0, microsecond=0)
+        spec = EventSpec(
+            slug=SLUG,
+            title="Journée des pôles de compétitivité",
+            starts_at=starts,
+            venue="Paris, Bercy",
+            organiser="Direction générale des entreprises",
+            capacity=1_000_000,
+            sessions=[SessionSpec(title=t, capacity=500_000) for t in SESSION_TITLES],
+        )
+        with sessionmaker(bind=engine).begin() as db:
+            return create_event(db, spec).id
+    finally:
+        engine.dispose()
+
+
+def count_registrations(url: str, event_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from tracker.db import make_engine
+    from tracker.models import Registration
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = select(func.count()).where(Registration.event_id == event_id)
+            return conn.scalar(query.select_from(Registration)) or 0
+    finally:
+        engine.dispose()
+
+
+# --- server ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(
+    url: str, tmp: Path, workers: int, worker_class: str, threads: int
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        TRACKER_ENV="production",
+        TRACKER_SECRET_KEY=secrets.token_hex(32),  # 64 characters
+        TRACKER_DATABASE_URL=url,
+        TRACKER_MAIL_OUTBOX=str(tmp / "outbox"),
+        TRACKER_MAIL_SERVER="",
+        TRACKER_INSTANCE_PATH=str(tmp / "instance"),
+        TRACKER_BASE_URL=f"http://127.0.0.1:{port}",
+        TRACKER_SQL_ECHO="",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "60",
+        "tracker:create_app()",
+    ]
+    log = (tmp / "gunicorn.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603 - fixed command
+        command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until_up(proc, port, tmp / "gunicorn.log")
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited ({proc.returncode}):\n{tail(log)}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", f"/events/{SLUG}/register")
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise SystemExit(f"gunicorn did not answer within 30 s:\n{tail(log)}")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    with suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+# --- CPU accounting ------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of one process, in seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(pid: int) -> list[int]:
+    pids: list[int] = []
+    with suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def postgres_pids(database: str) -> list[int]:
+    """The server's own processes and its backends for `database` (not other databases')."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                client = "(" in title or "[local]" in title
+                if not client or f" {database} " in title:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def machine_busy() -> float:
+    """Core-seconds spent not idle, machine-wide, since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS
+
+
+@dataclass
+class CpuSample:
+    client: float
+    server: dict[int, float]
+    postgres: dict[int, float]
+    machine: float
+
+    @classmethod
+    def take(cls, server_pid: int, postgres_database: str | None) -> CpuSample:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        server = {p: process_cpu(p) for p in [server_pid, *children(server_pid)]}
+        pg = {}
+        if postgres_database:
+            pg = {p: process_cpu(p) for p in postgres_pids(postgres_database)}
+        return cls(usage.ru_utime + usage.ru_stime, server, pg, machine_busy())
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+# --- clients ---------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    latencies: list[float] = field(default_factory=list)  # measured phase only, seconds
+    successes: int = 0  # warm-up included
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error(self, what: str) -> None:
+        with self.lock:
+            self.errors += 1
+            if len(self.samples) < 5:
+                self.samples.append(what)
+
+
+class Jobs:
+    """Registration numbers handed out to the clients, phase by phase."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next = 0
+        self.end = 0
+
+    def set_phase(self, size: int) -> None:
+        self.end = self.next + size
+
+    def take(self) -> int | None:
+        with self.lock:
+            if self.next >= self.end:
+                return None
+            self.next += 1
+            return self.next - 1
+
+
+def registration_form(number: int, csrf: str, session_ids: list[str], orgs: int) -> bytes:
+    org = number % orgs
+    fields = [
+        ("csrf_token", csrf),
+        ("first_name", FIRST_NAMES[number % len(FIRST_NAMES)]),
+        ("last_name", f"{LAST_NAMES[number % len(LAST_NAMES)]} {number}"),
+        ("email", f"attendee.{number:06d}@bench.example.org"),
+        ("organisation", f"Organisation {org:04d}"),
+        ("organisation_type", ORG_TYPES[org % len(ORG_TYPES)]),
+        ("job_title", JOB_TITLES[number % len(JOB_TITLES)]),
+    ]
+    # Two sessions out of the offered ones, varying with the number.
+    if session_ids:
+        n = len(session_ids)
+        picked = {session_ids[number % n], session_ids[(number + 1) % n]}
+        fields += [("sessions", s) for s in sorted(picked)]
+    fields += [("consent", "y"), ("website", "")]
+    return urlencode(fields).encode()
+
+
+class Client(threading.Thread):
+    def __init__(
+        self,
+        port: int,
+        jobs: Jobs,
+        results: Results,
+        barrier: threading.Barrier,
+        deadline: float,
+        orgs: int,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.jobs = jobs
+        self.results = results
+        self.barrier = barrier
+        self.deadline = deadline
+        self.orgs = orgs
+        self.path = f"/events/{SLUG}/register"
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.latencies: list[float] = []
+        self.failed: str | None = None
+
+    def run(self) -> None:
+        try:
+            cookie, csrf, session_ids = self.open_form()
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            self.failed = f"GET form: {e!r}"
+            self.results.error(self.failed)
+            cookie = csrf = ""
+            session_ids = []
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie,
+            "Origin": f"http://127.0.0.1:{self.port}",
+            "Referer": f"http://127.0.0.1:{self.port}{self.path}",
+            "Accept": "text/html",
+            "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8",
+        }
+        for measured in (False, True):
+            self.barrier.wait()  # warm-up, then the measured phase, start together
+            self.barrier.wait()  # (the main thread sets each phase up in between)
+            while self.failed is None and time.monotonic() < self.deadline:
+                number = self.jobs.take()
+                if number is None:
+                    break
+                body = registration_form(number, csrf, session_ids, self.orgs)
+                started = time.perf_counter()
+                outcome = self.post(body, headers)
+                elapsed = time.perf_counter() - started
+                if outcome is None:
+                    continue
+                if measured:
+                    self.latencies.append(elapsed)
+                with self.results.lock:
+                    self.results.successes += 1
+                    self.results.tokens.add(outcome)
+        self.conn.close()
+
+    def open_form(self) -> tuple[str, str, list[str]]:
+        self.conn.request("GET", self.path, headers={"Accept": "text/html"})
+        response = self.conn.getresponse()
+        page = response.read().decode()
+        if response.status != 200:
+            raise ValueError(f"form answered {response.status}")
+        jar: SimpleCookie = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar.load(header)
+        if "session" not in jar:
+            raise ValueError("no session cookie on the form")
+        match = CSRF_RE.search(page)
+        if match is None:
+            raise ValueError("no csrf_token in the form")
+        session_ids = []
+        for tag in SESSION_INPUT_RE.findall(page):
+            value = VALUE_RE.search(tag)
+            if value and "disabled" not in tag:
+                session_ids.append(value.group(1))
+        return f"session={jar['session'].value}", match.group(1), session_ids
+
+    def post(self, body: bytes, headers: dict[str, str]) -> str | None:
+        """The manage token redirected to, or None (and an error counted)."""
+        try:
+            self.conn.request("POST", self.path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            content = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.conn.close()
+            self.results.error(f"POST: {e!r}")
+            return None
+        location = urlsplit(response.headers.get("Location") or "").path
+        if response.status != 303 or not location.startswith("/r/"):
+            snippet = re.sub(r"\s+", " ", content.decode(errors="replace"))[:200]
+            self.results.error(f"POST answered {response.status} {location!r}: {snippet}")
+            return None
+        return location.removeprefix("/r/")
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL server to use (default: SQLite)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
+    parser.add_argument("--count", type=int, default=2000, help="measured registrations (2000)")
+    parser.add_argument("--warmup", type=int, help="registrations before measuring (10 per client)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
+    parser.add_argument(
+        "--worker-class", default="sync", choices=("sync", "gthread"), help="(sync)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker (1)")
+    parser.add_argument(
+        "--organisations", type=int, default=300, help="distinct organisation names (300)"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=600, help="hard cap on the whole load (600)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, outbox)")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after setting up, print the server address and wait for Enter before loading "
+        "(to attach a profiler to a worker)",
+    )
+    args = parser.parse_args(argv)
+    if args.warmup is None:
+        args.warmup = 10 * args.clients
+    for name in ("clients", "count", "workers", "threads", "organisations"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup cannot be negative")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    try:
+        with scratch_database(args.database_url, tmp) as url:
+            return run(args, url, tmp)
+    finally:
+        if args.keep:
+            print(f"kept        {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    is_postgres = parsed.get_backend_name() == "postgresql"
+    pg_database = parsed.database if is_postgres else None
+    event_id = prepare_database(url)
+
+    with gunicorn(url, tmp, args.workers, args.worker_class, args.threads) as (proc, port):
+        workers = children(proc.pid)
+        print(f"database    {parsed.render_as_string(hide_password=True)}")
+        print(
+            f"server      gunicorn {args.workers} {args.worker_class} workers"
+            + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+            + f", TRACKER_ENV=production, http://127.0.0.1:{port} (worker pids "
+            + " ".join(map(str, workers))
+            + ")"
+        )
+        print(
+            f"load        {args.clients} clients (threads, http.client), "
+            f"warm-up {args.warmup}, measured {args.count}, {args.organisations} organisations"
+        )
+        if args.hold:
+            input("ready: press Enter to start the load ")
+        sys.stdout.flush()
+
+        jobs, results = Jobs(), Results()
+        barrier = threading.Barrier(args.clients + 1, timeout=args.max_seconds + 60)
+        deadline = time.monotonic() + args.max_seconds
+        clients = [
+            Client(port, jobs, results, barrier, deadline, args.organisations)
+            for _ in range(args.clients)
+        ]
+        for c in clients:
+            c.start()
+
+        def phase(size: int) -> None:
+            barrier.wait()  # every client is done with the previous phase
+            jobs.set_phase(size)
+            barrier.wait()
+
+        phase(args.warmup)
+        phase(args.count)
+        before = CpuSample.take(proc.pid, pg_database)
+        started = time.perf_counter()
+        for c in clients:
+            c.join(timeout=max(0.0, deadline - time.monotonic()) + 35)
+        elapsed = time.perf_counter() - started
+        after = CpuSample.take(proc.pid, pg_database)
+        timed_out = time.monotonic() >= deadline or any(c.is_alive() for c in clients)
+
+    in_database = count_registrations(url, event_id)
+    outbox = len(list((tmp / "outbox").glob("*.eml")))
+    latencies = sorted(x for c in clients for x in c.latencies)
+    measured = len(latencies)
+    ms = [x * 1000 for x in latencies]
+
+    print(f"registrations/s  {measured / elapsed:.1f}  ({measured} in {elapsed:.2f} s)")
+    print(
+        f"latency ms       p50 {percentile(ms, 50):.1f}  p95 {percentile(ms, 95):.1f}  "
+        f"p99 {percentile(ms, 99):.1f}  max {(ms[-1] if ms else float('nan')):.1f}"
+    )
+    print(f"errors           {results.errors}")
+    for sample in results.samples:
+        print(f"  {sample}")
+    consistent = in_database == results.successes == len(results.tokens)
+    print(
+        f"in database      {in_database} registrations; {results.successes} successful POSTs "
+        f"(warm-up included), {len(results.tokens)} distinct /r/ links, {outbox} e-mails: "
+        + ("OK" if consistent and outbox == in_database else "MISMATCH")
+    )
+    client_cpu = after.client - before.client
+    server_cpu = spent(before.server, after.server)
+    postgres_cpu = spent(before.postgres, after.postgres)
+    machine = max(after.machine - before.machine, 1e-9)
+    others = max(machine - client_cpu - server_cpu - postgres_cpu, 0.0)
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU s            client {client_cpu:.1f} ({100 * client_cpu / elapsed:.0f}% of one core, "
+        f"{100 * client_cpu / machine:.0f}% of the busy CPU), gunicorn {server_cpu:.1f}"
+        + (f", postgres {postgres_cpu:.1f}" if is_postgres else "")
+        + f", other processes {others:.1f}; machine busy {machine:.1f} of {cores * elapsed:.1f}"
+    )
+    if measured:
+        per = {"gunicorn": server_cpu, "postgres": postgres_cpu, "client": client_cpu}
+        print(
+            "CPU per reg. ms  "
+            + ", ".join(
+                f"{name} {1000 * cpu / measured:.1f}"
+                for name, cpu in per.items()
+                if is_postgres or name != "postgres"
+            )
+        )
+    if ms:
+        met = measured / elapsed >= TARGET_RATE and percentile(ms, 95) < TARGET_P95_MS
+        print(
+            f"target           >= {TARGET_RATE}/s with p95 < {TARGET_P95_MS} ms: "
+            + ("met" if met else "missed")
+        )
+    if timed_out:
+        print(f"stopped          hit the --max-seconds cap ({args.max_seconds:.0f} s)")
+    ok = results.errors == 0 and consistent and outbox == in_database and not timed_out
+    ok = ok and measured == args.count
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
