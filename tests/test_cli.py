@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
+from tracker.auth.services import authenticate
 from tracker.cli import demo, event_create
 from tracker.demo import DEMO_COUNTS, DEMO_SLUG, seed_demo
-from tracker.models import Event, Registration
+from tracker.models import Event, Registration, User
 
 
 @pytest.fixture(autouse=True)
@@ -47,14 +48,29 @@ def test_demo_event_is_realistic_and_seeded_once(db, app_ctx):
     assert again.id == event.id and added_again == 0
 
 
-def test_demo_command_twice_adds_nothing(app, runner):
+def test_demo_command_twice_adds_nothing(app, runner, tmp_path, monkeypatch):
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
     try:
         first = runner.invoke(demo)
         assert first.exit_code == 0, first.output
         second = runner.invoke(demo)
         assert second.exit_code == 0 and "nothing added" in second.output
+        # Demo accounts: made once, with their passwords kept privately and shown again.
+        lines = (tmp_path / "demo-accounts.txt").read_text().splitlines()
+        assert [line.split("\t")[:2] for line in lines] == [
+            ["organiser", "organiser@example.org"],
+            ["door", "door@example.org"],
+        ]
+        assert (tmp_path / "demo-accounts.txt").stat().st_mode & 0o077 == 0
+        assert lines[1] in second.output
+        with app.app_context(), app.extensions["db"].sessionmaker() as db:
+            door = db.scalar(select(User).where(User.email_key == "door@example.org"))
+            event = db.scalar(select(Event).where(Event.slug == DEMO_SLUG))
+            assert door.role == "door" and door.may_access(event)
+            assert authenticate(db, "door@example.org", lines[1].split("\t")[2]) is not None
     finally:
         with app.extensions["db"].sessionmaker.begin() as db:
+            db.execute(delete(User).where(User.email_key.like("%@example.org")))
             db.execute(delete(Event).where(Event.slug == DEMO_SLUG))
 
 

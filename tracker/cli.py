@@ -92,6 +92,35 @@ def demo() -> None:
             click.echo(f"demo event {event.slug} created with {created} registrations")
         else:
             click.echo(f"demo event {event.slug} already present: nothing added")
+        if current_app.config["ENV_NAME"] != "production":
+            _demo_accounts(db, event)
+
+
+def _demo_accounts(db: Any, event: Any) -> None:
+    """An organiser and a door account for the demo event, each with a random password
+    kept (0600) in instance/demo-accounts.txt: created once, shown every time."""
+    import secrets
+
+    from sqlalchemy import func, select
+
+    from tracker.auth.services import create_user
+    from tracker.models import Role, User
+
+    path = Path(current_app.instance_path) / "demo-accounts.txt"
+    if db.scalar(select(func.count(User.id))) == 0:
+        lines = []
+        for email, role in [
+            ("organiser@example.org", Role.ORGANISER),
+            ("door@example.org", Role.DOOR),
+        ]:
+            password = secrets.token_urlsafe(12)
+            create_user(db, email, password, role, [event])
+            lines.append(f"{role.value}\t{email}\t{password}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+    if path.exists():
+        click.echo(f"demo accounts (log in at /login):\n{path.read_text().rstrip()}")
 
 
 event_group = click.Group("event", help="Events.")
