@@ -95,6 +95,9 @@ class Event(Base):
     capacity: Mapped[int | None]
     # {"cluster": 60, ...}: at most this many confirmed registrations of a type.
     type_quotas: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # {"cluster": "#1f6feb", ...}: the badge band's colour per organisation type
+    # (missing types use the defaults of tracker.badges).
+    badge_colours: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sessions: Mapped[list[Session]] = relationship(
@@ -182,6 +185,8 @@ class Registration(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None]
+    badge_printed_at: Mapped[datetime | None]  # the last time
+    badge_print_count: Mapped[int] = mapped_column(default=0)
 
     event: Mapped[Event] = relationship(back_populates="registrations")
     organisation: Mapped[Organisation] = relationship(lazy="joined")
