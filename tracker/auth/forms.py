@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, PasswordField, RadioField, StringField, ValidationError
-from wtforms.fields import EmailField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email
+from wtforms.validators import DataRequired
 
 from tracker.auth.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from tracker.models import Role
@@ -16,6 +15,7 @@ from tracker.registration.forms import (
     MultiCheckboxField,
     _strip,
     at_most,
+    email_field,
     no_control_characters,
 )
 
@@ -75,17 +75,7 @@ class AccountForm(FlaskForm):
 
 
 class NewAccountForm(AccountForm):
-    email = EmailField(
-        _l("E-mail address"),
-        validators=[
-            DataRequired(REQUIRED),
-            at_most(254),
-            no_control_characters,
-            Email(_l("Enter a valid e-mail address."), check_deliverability=False),
-        ],
-        filters=[_strip],
-        render_kw={"autocomplete": "off", "maxlength": 254},
-    )
+    email = email_field(_l("E-mail address"), autocomplete="off")
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(REQUIRED), long_enough, at_most(MAX_PASSWORD_LENGTH)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -78,46 +79,47 @@ class TypeField(RadioField):
             raise ValidationError(_l("Choose the type of your organisation."))
 
 
-class RegistrationForm(FlaskForm):
-    first_name = StringField(
-        _l("First name"),
-        validators=[DataRequired(REQUIRED), not_blank, at_most(100), no_control_characters],
+def text_field(label: object, length: int, *, required: bool = True, **render_kw: object) -> Any:
+    """A one-line text field: stripped, bounded, no control characters; required unless
+    told otherwise."""
+    presence = [DataRequired(REQUIRED), not_blank] if required else [Optional()]
+    return StringField(
+        label,
+        validators=[*presence, at_most(length), no_control_characters],
         filters=[_strip],
-        render_kw={"autocomplete": "given-name", "maxlength": 100},
+        render_kw={"maxlength": length, **render_kw},
     )
-    last_name = StringField(
-        _l("Last name"),
-        validators=[DataRequired(REQUIRED), not_blank, at_most(100), no_control_characters],
-        filters=[_strip],
-        render_kw={"autocomplete": "family-name", "maxlength": 100},
-    )
-    email = EmailField(
-        _l("E-mail address"),
+
+
+def email_field(label: object, *, required: bool = True, **render_kw: object) -> Any:
+    presence = DataRequired(REQUIRED) if required else Optional()
+    return EmailField(
+        label,
         validators=[
-            DataRequired(REQUIRED),
+            presence,
             at_most(254),
             no_control_characters,
             Email(_l("Enter a valid e-mail address."), check_deliverability=False),
         ],
         filters=[_strip],
-        render_kw={"autocomplete": "email", "maxlength": 254},
+        render_kw={"maxlength": 254, **render_kw},
     )
-    organisation = StringField(
-        _l("Organisation"),
-        validators=[DataRequired(REQUIRED), not_blank, at_most(200), no_control_characters],
-        filters=[_strip],
-        render_kw={"autocomplete": "organization", "maxlength": 200, "list": "organisations"},
+
+
+class RegistrationForm(FlaskForm):
+    first_name = text_field(_l("First name"), 100, autocomplete="given-name")
+    last_name = text_field(_l("Last name"), 100, autocomplete="family-name")
+    email = email_field(_l("E-mail address"), autocomplete="email")
+    organisation = text_field(
+        _l("Organisation"), 200, autocomplete="organization", list="organisations"
     )
     organisation_type = TypeField(
         _l("Type of organisation"),
         choices=[SelectChoice(t.value, label) for t, label in TYPE_LABELS.items()],
         validators=[InputRequired(_l("Choose the type of your organisation."))],
     )
-    job_title = StringField(
-        _l("Job title (optional)"),
-        validators=[Optional(), at_most(200), no_control_characters],
-        filters=[_strip],
-        render_kw={"autocomplete": "organization-title", "maxlength": 200},
+    job_title = text_field(
+        _l("Job title (optional)"), 200, required=False, autocomplete="organization-title"
     )
     sessions = MultiCheckboxField(_l("Sessions you will attend"), coerce=int, choices=[])
     consent = BooleanField(
