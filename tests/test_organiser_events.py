@@ -507,3 +507,11 @@ def test_saving_an_untouched_form_changes_nothing(client, db, event, as_organise
     response = as_organiser.post(f"/events/{event.slug}/edit", data=data, follow_redirects=True)
     assert "Nothing was changed." in text(response)
     assert audit_entries(db, event, "event.update") == []
+
+
+def test_organiser_pages_lead_to_the_door_screen(app, client, db):
+    event = make_event(db)
+    user = make_user(app, db, Role.ORGANISER, [event])
+    login(client, user)
+    assert f'href="/events/{event.slug}/door"' in client.get("/manage").text
+    assert f'href="/events/{event.slug}/door"' in client.get(f"/events/{event.slug}/edit").text
