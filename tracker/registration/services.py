@@ -185,13 +185,14 @@ def find_or_create_organisation(db: DbSession, name: str, type_: OrganisationTyp
     return organisation
 
 
-def suggest_organisations(db: DbSession, prefix: str = "", limit: int = 500) -> list[Organisation]:
-    query = select(Organisation).order_by(Organisation.name).limit(limit)
+def suggest_organisations(db: DbSession, prefix: str = "", limit: int = 500) -> list[Any]:
+    """Known organisations as (name, type) rows, for suggestions while typing."""
+    query = select(Organisation.name, Organisation.type).order_by(Organisation.name).limit(limit)
     if prefix:
         query = query.where(
             Organisation.name_key.startswith(organisation_key(prefix), autoescape=True)
         )
-    return list(db.scalars(query))
+    return list(db.execute(query))
 
 
 # --- use cases ------------------------------------------------------------------
@@ -256,6 +257,10 @@ def register(
     if not data.consent:
         raise InvalidChoice(_l("Your consent is required to register."), field="consent")
     _check_keys(data)
+    # The new secrets and their QR image are made before taking the lock (the image
+    # costs milliseconds that other registrations need not wait for).
+    checkin_code = new_checkin_code()
+    checkin_qr = qr_png(checkin_code)
     event = lock_event(db, event)
     if not registration_is_open(event, now):
         raise RegistrationClosed()
@@ -274,11 +279,11 @@ def register(
 
     registration = existing or Registration(
         event=event,
-        checkin_code=new_checkin_code(),
+        checkin_code=checkin_code,
         manage_token=new_manage_token(),
+        qr_png=checkin_qr,
     )
     if existing is None:
-        registration.qr_png = qr_png(registration.checkin_code)
         db.add(registration)
     registration.created_at = now  # a returning person queues from now, not from before
     registration.cancelled_at = None

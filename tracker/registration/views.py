@@ -7,6 +7,7 @@ import unicodedata
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
@@ -70,48 +71,56 @@ def _show_domain_error(form: RegistrationForm, error: DomainError) -> None:
 def register(slug: str) -> str | BaseResponse | tuple[str, int]:
     db = get_db()
     event = get_event(db, slug)
-    places = services.availability(db, event)
     form = RegistrationForm()
-    form.sessions.choices = _session_choices(event, places)
+    # Validation needs only the ids; places are counted when a page is shown.
+    form.sessions.choices = [SelectChoice(s.id, s.title) for s in event.sessions]
     is_open = services.registration_is_open(event)
-    context = {
-        "event": event,
-        "places": places,
-        "is_open": is_open,
-        "form": form,
-        "organisations": services.suggest_organisations(db),
-    }
+    if request.method == "GET":
+        return _form_page(db, event, form, is_open), 200
+    if not is_open:
+        return _form_page(db, event, form, is_open), 409
+    # End the reading transaction before validating: on SQLite it holds the write
+    # lock (BEGIN IMMEDIATE), which other registrations need while this one checks
+    # its form; register() below starts the writing transaction under its own lock.
+    db.commit()
+    if not form.validate_on_submit():
+        return _form_page(db, event, form, is_open), INVALID
+    if form.is_bot():
+        return render_template("registration/received.html", event=event)
+    try:
+        registration = services.register(db, event, _data_from(form))
+    except AlreadyRegistered as e:
+        notify.send_link_again(db, e.registration)
+        return render_template("registration/already.html", event=event)
+    except DomainError as e:
+        db.rollback()  # nothing of this attempt is kept; count places afresh
+        _show_domain_error(form, e)
+        return _form_page(db, event, form, is_open), INVALID
+    notify.send_confirmation(db, registration)
+    if registration.status == services.CONFIRMED:
+        flash(_("You are registered. A confirmation has been sent to you by e-mail."), "success")
+    else:
+        flash(
+            _(
+                "The event is full: you are on the waitlist. We will e-mail you if a "
+                "place becomes free."
+            ),
+            "warning",
+        )
+    return redirect(url_for(".manage", token=registration.manage_token), code=303)
 
-    if request.method == "GET" or not is_open:
-        status = 200 if request.method == "GET" else 409
-        return render_template("registration/form.html", **context), status
 
-    if form.validate_on_submit():
-        if form.is_bot():
-            return render_template("registration/received.html", event=event)
-        try:
-            registration = services.register(db, event, _data_from(form))
-        except AlreadyRegistered as e:
-            notify.send_link_again(db, e.registration)
-            return render_template("registration/already.html", event=event)
-        except DomainError as e:
-            _show_domain_error(form, e)
-            return render_template("registration/form.html", **context), INVALID
-        notify.send_confirmation(db, registration)
-        if registration.status == services.CONFIRMED:
-            flash(
-                _("You are registered. A confirmation has been sent to you by e-mail."), "success"
-            )
-        else:
-            flash(
-                _(
-                    "The event is full: you are on the waitlist. We will e-mail you if a "
-                    "place becomes free."
-                ),
-                "warning",
-            )
-        return redirect(url_for(".manage", token=registration.manage_token), code=303)
-    return render_template("registration/form.html", **context), INVALID
+def _form_page(db: DbSession, event: Event, form: RegistrationForm, is_open: bool) -> str:
+    places = services.availability(db, event)
+    form.sessions.choices = _session_choices(event, places)
+    return render_template(
+        "registration/form.html",
+        event=event,
+        places=places,
+        is_open=is_open,
+        form=form,
+        organisations=services.suggest_organisations(db),
+    )
 
 
 def _private(response: Response) -> Response:
