@@ -201,6 +201,9 @@ def register_commands(app: Flask) -> None:
     from tracker.organiser.commands import import_command  # tracker import SLUG FILE
 
     app.cli.add_command(import_command)
+    from tracker.badges.cli import badges_command  # tracker badges SLUG -o FILE
+
+    app.cli.add_command(badges_command)
 
 
 def _create_app() -> Flask:

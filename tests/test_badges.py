@@ -1,0 +1,246 @@
+"""PDF badges: content, layouts, QR codes that decode, safety, printing records."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from tests.conftest import make_event, make_registration
+from tracker.badges.layouts import LAYOUTS
+from tracker.badges.services import (
+    name_size,
+    record_printed,
+    render_badges,
+    select_registrations,
+)
+from tracker.errors import DomainError
+from tracker.models import OrganisationType
+from tracker.pdf import STATIC_DIR, SafeFetcher
+
+pytestmark = pytest.mark.usefixtures("app_ctx")
+
+NAMES = ["Éléonore Dupré-Lefèvre", "Łukasz Żółć", "Ayşe Güneş", "Nguyễn Thị Minh Khai"]
+
+
+def people(db, event, n):
+    return [
+        make_registration(
+            db,
+            event,
+            first_name=NAMES[i % len(NAMES)].split()[0],
+            last_name=f"{NAMES[i % len(NAMES)].split()[-1]} {i}",
+        )
+        for i in range(n)
+    ]
+
+
+def pdf_lines(pdf: bytes) -> list[str]:
+    return [
+        line.strip()
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for line in page.extract_text().splitlines()
+        if line.strip()
+    ]
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The document's words, single-spaced and with line breaks after hyphens joined
+    (wrapping is not this helper's business)."""
+    return " ".join(" ".join(pdf_lines(pdf)).split()).replace("- ", "-")
+
+
+def page_count(pdf: bytes) -> int:
+    return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_names_organisations_and_titles_are_in_the_pdf(db):
+    event = make_event(db)
+    regs = people(db, event, 4)
+    regs[0].job_title = "Chargée de mission international"
+    text = pdf_text(render_badges(event, regs, "a4-8"))
+    for r in regs:
+        assert r.first_name in text and r.last_name in text
+    assert "Vegepolys" in text and "Chargée de mission international" in text
+    assert event.title in text
+    assert "CLUSTER" in text.upper()
+
+
+@pytest.mark.parametrize("layout, pages", [("a4-8", 3), ("a4-10", 2), ("a6", 17), ("cr80", 17)])
+def test_page_count_follows_the_layout(db, layout, pages):
+    event = make_event(db)
+    assert page_count(render_badges(event, people(db, event, 17), layout)) == pages
+
+
+def test_page_size_is_the_layouts(db):
+    event = make_event(db)
+    pdf = render_badges(event, people(db, event, 1), "cr80")
+    box = PdfReader(io.BytesIO(pdf)).pages[0].mediabox
+    mm = 25.4 / 72
+    assert round(float(box.width) * mm) == 86 and round(float(box.height) * mm) == 54
+
+
+def _decode_page(pdf: bytes, tmp_path: Path) -> set[str]:
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftoppm (poppler-utils) is needed to read the badges' QR codes")
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    source = tmp_path / "badges.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "200",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            str(source),
+            str(tmp_path / "page"),
+        ],
+        check=True,
+    )
+    image = Image.open(next(tmp_path.glob("page*.png")))
+    return {b.text for b in zxingcpp.read_barcodes(image)}
+
+
+@pytest.mark.parametrize("layout", ["a4-8", "a4-10", "cr80"])
+def test_every_qr_on_a_page_decodes_to_its_checkin_code(db, tmp_path, layout):
+    event = make_event(db)
+    regs = people(db, event, LAYOUTS[layout].per_page)
+    pdf = render_badges(event, regs, layout)
+    assert _decode_page(pdf, tmp_path) == {r.checkin_code for r in regs}
+
+
+@pytest.mark.parametrize("layout", ["a4-8", "a4-10", "cr80"])
+def test_a_sixty_character_name_stays_on_two_lines_of_its_badge(db, layout):
+    long_name = "Marie-Françoise-Éléonore de La Tour d'Auvergne-Lauraguais Xy"
+    assert len(long_name) >= 60
+    assert name_size(long_name, LAYOUTS[layout]) < name_size("Anne Roy", LAYOUTS[layout])
+    event = make_event(db)
+    first, last = long_name[:24], long_name[25:]
+    r = make_registration(db, event, first_name=first, last_name=last)
+    lines = pdf_lines(render_badges(event, [r], layout))
+    # The band's label, then the name, then the organisation.
+    name_lines = lines[1 : lines.index("Vegepolys")]
+    assert " ".join(" ".join(name_lines).split()).replace("- ", "-") == long_name
+    assert len(name_lines) <= 2, name_lines
+
+
+PAYLOADS = [
+    '<img src="file:///etc/passwd">',
+    "<link rel=attachment href=file:///etc/passwd>",
+    "<style>body{background:url(file:///etc/passwd)}</style>",
+    "<img src=http://127.0.0.1:9/x>",
+]
+
+
+def test_typed_markup_is_printed_as_text_and_reads_nothing(db, monkeypatch):
+    asked: list[str] = []
+    original = SafeFetcher.fetch
+
+    def spy(self, url, headers=None):
+        asked.append(url)
+        return original(self, url, headers)
+
+    monkeypatch.setattr(SafeFetcher, "fetch", spy)
+    event = make_event(db)
+    regs = [
+        make_registration(db, event, first_name=p[:100], organisation=f"Org {p}"[:200])
+        for p in PAYLOADS
+    ]
+    pdf = render_badges(event, regs, "a4-8")
+    assert b"root:x:0:0" not in pdf
+    assert Path("/etc/passwd").read_bytes()[:20] not in pdf
+    text = pdf_text(pdf)
+    assert "<img" in text and "file:///etc/passwd" in text
+    assert all(u.startswith("data:") for u in asked), asked
+
+
+def test_the_fetcher_serves_only_data_and_static_files():
+    fetcher = SafeFetcher()
+    static_file = next(p for p in STATIC_DIR.rglob("*.css"))
+    assert fetcher.fetch(static_file.as_uri()) is not None
+    assert fetcher.fetch("data:text/plain,hello") is not None
+    for url in [
+        "file:///etc/passwd",
+        "http://127.0.0.1:9/x",
+        "https://example.org/",
+        (STATIC_DIR / ".." / ".." / "config.py").as_uri(),
+        "ftp://x/y",
+    ]:
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    assert len(fetcher.refused) == 5
+
+
+def test_filters_and_printing_records(db):
+    event = make_event(db)
+    cluster = make_registration(db, event, session_ids=[event.sessions[1].id])
+    ministry = make_registration(
+        db, event, organisation="Ministère", organisation_type=OrganisationType.MINISTRY
+    )
+    assert select_registrations(db, event, types=["ministry"]) == [ministry]
+    assert select_registrations(db, event, session_id=event.sessions[1].id) == [cluster]
+    record_printed([cluster])
+    record_printed([cluster])
+    assert cluster.badge_print_count == 2 and cluster.badge_printed_at is not None
+    db.flush()
+    assert select_registrations(db, event, not_printed=True) == [ministry]
+
+
+def test_an_empty_selection_or_an_unknown_layout_is_a_clear_error(db):
+    event = make_event(db)
+    with pytest.raises(DomainError):
+        render_badges(event, [], "a4-8")
+    with pytest.raises(DomainError):
+        render_badges(event, people(db, event, 1), "poster")
+
+
+def test_badges_command(app, tmp_path):
+    from sqlalchemy import delete
+
+    from tracker.badges.cli import badges_command
+    from tracker.models import Event
+
+    factory = app.extensions["db"].sessionmaker
+    with factory.begin() as db:
+        event = make_event(db)
+        slug = event.slug
+        people(db, event, 3)
+    runner = app.test_cli_runner()
+    out = tmp_path / "badges.pdf"
+    try:
+        result = runner.invoke(badges_command, [slug, "-o", str(out), "--layout", "a6"])
+        assert result.exit_code == 0, result.output
+        assert page_count(out.read_bytes()) == 3
+        again = runner.invoke(badges_command, [slug, "-o", str(out), "--not-printed"])
+        assert again.exit_code != 0 and "No badge" in again.output
+        unknown = runner.invoke(badges_command, ["no-such-event", "-o", str(out)])
+        assert unknown.exit_code != 0 and "Traceback" not in unknown.output
+    finally:
+        with factory.begin() as db:
+            db.execute(delete(Event).where(Event.slug == slug))
+
+
+def test_names_in_other_scripts_get_a_fallback_font_not_empty_boxes(db, caplog):
+    event = make_event(db)
+    regs = [
+        make_registration(db, event, first_name="李小龍", last_name="王"),
+        make_registration(db, event, first_name="محمد", last_name="العلي"),
+        make_registration(db, event, first_name="Ayşe", last_name="Nguyễn Đức"),
+    ]
+    with caplog.at_level("WARNING", logger="weasyprint"):
+        pdf = render_badges(event, regs, "a4-8")
+    assert not [r for r in caplog.records if ".notdef" in r.getMessage()]
+    assert "李小龍" in pdf_text(pdf)

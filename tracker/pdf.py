@@ -1,0 +1,66 @@
+"""PDF rendering: HTML + CSS through WeasyPrint, with a locked-down URL fetcher.
+
+Attendee-typed text is escaped by the templates, but the fetcher is the second wall:
+it serves only `data:` URLs and files inside the app's own static folder. Anything
+else (file://, http(s)://, another folder) is refused with an ordinary error, which
+WeasyPrint logs and skips, so the document renders without that resource and nothing
+outside the app is read or requested. A FatalURLFetchingError would abort the whole
+document instead: no badge batch should fail because of one person's name.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+log = logging.getLogger(__name__)
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+STATIC_DIR = (Path(__file__).resolve().parent / "static").resolve()
+STATIC_BASE_URL = STATIC_DIR.as_uri() + "/"
+
+
+class SafeFetcher(URLFetcher):
+    """Only `data:` URLs and the app's static files."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=2, allowed_protocols={"data", "file"}, allow_redirects=False)
+        self.refused: list[str] = []
+
+    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file":
+            path = Path(unquote(urlsplit(url).path)).resolve()
+            if path.is_relative_to(STATIC_DIR) and path.is_file():
+                return URLFetcherResponse(url, body=path.read_bytes())
+        self.refused.append(url)
+        log.warning("PDF rendering refused to fetch %.200s", url)
+        raise ValueError(f"resource not allowed in a PDF: {url[:200]}")
+
+
+_fonts = FontConfiguration()
+_stylesheets: dict[str, CSS] = {}
+
+
+def stylesheet(css: str) -> CSS:
+    """A pre-built stylesheet, kept for the next document with the same text."""
+    if css not in _stylesheets:
+        _stylesheets[css] = CSS(
+            string=css, font_config=_fonts, url_fetcher=SafeFetcher(), base_url=STATIC_BASE_URL
+        )
+    return _stylesheets[css]
+
+
+def render_pdf(html: str, *, css: str = "", fetcher: SafeFetcher | None = None) -> bytes:
+    """One PDF document from an HTML string (and a stylesheet string)."""
+    fetcher = fetcher or SafeFetcher()
+    document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher)
+    sheets = [stylesheet(css)] if css else []
+    return document.write_pdf(stylesheets=sheets, font_config=_fonts)
