@@ -70,6 +70,10 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     app.register_blueprint(organiser_bp)  # /manage, /events/new, /events/<slug>/edit, ...
 
+    from tracker.badges.views import bp as badges_bp
+
+    app.register_blueprint(badges_bp)  # /events/<slug>/badges, one badge on demand
+
     from tracker.cli import register_commands
 
     register_commands(app)

@@ -235,7 +235,10 @@ class User(UserMixin, Base):
     events: Mapped[list[Event]] = relationship(secondary=user_events)
 
     def may_access(self, event: Event) -> bool:
-        return self.active and (self.role == Role.ADMIN or event in self.events)
+        # By id, not identity: the event and the account may come from different sessions.
+        return self.active and (
+            self.role == Role.ADMIN or any(e.id == event.id for e in self.events)
+        )
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a disabled account cannot log in

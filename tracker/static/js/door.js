@@ -278,6 +278,13 @@
     });
     undoTarget = parts.undo || null;
     undoButton.hidden = !undoTarget;
+    // Print (or reprint) the badge of the person shown: a walk-in, a lost badge.
+    var badgeForm = result.querySelector(".door-badge-form");
+    var badgeFor = undoTarget && undoTarget.registration;
+    badgeForm.hidden = !badgeFor;
+    if (badgeFor) {
+      badgeForm.action = badgeForm.dataset.urlTemplate.replace(/\/0\.pdf$/, "/" + badgeFor + ".pdf");
+    }
     nextButton.hidden = kind === "pending";
     result.hidden = false;
     if (kind !== "pending") {
@@ -303,7 +310,7 @@
   }
 
   result.addEventListener("click", function (e) {
-    if (e.target.closest(".door-undo")) return;
+    if (e.target.closest(".door-undo") || e.target.closest(".door-badge-form")) return;
     hideResult();
     refocus();
   });

@@ -1,0 +1,57 @@
+"""The badge pages: batch with preview, one badge on demand, the door's reprint.
+(No app context around the test: each request must load its own user.)"""
+
+from __future__ import annotations
+
+import io
+
+from pypdf import PdfReader
+
+from tests.conftest import make_event, make_registration
+from tests.test_organiser_events import login, make_user
+
+
+def page_count(pdf: bytes) -> int:
+    return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def people(db, event, n):
+    return [make_registration(db, event, last_name=f"Martin {i}") for i in range(n)]
+
+
+def test_badge_pages_record_printing_and_refuse_the_wrong_roles(app, client, db):
+    from tracker.models import Role
+
+    event = make_event(db)
+    other = make_event(db)
+    regs = people(db, event, 3)
+    organiser = make_user(app, db, Role.ORGANISER, [event], email="org-badges@example.org")
+    door = make_user(app, db, Role.DOOR, [event], email="door-badges@example.org")
+    outsider = make_user(app, db, Role.DOOR, [other], email="door-other@example.org")
+    db.commit()
+
+    login(client, organiser)
+    page = client.get(f"/events/{event.slug}/badges?layout=a6")
+    assert page.status_code == 200 and "3 confirmed people match." in page.text
+    preview = client.get(f"/events/{event.slug}/badges/preview.pdf?layout=a6")
+    assert preview.mimetype == "application/pdf" and page_count(preview.data) == 3
+    db.expire_all()
+    assert regs[0].badge_print_count == 0  # a preview is not a print
+    batch = client.post(f"/events/{event.slug}/badges", data={"layout": "a4-8"})
+    assert batch.mimetype == "application/pdf" and page_count(batch.data) == 1
+    db.expire_all()
+    assert all(r.badge_print_count == 1 for r in regs)
+    one = client.post(f"/events/{event.slug}/registrations/{regs[0].id}/badge.pdf")
+    assert one.mimetype == "application/pdf"
+    db.expire_all()
+    assert regs[0].badge_print_count == 2
+    assert "Printed 2 times" in client.get(f"/events/{event.slug}/registrations/{regs[0].id}").text
+
+    login(client, door)
+    assert client.get(f"/events/{event.slug}/badges").status_code == 403
+    reprint = client.post(f"/events/{event.slug}/door/badge/{regs[1].id}.pdf")
+    assert reprint.mimetype == "application/pdf"
+    assert "door-badge-form" in client.get(f"/events/{event.slug}/door").text
+
+    login(client, outsider)
+    assert client.post(f"/events/{event.slug}/door/badge/{regs[1].id}.pdf").status_code == 403

@@ -1,0 +1,118 @@
+"""Badge pages: the organiser's batch page with its preview, one badge on demand from a
+registration, and the door's reprint. Printing is a POST: it is recorded."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from tracker.auth.access import DOOR, MANAGE, event_for, require
+from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS
+from tracker.badges.services import record_printed, render_badges, select_registrations
+from tracker.db import get_db
+from tracker.errors import DomainError
+from tracker.models import Event, OrganisationType, Role
+from tracker.organiser.services import get_registration
+from tracker.registration.forms import TYPE_SHORT_LABELS
+
+bp = Blueprint("badges", __name__)
+PREVIEW_COUNT = 8
+
+
+def _pdf(body: bytes, filename: str, *, inline: bool = False) -> Response:
+    response = Response(body, mimetype="application/pdf")
+    disposition = "inline" if inline else "attachment"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _filters(event: Event) -> dict:
+    """The batch filters from the query string or the form, checked."""
+    values = request.values
+    layout = values.get("layout") or DEFAULT_LAYOUT
+    types = [t for t in values.getlist("type") if t in {o.value for o in OrganisationType}]
+    session_id = values.get("session", type=int)
+    if session_id is not None and session_id not in {s.id for s in event.sessions}:
+        session_id = None
+    return {
+        "layout": layout if layout in LAYOUTS else DEFAULT_LAYOUT,
+        "types": types,
+        "session_id": session_id,
+        "not_printed": values.get("not_printed") == "y",
+    }
+
+
+@bp.route("/events/<slug>/badges", methods=["GET", "POST"])
+@require(MANAGE)
+def batch(slug: str) -> BaseResponse | tuple[str, int] | str:
+    event = event_for(slug, MANAGE)
+    db = get_db()
+    chosen = _filters(event)
+    people = select_registrations(
+        db,
+        event,
+        types=chosen["types"],
+        session_id=chosen["session_id"],
+        not_printed=chosen["not_printed"],
+    )
+    if request.method == "POST":
+        try:
+            body = render_badges(event, people, chosen["layout"])
+        except DomainError as e:
+            flash(str(e.message), "error")
+            return redirect(url_for(".batch", slug=slug, **request.form), code=303)
+        record_printed(people)
+        return _pdf(body, f"badges-{event.slug}-{chosen['layout']}.pdf")
+    return render_template(
+        "organiser/badges.html",
+        event=event,
+        layouts=LAYOUTS,
+        chosen=chosen,
+        count=len(people),
+        type_labels=TYPE_SHORT_LABELS,
+        preview_count=PREVIEW_COUNT,
+    )
+
+
+@bp.route("/events/<slug>/badges/preview.pdf")
+@require(MANAGE)
+def preview(slug: str) -> BaseResponse:
+    """The first few badges in the chosen layout; nothing is recorded."""
+    event = event_for(slug, MANAGE)
+    chosen = _filters(event)
+    people = select_registrations(
+        get_db(),
+        event,
+        types=chosen["types"],
+        session_id=chosen["session_id"],
+        not_printed=chosen["not_printed"],
+    )[:PREVIEW_COUNT]
+    try:
+        return _pdf(render_badges(event, people, chosen["layout"]), "preview.pdf", inline=True)
+    except DomainError as e:
+        flash(str(e.message), "error")
+        return redirect(url_for(".batch", slug=slug), code=303)
+
+
+def _one(slug: str, registration_id: int, roles: frozenset[Role]) -> Response:
+    event = event_for(slug, roles)
+    db = get_db()
+    registration = get_registration(db, event, registration_id)
+    layout = request.form.get("layout") or DEFAULT_LAYOUT
+    body = render_badges(event, [registration], layout if layout in LAYOUTS else DEFAULT_LAYOUT)
+    record_printed([registration])
+    return _pdf(body, f"badge-{registration.id}.pdf", inline=True)
+
+
+@bp.route("/events/<slug>/registrations/<int:registration_id>/badge.pdf", methods=["POST"])
+@require(MANAGE)
+def registration_badge(slug: str, registration_id: int) -> Response:
+    return _one(slug, registration_id, MANAGE)
+
+
+@bp.route("/events/<slug>/door/badge/<int:registration_id>.pdf", methods=["POST"])
+@require(DOOR)
+def door_badge(slug: str, registration_id: int) -> Response:
+    """A walk-in's badge or a reprint, from the door screen."""
+    return _one(slug, registration_id, DOOR)
