@@ -29,21 +29,29 @@ import argparse
 import http.client
 import json
 import os
-import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+from harness import (  # noqa: E402 - beside this script
+    CpuSample,
+    children,
+    free_port,
+    percentile,
+    scratch_database,
+    spent,
+    tail,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -58,44 +66,6 @@ SEARCHES = ("mar", "lefevre", "helene", "dupont moreau", "organisation 01", "zoe
 
 
 # --- database, server and CPU plumbing (as in registration.py) ---------------------------
-
-
-@contextmanager
-def scratch_database(url: str | None, tmp: Path) -> Iterator[str]:
-    """A URL to a new, empty database, removed afterwards."""
-    if url is None:
-        yield f"sqlite:///{tmp / 'tracker.sqlite3'}"
-        return
-
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        raise SystemExit("give no --database-url for SQLite: a fresh file is made in a temp dir")
-    if parsed.get_backend_name() != "postgresql":
-        raise SystemExit(f"unsupported database: {parsed.get_backend_name()}")
-
-    import psycopg
-    from psycopg import sql
-
-    # Connect to the named database only to create and drop a scratch one beside it.
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"tracker_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -166,86 +136,6 @@ def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
             conn.close()
         time.sleep(0.1)
     raise SystemExit(f"gunicorn did not answer within 30 s:\n{tail(log)}")
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    with suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int) -> float:
-    """utime + stime of one process, in seconds (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def children(pid: int) -> list[int]:
-    pids: list[int] = []
-    with suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            pids += [int(p) for p in (task / "children").read_text().split()]
-    return pids
-
-
-def postgres_pids(database: str) -> list[int]:
-    """The server's own processes and its backends for `database` (not other databases')."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError):
-                if (entry / "comm").read_text().strip() != "postgres":
-                    continue
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                client = "(" in title or "[local]" in title
-                if not client or f" {database} " in title:
-                    pids.append(int(entry.name))
-    return pids
-
-
-def machine_busy() -> float:
-    """Core-seconds spent not idle, machine-wide, since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / CLOCK_TICKS
-
-
-@dataclass
-class CpuSample:
-    client: float
-    server: dict[int, float]
-    postgres: dict[int, float]
-    machine: float
-
-    @classmethod
-    def take(cls, server_pid: int, postgres_database: str | None) -> CpuSample:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        server = {p: process_cpu(p) for p in [server_pid, *children(server_pid)]}
-        pg = {}
-        if postgres_database:
-            pg = {p: process_cpu(p) for p in postgres_pids(postgres_database)}
-        return cls(usage.ru_utime + usage.ru_stime, server, pg, machine_busy())
-
-
-def spent(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
-def percentile(ordered: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not ordered:
-        return float("nan")
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
-
-
-# --- set-up --------------------------------------------------------------------------------
 
 
 def prepare_database(url: str, registrations: int, doors: int) -> tuple[int, list[str], list[str]]:
