@@ -71,6 +71,9 @@ class Config:
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (nginx: 1).
     PROXY_COUNT = _env("PROXY_COUNT", "0")
 
+    # The most badges one PDF may hold: a larger batch is refused with a clear message.
+    BADGE_MAX_BATCH = int(_env("BADGE_MAX_BATCH", "5000") or 5000)
+
     # Absolute base for links in e-mails when no request is around (CLI, promotions).
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
     PRIVACY_URL = _env("PRIVACY_URL")  # None: the built-in privacy notice

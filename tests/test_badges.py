@@ -199,6 +199,14 @@ def test_filters_and_printing_records(db):
     assert select_registrations(db, event, not_printed=True) == [ministry]
 
 
+def test_an_oversize_batch_is_refused_before_rendering(app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "BADGE_MAX_BATCH", 2)
+    event = make_event(db)
+    with pytest.raises(DomainError) as caught:
+        render_badges(event, people(db, event, 3), "a4-8")
+    assert "At most 2 badges" in str(caught.value.message)
+
+
 def test_an_empty_selection_or_an_unknown_layout_is_a_clear_error(db):
     event = make_event(db)
     with pytest.raises(DomainError):

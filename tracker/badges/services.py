@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -30,7 +30,6 @@ from tracker.pdf import SafeFetcher, render_pdf
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.services import qr_png
 
-MAX_BATCH = 5000
 DEFAULT_COLOURS = {
     "cluster": "#00695c",
     "ministry": "#000091",
@@ -138,8 +137,9 @@ def render_badges(
     layout = layout_for(layout_name)
     if not registrations:
         raise DomainError(_l("No badge to print with these filters."))
-    if len(registrations) > MAX_BATCH:
-        raise DomainError(_l("At most %(n)d badges at a time: narrow the filters.", n=MAX_BATCH))
+    limit = current_app.config["BADGE_MAX_BATCH"]
+    if len(registrations) > limit:
+        raise DomainError(_l("At most %(n)d badges at a time: narrow the filters.", n=limit))
     colours = {**DEFAULT_COLOURS, **(event.badge_colours or {})}
     badges = [_badge(r, layout, colours) for r in registrations]
     pages = [badges[i : i + layout.per_page] for i in range(0, len(badges), layout.per_page)]
