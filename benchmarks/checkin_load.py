@@ -31,14 +31,10 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -46,11 +42,10 @@ from pathlib import Path
 from harness import (  # noqa: E402 - beside this script
     CpuSample,
     children,
-    free_port,
+    gunicorn,
     percentile,
     scratch_database,
     spent,
-    tail,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -66,76 +61,6 @@ SEARCHES = ("mar", "lefevre", "helene", "dupont moreau", "organisation 01", "zoe
 
 
 # --- database, server and CPU plumbing (as in registration.py) ---------------------------
-
-
-@contextmanager
-def gunicorn(
-    url: str, tmp: Path, workers: int, worker_class: str, threads: int
-) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        TRACKER_ENV="production",
-        TRACKER_SECRET_KEY=secrets.token_hex(32),  # 64 characters
-        TRACKER_DATABASE_URL=url,
-        TRACKER_MAIL_OUTBOX=str(tmp / "outbox"),
-        TRACKER_MAIL_SERVER="",
-        TRACKER_INSTANCE_PATH=str(tmp / "instance"),
-        TRACKER_BASE_URL=f"http://127.0.0.1:{port}",
-        TRACKER_SQL_ECHO="",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        worker_class,
-        "--threads",
-        str(threads),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--timeout",
-        "60",
-        "tracker:create_app()",
-    ]
-    log = (tmp / "gunicorn.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 - fixed command
-        command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_until_up(proc, port, tmp / "gunicorn.log")
-        yield proc, port
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
-
-
-def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({proc.returncode}):\n{tail(log)}")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            conn.request("GET", "/api/v1/openapi.json")
-            response = conn.getresponse()
-            response.read()
-            if response.status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.1)
-    raise SystemExit(f"gunicorn did not answer within 30 s:\n{tail(log)}")
 
 
 def prepare_database(url: str, registrations: int, doors: int) -> tuple[int, list[str], list[str]]:
@@ -425,7 +350,8 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
     event_id, codes, tokens = prepare_database(url, args.registrations, args.doors)
     setup_seconds = time.perf_counter() - started_setup
 
-    with gunicorn(url, tmp, args.workers, args.worker_class, args.threads) as (proc, port):
+    probe = "/api/v1/openapi.json"
+    with gunicorn(url, tmp, args.workers, args.worker_class, args.threads, probe) as (proc, port):
         workers = children(proc.pid)
         print(f"database    {parsed.render_as_string(hide_password=True)}")
         print(

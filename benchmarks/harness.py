@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import resource
 import secrets
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -129,3 +134,79 @@ def percentile(ordered: list[float], p: float) -> float:
 
 
 # --- set-up --------------------------------------------------------------------------------
+
+
+# --- the server ------------------------------------------------------------------
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def gunicorn(
+    url: str, tmp: Path, workers: int, worker_class: str, threads: int, probe: str
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        TRACKER_ENV="production",
+        TRACKER_SECRET_KEY=secrets.token_hex(32),  # 64 characters
+        TRACKER_DATABASE_URL=url,
+        TRACKER_MAIL_OUTBOX=str(tmp / "outbox"),
+        TRACKER_MAIL_SERVER="",
+        TRACKER_INSTANCE_PATH=str(tmp / "instance"),
+        TRACKER_BASE_URL=f"http://127.0.0.1:{port}",
+        TRACKER_SQL_ECHO="",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "60",
+        "tracker:create_app()",
+    ]
+    log = (tmp / "gunicorn.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603 - fixed command
+        command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until_up(proc, port, tmp / "gunicorn.log", probe)
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path, probe: str) -> None:
+    """Wait until GET `probe` answers 200."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited ({proc.returncode}):\n{tail(log)}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", probe)
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise SystemExit(f"gunicorn did not answer within 30 s:\n{tail(log)}")
