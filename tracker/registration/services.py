@@ -339,6 +339,22 @@ def get_by_token(db: DbSession, token: str) -> Registration:
     return registration
 
 
+def _check_email_free(db: DbSession, event: Event, registration: Registration, email: str) -> None:
+    """A changed address must not be another registration's at the same event."""
+    key = email_key(email)
+    if key == registration.email_key:
+        return
+    clash = db.scalar(
+        select(Registration.id).where(
+            Registration.event_id == event.id, Registration.email_key == key
+        )
+    )
+    if clash is not None:
+        raise InvalidChoice(
+            _l("Another registration already uses this e-mail address."), field="email"
+        )
+
+
 def update_registration(
     db: DbSession,
     registration: Registration,
@@ -354,17 +370,7 @@ def update_registration(
     if not can_edit(registration, now):
         raise EditClosed()
     sessions = _chosen_sessions(event, data.session_ids)
-    key = email_key(data.email)
-    if key != registration.email_key:
-        clash = db.scalar(
-            select(Registration.id).where(
-                Registration.event_id == event.id, Registration.email_key == key
-            )
-        )
-        if clash is not None:
-            raise InvalidChoice(
-                _l("Another registration already uses this e-mail address."), field="email"
-            )
+    _check_email_free(db, event, registration, data.email)
     if registration.status == CONFIRMED:
         if data.organisation_type != registration.organisation_type:
             quota = event.type_quotas.get(data.organisation_type.value)
@@ -538,17 +544,7 @@ def edit_registration(
     _check_keys(data)
     event = lock_event(db, registration.event)
     sessions = _chosen_sessions(event, data.session_ids)
-    key = email_key(data.email)
-    if key != registration.email_key:
-        clash = db.scalar(
-            select(Registration.id).where(
-                Registration.event_id == event.id, Registration.email_key == key
-            )
-        )
-        if clash is not None:
-            raise InvalidChoice(
-                _l("Another registration already uses this e-mail address."), field="email"
-            )
+    _check_email_free(db, event, registration, data.email)
     if registration.status == CONFIRMED and not override:
         if data.organisation_type != registration.organisation_type:
             quota = event.type_quotas.get(data.organisation_type.value)
