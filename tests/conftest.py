@@ -13,7 +13,7 @@ import itertools
 import os
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from tracker import create_app
 from tracker.cli import upgrade_database
 from tracker.db import install_session_hooks, utcnow
 from tracker.events.services import EventSpec, SessionSpec, create_event
-from tracker.models import Event, OrganisationType, Registration
+from tracker.models import Event, OrganisationType, Registration, RegistrationStatus
 from tracker.registration.services import RegistrationData, register
 
 
@@ -213,3 +213,72 @@ def form_data(event: Event | None = None, **overrides: object) -> dict[str, obje
         data["sessions"] = [str(event.sessions[0].id)]
     data.update(overrides)
     return data
+
+
+# --- an event with known attendance figures ------------------------------------------------
+
+DAY = datetime(2026, 12, 10, tzinfo=UTC)  # the event's day; Paris is UTC+1 in December
+
+
+def at(hour: int, minute: int) -> datetime:
+    """A time on the event's day, Paris time."""
+    return DAY + timedelta(hours=hour - 1, minutes=minute)
+
+
+def attendance_event(db: DbSession) -> Event:
+    """Eight people whose figures are known (tests/test_reports_services.py spells them out):
+
+    cluster   A plenary+RT1, at the door 09:02 (door A) and in RT1; B plenary, 09:14 (door B);
+              C RT1, never came; D RT1, cancelled
+    ministry  E plenary, checked in then undone; F plenary, waitlisted
+    region    G walk-in at 09:25 (door A)
+    agency    H checked in to RT2 only (not registered for it), never at the entrance
+    """
+    from tracker.checkin.services import check_in, undo_check_in
+    from tracker.door.services import WalkInData, register_walk_in
+    from tracker.registration.services import cancel_registration
+
+    event = make_event(db, slug="attendance", title="Atelier interministériel")
+    plenary, rt1, rt2 = (s.id for s in event.sessions)
+
+    def person(name: str, kind: OrganisationType, organisation: str, sessions: list[int]):
+        return make_registration(
+            db,
+            event,
+            first_name=name,
+            last_name=f"Person {name}",
+            email=f"{name.lower()}@example.org",
+            organisation=organisation,
+            organisation_type=kind,
+            session_ids=sessions,
+        )
+
+    cluster, ministry = OrganisationType.CLUSTER, OrganisationType.MINISTRY
+    a = person("A", cluster, "Vegepolys", [plenary, rt1])
+    b = person("B", cluster, "Aerospace Valley", [plenary])
+    person("C", cluster, "Vegepolys", [rt1])
+    d = person("D", cluster, "Minalogic", [rt1])
+    e = person("E", ministry, "DGE", [plenary])
+    f = person("F", ministry, "DGE", [plenary])
+    h = person("H", OrganisationType.AGENCY, "Bpifrance", [])
+    cancel_registration(db, d)
+    f.status = RegistrationStatus.WAITLISTED
+    db.flush()
+
+    check_in(db, event, actor=None, door="A", code=a.checkin_code, now=at(9, 2))
+    check_in(db, event, actor=None, door="A", code=a.checkin_code, session_id=rt1, now=at(10, 1))
+    check_in(db, event, actor=None, door="B", code=b.checkin_code, now=at(9, 14))
+    check_in(db, event, actor=None, door="B", code=e.checkin_code, now=at(9, 15))
+    undo_check_in(db, event, actor=None, door="B", code=e.checkin_code, now=at(9, 16))
+    check_in(db, event, actor=None, door="B", code=h.checkin_code, session_id=rt2, now=at(11, 0))
+    register_walk_in(
+        db,
+        event,
+        WalkInData("G", "Person G", "Région Pays de la Loire", OrganisationType.REGION),
+        actor=None,
+        door="A",
+        now=at(9, 25),
+    )
+    check_in(db, event, actor=None, door="A", code="NOSUCHCODE", now=at(9, 30))  # refused
+    db.flush()
+    return event

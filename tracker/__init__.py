@@ -74,6 +74,10 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     app.register_blueprint(badges_bp)  # /events/<slug>/badges, one badge on demand
 
+    from tracker.reports.views import bp as reports_bp
+
+    app.register_blueprint(reports_bp)  # /events/<slug>/stats and the exports
+
     from tracker.cli import register_commands
 
     register_commands(app)

@@ -173,6 +173,7 @@ SCHEMAS: dict[str, Any] = {
             "waitlisted",
             "cancelled",
             "checked_in",
+            "no_show",
             "by_type",
             "by_session",
         ],
@@ -185,6 +186,11 @@ SCHEMAS: dict[str, Any] = {
                 "type": "integer",
                 "minimum": 0,
                 "description": "Checked in at the entrance.",
+            },
+            "no_show": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Confirmed and not checked in at the entrance.",
             },
             "by_type": {
                 "type": "object",

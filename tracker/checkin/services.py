@@ -25,7 +25,6 @@ from tracker.errors import InvalidChoice
 from tracker.models import (
     CheckIn,
     Event,
-    OrganisationType,
     Registration,
     RegistrationStatus,
     ScanLog,
@@ -34,6 +33,7 @@ from tracker.models import (
     registration_sessions,
 )
 from tracker.registration.services import organisation_key
+from tracker.reports import services as reports
 
 ENTRANCE = 0
 _CODE_RE = re.compile(r"[^A-Z2-7]")
@@ -383,72 +383,27 @@ def counters(db: DbSession, event: Event) -> dict[str, Any]:
 
 
 def stats(db: DbSession, event: Event) -> dict[str, Any]:
-    """The headline figures of GET /api/v1/events/{slug}/stats."""
-    by_status = dict(
-        db.execute(
-            select(Registration.status, func.count())
-            .where(Registration.event_id == event.id)
-            .group_by(Registration.status)
-        ).all()
-    )
-    entrance = (CheckIn.event_id == event.id) & (CheckIn.scope == ENTRANCE)
-    checked_in = db.scalar(select(func.count()).select_from(CheckIn).where(entrance)) or 0
-    confirmed_by_type = dict(
-        db.execute(
-            select(Registration.organisation_type, func.count())
-            .where(
-                Registration.event_id == event.id,
-                Registration.status == RegistrationStatus.CONFIRMED,
-            )
-            .group_by(Registration.organisation_type)
-        ).all()
-    )
-    present_by_type = dict(
-        db.execute(
-            select(Registration.organisation_type, func.count())
-            .join(CheckIn, CheckIn.registration_id == Registration.id)
-            .where(entrance)
-            .group_by(Registration.organisation_type)
-        ).all()
-    )
-    registered_by_session = dict(
-        db.execute(
-            select(registration_sessions.c.session_id, func.count())
-            .join(Registration, Registration.id == registration_sessions.c.registration_id)
-            .where(
-                Registration.event_id == event.id,
-                Registration.status != RegistrationStatus.CANCELLED,
-            )
-            .group_by(registration_sessions.c.session_id)
-        ).all()
-    )
-    present_by_session = dict(
-        db.execute(
-            select(CheckIn.scope, func.count())
-            .where(CheckIn.event_id == event.id, CheckIn.scope != ENTRANCE)
-            .group_by(CheckIn.scope)
-        ).all()
-    )
+    """The headline figures of GET /api/v1/events/{slug}/stats (tracker.reports says
+    what each word means; the dashboard shows the same numbers)."""
+    totals, by_type = reports.totals_and_types(db, event)
     return {
-        "registered": sum(by_status.values()),
-        "confirmed": by_status.get(RegistrationStatus.CONFIRMED, 0),
-        "waitlisted": by_status.get(RegistrationStatus.WAITLISTED, 0),
-        "cancelled": by_status.get(RegistrationStatus.CANCELLED, 0),
-        "checked_in": checked_in,
+        "registered": totals.registered,
+        "confirmed": totals.confirmed,
+        "waitlisted": totals.waitlisted,
+        "cancelled": totals.cancelled,
+        "checked_in": totals.present,
+        "no_show": totals.no_show,
         "by_type": {
-            t.value: {
-                "confirmed": confirmed_by_type.get(t, 0),
-                "checked_in": present_by_type.get(t, 0),
-            }
-            for t in OrganisationType
+            t.value: {"confirmed": line.confirmed, "checked_in": line.present}
+            for t, line in by_type.items()
         },
         "by_session": [
             {
-                "id": s.id,
-                "title": s.title,
-                "registered": registered_by_session.get(s.id, 0),
-                "checked_in": present_by_session.get(s.id, 0),
+                "id": line.id,
+                "title": line.title,
+                "registered": line.registered,
+                "checked_in": line.present,
             }
-            for s in event.sessions
+            for line in reports.by_session(db, event)
         ],
     }
