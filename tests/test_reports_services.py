@@ -107,3 +107,28 @@ def test_an_event_without_anybody(db):
     assert result.totals.present_rate is None
     assert result.timeline == [] and result.by_organisation == []
     assert all(s.registered == 0 for s in result.by_session)
+
+
+def test_a_timeline_over_days_keeps_only_the_busy_slots(db, event):
+    from datetime import timedelta
+
+    from tests.conftest import at, make_registration
+    from tracker.checkin.services import check_in
+
+    late = make_registration(db, event, first_name="Z")
+    check_in(db, event, actor=None, door="A", code=late.checkin_code, now=at(9, 3) + timedelta(7))
+    slots = figures(db, event).timeline
+    assert len(slots) == 4
+    assert slots[-1].starts_at.date() > slots[0].starts_at.date()
+    assert [s.total for s in slots] == [1, 1, 1, 1]
+
+
+def test_arrivals_in_one_slot_at_one_door_add_up(db, event):
+    from tests.conftest import at, make_registration
+    from tracker.checkin.services import check_in
+
+    for minute in (4, 9):
+        late = make_registration(db, event, first_name=f"Z{minute}")
+        check_in(db, event, actor=None, door="A", code=late.checkin_code, now=at(9, minute))
+    slots = figures(db, event).timeline
+    assert slots[0].doors == {"A": 3} and slots[0].total == 3

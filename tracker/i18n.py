@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_percent
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
 from flask_babel import Babel, get_locale
 from werkzeug.wrappers import Response
@@ -76,10 +77,18 @@ def local_time(value: datetime, tz: str, fmt: str = "short") -> str:
     return format_time(value, fmt, tzinfo=ZoneInfo(tz), locale=str(get_locale()))
 
 
+def percent(value: float | None) -> str:
+    """A rate as a percentage in the reader's language; a dash when there is none."""
+    return "–" if value is None else format_percent(value, "#,##0.#%", locale=str(get_locale()))
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(
-        local_datetime=local_datetime, local_date=local_date, local_time=local_time
+        local_datetime=local_datetime,
+        local_date=local_date,
+        local_time=local_time,
+        percent=percent,
     )
     app.jinja_env.globals.update(get_locale=get_locale)

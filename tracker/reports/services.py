@@ -41,6 +41,7 @@ from tracker.models import (
 
 ENTRANCE = 0  # CheckIn.scope of the entrance (a session's scope is its id)
 TIMELINE_MINUTES = 10
+TIMELINE_MAX_SLOTS = 288  # two days of 10-minute slots; a longer span lists only busy slots
 
 CONFIRMED = RegistrationStatus.CONFIRMED
 CANCELLED = RegistrationStatus.CANCELLED
@@ -171,6 +172,15 @@ class Figures:
     by_organisation: list[OrganisationLine] = field(default_factory=list)
     timeline: list[Slot] = field(default_factory=list)
     doors: list[str] = field(default_factory=list)
+
+    @property
+    def slot_labels(self) -> list[str]:
+        """The timeline's slots as clock times (with the date when it spans days)."""
+        if not self.timeline:
+            return []
+        days = self.timeline[0].starts_at.date() != self.timeline[-1].starts_at.date()
+        fmt = "%Y-%m-%d %H:%M" if days else "%H:%M"
+        return [slot.starts_at.strftime(fmt) for slot in self.timeline]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -305,13 +315,18 @@ def by_organisation(
     return sort_organisations(list(lines.values()), sort, descending)
 
 
+def default_descending(sort: str) -> bool:
+    """Numbers sort largest first, names and types in alphabetical order."""
+    return sort not in ("name", "type")
+
+
 def sort_organisations(
     lines: list[OrganisationLine], sort: str, descending: bool | None = None
 ) -> list[OrganisationLine]:
     """Sorted by one column (numbers largest first unless told), then by name."""
     sort = sort if sort in ORGANISATION_SORTS else "registered"
     if descending is None:
-        descending = sort not in ("name", "type")
+        descending = default_descending(sort)
     order = list(OrganisationType)
     by_name = sorted(lines, key=lambda line: (line.name.casefold(), line.id))
     if sort == "name":
@@ -329,9 +344,10 @@ def timeline(
     db: DbSession, event: Event, *, minutes: int = TIMELINE_MINUTES
 ) -> tuple[list[Slot], list[str]]:
     """Entrance check-ins per slot of `minutes` and per door, slots in the event's time
-    zone, from the first check-in to the last with the empty slots between."""
+    zone, from the first check-in to the last with the empty slots between (only the
+    busy slots when check-ins spread over more than TIMELINE_MAX_SLOTS)."""
     width = minutes * 60
-    bucket = (epoch_seconds(CheckIn.checked_in_at) / literal_column(str(width))).label("bucket")
+    bucket = (epoch_seconds(CheckIn.checked_in_at) // literal_column(str(width))).label("bucket")
     rows = db.execute(
         select(bucket, CheckIn.door, func.count())
         .where(CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE)
@@ -345,12 +361,13 @@ def timeline(
     doors = sorted({door for _slot, door, _count in rows}, key=str.casefold)
     zone = ZoneInfo(event.timezone)
     first, last = min(counts), max(counts)
+    span = range(first, last + 1) if last - first < TIMELINE_MAX_SLOTS else sorted(counts)
     slots = [
         Slot(
             starts_at=datetime.fromtimestamp(slot * width, UTC).astimezone(zone),
             doors=counts.get(slot, {}),
         )
-        for slot in range(first, last + 1)
+        for slot in span
     ]
     return slots, doors
 

@@ -1,7 +1,41 @@
-"""Organiser pages of the statistics: the live dashboard and its downloads."""
+"""Organiser pages of the statistics: the live dashboard.
+
+GET /events/<slug>/stats is the whole page; with ?part=figures it is only the figures,
+which the page's script fetches again every few seconds to stay live without reloading.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, render_template, request
+
+from tracker.auth.access import MANAGE, event_for, require
+from tracker.db import get_db, utcnow
+from tracker.registration.forms import TYPE_SHORT_LABELS
+from tracker.reports import charts
+from tracker.reports.services import ORGANISATION_SORTS, default_descending, figures
 
 bp = Blueprint("reports", __name__)
+REFRESH_SECONDS = 15
+
+
+@bp.route("/events/<slug>/stats")
+@require(MANAGE)
+def dashboard(slug: str) -> str:
+    event = event_for(slug, MANAGE)
+    sort = request.args.get("sort", "registered")
+    sort = sort if sort in ORGANISATION_SORTS else "registered"
+    order = request.args.get("order")
+    descending = {"asc": False, "desc": True}.get(order or "", default_descending(sort))
+    result = figures(get_db(), event, sort=sort, descending=descending)
+    context = {
+        "event": event,
+        "figures": result,
+        "charts": charts.all_charts(result),
+        "type_labels": TYPE_SHORT_LABELS,
+        "sort": sort,
+        "descending": descending,
+        "now": utcnow(),
+    }
+    if request.args.get("part") == "figures":
+        return render_template("reports/_figures.html", **context)
+    return render_template("reports/dashboard.html", refresh=REFRESH_SECONDS, **context)

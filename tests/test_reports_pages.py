@@ -1,0 +1,200 @@
+"""The statistics dashboard: its tables against the known figures, the sortable
+organisations, the live refresh part, the charts, and agreement with the stats API."""
+
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.conftest import attendance_event, make_event
+from tests.test_organiser_events import login, make_user
+from tracker.auth.services import create_token
+from tracker.models import OrganisationType, Role
+
+
+class Tables(HTMLParser):
+    """Every <table id=...> of a page as rows of cell texts; and every <img src>."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.images: list[dict[str, str]] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self._table = attrs["id"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+        elif tag == "img":
+            self.images.append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._table and self._cell is not None:
+            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture
+def event(db):
+    return attendance_event(db)
+
+
+@pytest.fixture
+def organiser(app, client, db, event):
+    user = make_user(app, db, Role.ORGANISER, [event], email="org-stats@example.org")
+    db.commit()
+    login(client, user)
+    return user
+
+
+def dashboard(client, event, query: str = "") -> Tables:
+    response = client.get(f"/events/{event.slug}/stats{query}")
+    assert response.status_code == 200, response.text
+    return Tables(response.get_data(as_text=True))
+
+
+def test_the_dashboard_shows_the_known_figures(client, event, organiser):
+    page = dashboard(client, event)
+    assert page.tables["table-by-type"][1:] == [
+        ["Cluster", "3", "3", "2", "1", "33.3%"],
+        ["Ministry", "2", "1", "0", "1", "100%"],
+        ["Region", "1", "1", "1", "0", "0%"],
+        ["Agency", "1", "1", "0", "1", "100%"],
+        ["Other", "0", "0", "0", "0", "–"],
+    ]
+    assert page.tables["table-by-session"][1:] == [
+        ["Plénière", "4", "3", "0", "3"],
+        ["Table ronde 1", "2", "2", "1", "1"],
+        ["Table ronde 2", "0", "0", "1", "0"],
+    ]
+    cross = {row[0]: row[1:] for row in page.tables["table-cross"][1:]}
+    assert cross["Cluster"] == ["0 / 2", "1 / 2", "0 / 0"]
+    assert cross["Agency"] == ["0 / 0", "0 / 0", "1 / 0"]
+    assert page.tables["table-arrivals"] == [
+        ["From", "A", "B", "Total"],
+        ["09:00", "1", "0", "1"],
+        ["09:10", "0", "1", "1"],
+        ["09:20", "1", "0", "1"],
+    ]
+    organisations = page.tables["table-by-organisation"]
+    assert organisations[1] == ["DGE", "Ministry", "2", "0", "1"]
+    assert len(organisations) == 1 + 6
+
+
+def test_the_headline_cards(client, event, organiser):
+    html = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
+    assert 'data-registered="8"' in html and 'data-present="3"' in html
+    assert "50% of confirmed" in html  # present and no-shows are both 3 of 6
+    assert "12.5% of registrations" in html  # one cancellation of eight
+
+
+def test_every_chart_is_an_svg_image_with_its_table_beside_it(client, event, organiser):
+    page = dashboard(client, event)
+    charts = [img for img in page.images if "chart" in img.get("class", "")]
+    assert len(charts) == 3
+    for img in charts:
+        prefix = "data:image/svg+xml;base64,"
+        assert img["src"].startswith(prefix)
+        svg = base64.b64decode(img["src"][len(prefix) :]).decode()
+        assert svg.startswith("<svg") and "<script src" not in svg  # nothing fetched
+        assert "the numbers are in the table" in img["alt"]
+    arrivals = base64.b64decode(charts[2]["src"].split(",", 1)[1]).decode()
+    assert "09:10" in arrivals  # the timeline's slots label the chart
+
+
+@pytest.mark.parametrize(
+    ("query", "first", "last"),
+    [
+        ("?sort=name", "Aerospace Valley", "Vegepolys"),
+        ("?sort=name&order=desc", "Vegepolys", "Aerospace Valley"),
+        ("?sort=present", "Aerospace Valley", "Minalogic"),
+        ("?sort=bogus&order=sideways", "DGE", "Minalogic"),
+    ],
+)
+def test_organisations_are_sortable(client, event, organiser, query, first, last):
+    rows = dashboard(client, event, query).tables["table-by-organisation"][1:]
+    assert (rows[0][0], rows[-1][0]) == (first, last)
+
+
+def test_the_sort_links_turn_the_order_around(client, event, organiser):
+    html = client.get(f"/events/{event.slug}/stats?sort=name").get_data(as_text=True)
+    assert 'aria-sort="ascending"' in html
+    assert "sort=name&amp;order=desc" in html
+
+
+def test_the_live_part_is_the_figures_alone(client, event, organiser):
+    response = client.get(f"/events/{event.slug}/stats?part=figures")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in html and "table-by-type" in html
+    full = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
+    assert 'data-url="/events/attendance/stats?part=figures' in full
+    assert "js/stats.js" in full
+
+
+def test_the_dashboard_follows_a_new_check_in(client, db, event, organiser):
+    from tracker.checkin.services import check_in
+    from tracker.models import Registration
+
+    c = db.query(Registration).filter_by(event_id=event.id, first_name="C").one()
+    check_in(db, event, actor=None, door="C", code=c.checkin_code)
+    db.commit()
+    page = dashboard(client, event, "?part=figures")
+    assert page.tables["table-by-type"][1][:4] == ["Cluster", "3", "3", "3"]
+
+
+def test_dashboard_and_api_agree(app, client, db, event, organiser):
+    with app.app_context():
+        token, _ = create_token(db, organiser, "stats")
+    db.commit()
+    api = client.get(
+        f"/api/v1/events/{event.slug}/stats", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
+    page = dashboard(client, event)
+    rows = page.tables["table-by-type"][1:]
+    for row, type_ in zip(rows, list(OrganisationType), strict=True):  # the page's order
+        assert [int(row[2]), int(row[3])] == [
+            api["by_type"][type_.value]["confirmed"],
+            api["by_type"][type_.value]["checked_in"],
+        ]
+    for row, session in zip(page.tables["table-by-session"][1:], api["by_session"], strict=True):
+        assert (row[0], int(row[1]), int(row[3])) == (
+            session["title"],
+            session["registered"],
+            session["checked_in"],
+        )
+    assert (api["registered"], api["checked_in"], api["no_show"]) == (8, 3, 3)
+
+
+def test_an_empty_event_and_french(client, db, organiser):
+    empty = make_event(db)
+    organiser.events.append(empty)
+    db.commit()
+    client.set_cookie("lang", "fr")
+    html = client.get(f"/events/{empty.slug}/stats").get_data(as_text=True)
+    assert "Personne n’a encore été enregistré à l’entrée." in html
+    assert "Statistiques" in html
+
+
+def test_door_accounts_and_other_organisers_are_refused(app, client, db, event):
+    door = make_user(app, db, Role.DOOR, [event], email="door-stats@example.org")
+    stranger = make_user(app, db, Role.ORGANISER, [make_event(db)], email="o2@example.org")
+    db.commit()
+    for user in (door, stranger):
+        login(client, user)
+        assert client.get(f"/events/{event.slug}/stats").status_code == 403
