@@ -154,6 +154,16 @@ class Registration(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "email_key"),
         Index("ix_registrations_event_status", "event_id", "status", "created_at"),
+        # The statistics count registrations per type, status and organisation from
+        # indexes alone: one scan for an event, one lookup per check-in.
+        Index(
+            "ix_registrations_event_counts",
+            "event_id",
+            "organisation_type",
+            "status",
+            "organisation_id",
+        ),
+        Index("ix_registrations_id_counts", "id", "organisation_type", "status", "organisation_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -268,7 +278,16 @@ class CheckIn(Base):
     __tablename__ = "checkins"
     __table_args__ = (
         UniqueConstraint("registration_id", "scope"),
-        Index("ix_checkins_event_scope", "event_id", "scope"),
+        # Counters, statistics and the arrival timeline read the check-ins of an event
+        # and scope from this index alone.
+        Index(
+            "ix_checkins_event_scope",
+            "event_id",
+            "scope",
+            "registration_id",
+            "checked_in_at",
+            "door",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -386,6 +386,7 @@ def stats(db: DbSession, event: Event) -> dict[str, Any]:
     """The headline figures of GET /api/v1/events/{slug}/stats (tracker.reports says
     what each word means; the dashboard shows the same numbers)."""
     totals, by_type = reports.totals_and_types(db, event)
+    per_session = reports.session_counts(db, event)
     return {
         "registered": totals.registered,
         "confirmed": totals.confirmed,
@@ -398,12 +399,8 @@ def stats(db: DbSession, event: Event) -> dict[str, Any]:
             for t, line in by_type.items()
         },
         "by_session": [
-            {
-                "id": line.id,
-                "title": line.title,
-                "registered": line.registered,
-                "checked_in": line.present,
-            }
-            for line in reports.by_session(db, event)
+            {"id": s.id, "title": s.title, "registered": registered, "checked_in": present}
+            for s in event.sessions
+            for registered, present in [per_session[s.id]]
         ],
     }

@@ -195,11 +195,8 @@ class Figures:
         }
 
 
-def _entrance_join() -> Any:
-    return and_(CheckIn.registration_id == Registration.id, CheckIn.scope == ENTRANCE)
-
-
 def _fold(line: Line, status: RegistrationStatus, count: int, present: int) -> None:
+    """Add `count` registrations of one status, `present` of them checked in."""
     if status != CANCELLED:
         line.registered += count
     if status == CONFIRMED:
@@ -208,22 +205,39 @@ def _fold(line: Line, status: RegistrationStatus, count: int, present: int) -> N
     line.present += present
 
 
-def totals_and_types(db: DbSession, event: Event) -> tuple[Totals, dict[OrganisationType, Line]]:
-    """The headline figures and the breakdown by organisation type, in one query."""
-    rows = db.execute(
-        select(
-            Registration.organisation_type,
-            Registration.status,
-            func.count(Registration.id),
-            func.count(CheckIn.id),
-        )
-        .outerjoin(CheckIn, _entrance_join())
-        .where(Registration.event_id == event.id)
-        .group_by(Registration.organisation_type, Registration.status)
-    ).all()
+Key = tuple[int, OrganisationType, RegistrationStatus]  # organisation id, type, status
+
+# SQLite would rather read the registrations' rows (QR image and all) by rowid; from a
+# check-in, type, status and organisation are all in this much smaller index.
+_BY_ID = "INDEXED BY ix_registrations_id_counts"
+
+
+def _people(db: DbSession, event: Event) -> dict[Key, list[int]]:
+    """[registrations, present at the entrance] per organisation, type and status: one
+    scan of an index of registrations, one of the entrance check-ins (a join per check-in).
+    Everything about people and the entrance is folded from these few hundred rows."""
+    counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    keys = (Registration.organisation_id, Registration.organisation_type, Registration.status)
+    for *key, count in db.execute(
+        select(*keys, func.count()).where(Registration.event_id == event.id).group_by(*keys)
+    ):
+        counts[tuple(key)][0] = count  # type: ignore[index]
+    for *key, present in db.execute(
+        select(*keys, func.count())
+        .select_from(CheckIn)
+        .join(Registration, Registration.id == CheckIn.registration_id)
+        .with_hint(Registration, _BY_ID, "sqlite")
+        .where(CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE)
+        .group_by(*keys)
+    ):
+        counts[tuple(key)][1] = present  # type: ignore[index]
+    return counts
+
+
+def _totals_and_types(counts: dict[Key, list[int]]) -> tuple[Totals, dict[OrganisationType, Line]]:
     totals = Totals()
     by_type = {t: Line() for t in OrganisationType}
-    for kind, status, count, present in rows:
+    for (_org, kind, status), (count, present) in counts.items():
         _fold(by_type[kind], status, count, present)
         totals.registered += count
         totals.present += present
@@ -237,31 +251,34 @@ def totals_and_types(db: DbSession, event: Event) -> tuple[Totals, dict[Organisa
     return totals, by_type
 
 
+def totals_and_types(db: DbSession, event: Event) -> tuple[Totals, dict[OrganisationType, Line]]:
+    """The headline figures and the breakdown by organisation type."""
+    return _totals_and_types(_people(db, event))
+
+
 def by_session(db: DbSession, event: Event) -> list[SessionLine]:
-    """Per session: registered and present, in all and per organisation type."""
+    """Per session: registered and present, in all and per organisation type. Present
+    counts the session's own check-ins, registered for it or not."""
     link = registration_sessions.c
+    keys = (Registration.organisation_type, Registration.status)
     registered = db.execute(
-        select(
-            link.session_id,
-            Registration.organisation_type,
-            Registration.status,
-            func.count(),
-            func.count(CheckIn.id),
-        )
+        select(link.session_id, *keys, func.count())
+        .select_from(registration_sessions)
         .join(Registration, Registration.id == link.registration_id)
-        .outerjoin(
-            CheckIn,
-            and_(CheckIn.registration_id == Registration.id, CheckIn.scope == link.session_id),
-        )
         .where(Registration.event_id == event.id)
-        .group_by(link.session_id, Registration.organisation_type, Registration.status)
+        .group_by(link.session_id, *keys)
     ).all()
-    # Session check-ins of people not registered for it count as present too.
+    # From the check-in side (far fewer rows): whether each was registered for it.
     present = db.execute(
-        select(CheckIn.scope, Registration.organisation_type, func.count())
+        select(CheckIn.scope, *keys, func.count(), func.count(link.session_id))
         .join(Registration, Registration.id == CheckIn.registration_id)
+        .with_hint(Registration, _BY_ID, "sqlite")
+        .outerjoin(
+            registration_sessions,
+            and_(link.registration_id == CheckIn.registration_id, link.session_id == CheckIn.scope),
+        )
         .where(CheckIn.event_id == event.id, CheckIn.scope != ENTRANCE)
-        .group_by(CheckIn.scope, Registration.organisation_type)
+        .group_by(CheckIn.scope, *keys)
     ).all()
     lines = {
         s.id: SessionLine(
@@ -269,15 +286,15 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         )
         for s in event.sessions
     }
-    for session_id, kind, status, count, present_registered in registered:
+    for session_id, kind, status, count in registered:
         if session_id in lines:
             _fold(lines[session_id].by_type[kind], status, count, 0)
-            lines[session_id].by_type[kind].present_confirmed += (
-                present_registered if status == CONFIRMED else 0
-            )
-    for scope, kind, count in present:
+    for scope, kind, status, count, was_registered in present:
         if scope in lines:
-            lines[scope].by_type[kind].present += count
+            part = lines[scope].by_type[kind]
+            part.present += count
+            if status == CONFIRMED:
+                part.present_confirmed += was_registered
     for line in lines.values():
         for part in line.by_type.values():
             line.registered += part.registered
@@ -287,32 +304,61 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
     return list(lines.values())
 
 
+def session_counts(db: DbSession, event: Event) -> dict[int, tuple[int, int]]:
+    """(registered, present) per session id, as by_session counts them, from indexes
+    alone: all the session's choices less the cancelled ones, and its check-ins."""
+    link = registration_sessions.c
+    ids = [s.id for s in event.sessions]
+    chosen = dict(
+        db.execute(
+            select(link.session_id, func.count())
+            .where(link.session_id.in_(ids))
+            .group_by(link.session_id)
+        ).all()
+    )
+    cancelled = dict(
+        db.execute(
+            select(link.session_id, func.count())
+            .select_from(Registration)
+            .join(registration_sessions, link.registration_id == Registration.id)
+            .where(Registration.event_id == event.id, Registration.status == CANCELLED)
+            .group_by(link.session_id)
+        ).all()
+    )
+    present = dict(
+        db.execute(
+            select(CheckIn.scope, func.count())
+            .where(CheckIn.event_id == event.id, CheckIn.scope != ENTRANCE)
+            .group_by(CheckIn.scope)
+        ).all()
+    )
+    return {i: (chosen.get(i, 0) - cancelled.get(i, 0), present.get(i, 0)) for i in ids}
+
+
 ORGANISATION_SORTS = ("name", "type", "registered", "present", "no_show")
+
+
+def _by_organisation(db: DbSession, counts: dict[Key, list[int]]) -> list[OrganisationLine]:
+    lines: dict[int, OrganisationLine] = {}
+    for (org_id, _kind, status), (count, present) in counts.items():
+        line = lines.setdefault(org_id, OrganisationLine(id=org_id))
+        _fold(line, status, count, present)
+    ids = sorted(lines)
+    for start in range(0, len(ids), 500):
+        for org_id, name, kind in db.execute(
+            select(Organisation.id, Organisation.name, Organisation.type).where(
+                Organisation.id.in_(ids[start : start + 500])
+            )
+        ):
+            lines[org_id].name, lines[org_id].type = name, kind
+    return list(lines.values())
 
 
 def by_organisation(
     db: DbSession, event: Event, *, sort: str = "registered", descending: bool | None = None
 ) -> list[OrganisationLine]:
     """Every organisation with someone registered: its type, registered, present."""
-    rows = db.execute(
-        select(
-            Organisation.id,
-            Organisation.name,
-            Organisation.type,
-            Registration.status,
-            func.count(Registration.id),
-            func.count(CheckIn.id),
-        )
-        .join(Organisation, Organisation.id == Registration.organisation_id)
-        .outerjoin(CheckIn, _entrance_join())
-        .where(Registration.event_id == event.id)
-        .group_by(Organisation.id, Organisation.name, Organisation.type, Registration.status)
-    ).all()
-    lines: dict[int, OrganisationLine] = {}
-    for org_id, name, kind, status, count, present in rows:
-        line = lines.setdefault(org_id, OrganisationLine(id=org_id, name=name, type=kind))
-        _fold(line, status, count, present)
-    return sort_organisations(list(lines.values()), sort, descending)
+    return sort_organisations(_by_organisation(db, _people(db, event)), sort, descending)
 
 
 def default_descending(sort: str) -> bool:
@@ -382,10 +428,12 @@ def figures(
     descending: bool | None = None,
 ) -> Figures:
     """All the figures of an event: the dashboard, the headcount export and the report."""
-    totals, types = totals_and_types(db, event)
+    counts = _people(db, event)
+    totals, types = _totals_and_types(counts)
     result = Figures(totals=totals, by_type=types, by_session=by_session(db, event))
     if organisations:
-        result.by_organisation = by_organisation(db, event, sort=sort, descending=descending)
+        lines = _by_organisation(db, counts)
+        result.by_organisation = sort_organisations(lines, sort, descending)
     if arrivals:
         result.timeline, result.doors = timeline(db, event)
     return result
