@@ -6,7 +6,7 @@ which the page's script fetches again every few seconds to stay live without rel
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from tracker.auth.access import MANAGE, event_for, require
 from tracker.db import get_db, utcnow
@@ -15,7 +15,6 @@ from tracker.reports import charts
 from tracker.reports.services import ORGANISATION_SORTS, default_descending, figures
 
 bp = Blueprint("reports", __name__)
-REFRESH_SECONDS = 15
 
 
 @bp.route("/events/<slug>/stats")
@@ -38,4 +37,5 @@ def dashboard(slug: str) -> str:
     }
     if request.args.get("part") == "figures":
         return render_template("reports/_figures.html", **context)
-    return render_template("reports/dashboard.html", refresh=REFRESH_SECONDS, **context)
+    refresh = current_app.config.get("STATS_REFRESH_SECONDS", 15)
+    return render_template("reports/dashboard.html", refresh=refresh, **context)
