@@ -58,6 +58,16 @@ def stylesheet(css: str) -> CSS:
     return _stylesheets[css]
 
 
+def css_string(text: str) -> str:
+    """A CSS string literal of `text`, for the app's own words (translations) only:
+    anything but ASCII letters, digits and spaces becomes a hex escape, so no text can
+    close the string, the declaration or the rule. Attendee- or organiser-typed text
+    never goes into a stylesheet: it reaches the page through the HTML (string-set).
+    """
+    kept = (c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in text)
+    return '"' + "".join(kept) + '"'
+
+
 def render_pdf(html: str, *, css: str = "", fetcher: SafeFetcher | None = None) -> bytes:
     """One PDF document from an HTML string (and a stylesheet string)."""
     fetcher = fetcher or SafeFetcher()
