@@ -11,9 +11,11 @@ document instead: no badge batch should fail because of one person's name.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from flask_babel import gettext as _
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -66,6 +68,25 @@ def css_string(text: str) -> str:
     """
     kept = (c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in text)
     return '"' + "".join(kept) + '"'
+
+
+_PAGE, _PAGES = "\x01", "\x02"
+
+
+def page_counter() -> str:
+    """The CSS `content` of "Page N / M" in the reader's language: the translated words
+    as escaped CSS strings around counter(page) and counter(pages)."""
+    # TRANSLATORS: the footer of every page of a PDF document, e.g. "Page 2 / 5".
+    marked = _("Page %(page)s / %(pages)s", page=_PAGE, pages=_PAGES)
+    parts = []
+    for piece in re.split(f"([{_PAGE}{_PAGES}])", marked):
+        if piece == _PAGE:
+            parts.append("counter(page)")
+        elif piece == _PAGES:
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append(css_string(piece))
+    return " ".join(parts) or "counter(page)"
 
 
 def render_pdf(html: str, *, css: str = "", fetcher: SafeFetcher | None = None) -> bytes:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from tracker.db import utcnow
 from tracker.models import Event
-from tracker.pdf import render_pdf
+from tracker.pdf import page_counter, render_pdf
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
 from tracker.reports.services import figures
@@ -24,4 +24,4 @@ def render_report(db: DbSession, event: Event) -> bytes:
         type_labels=TYPE_SHORT_LABELS,
         generated_at=utcnow(),
     )
-    return render_pdf(html, css=render_template("pdf/report.css"))
+    return render_pdf(html, css=render_template("pdf/report.css", page_counter=page_counter()))

@@ -28,7 +28,6 @@ same single query.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,7 +37,6 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_interval
 from flask import render_template
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session as DbSession
@@ -55,7 +53,7 @@ from tracker.models import (
     Session,
     registration_sessions,
 )
-from tracker.pdf import css_string, render_pdf
+from tracker.pdf import page_counter, render_pdf
 from tracker.registration.forms import TYPE_LABELS
 from tracker.reports.services import ENTRANCE
 
@@ -208,25 +206,6 @@ def sheet_date(event: Event, session: Session | None) -> str:
     return format_interval(start, end, "yMMMd", tzinfo=zone, locale=str(get_locale()))
 
 
-_PAGE, _PAGES = "\x01", "\x02"
-
-
-def page_counter_content() -> str:
-    """The CSS `content` of "Page N / M" in the reader's language: the translated words
-    as escaped CSS strings around counter(page) and counter(pages)."""
-    # TRANSLATORS: the footer of every page of a sign-in sheet, e.g. "Page 2 / 5".
-    marked = _("Page %(page)s / %(pages)s", page=_PAGE, pages=_PAGES)
-    parts = []
-    for piece in re.split(f"([{_PAGE}{_PAGES}])", marked):
-        if piece == _PAGE:
-            parts.append("counter(page)")
-        elif piece == _PAGES:
-            parts.append("counter(pages)")
-        elif piece:
-            parts.append(css_string(piece))
-    return " ".join(parts) or "counter(page)"
-
-
 def render_signin(
     db: DbSession,
     event: Event,
@@ -260,5 +239,5 @@ def render_signin(
         with_times=with_times,
         times=times,
     )
-    css = render_template("pdf/signin.css", page_counter=page_counter_content())
+    css = render_template("pdf/signin.css", page_counter=page_counter())
     return render_pdf(html, css=css)
