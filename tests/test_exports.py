@@ -1,5 +1,6 @@
 """Exports: the headcount, attendee list and check-in log in CSV and XLSX, against the
-event whose figures are known (tests.conftest.attendance_event); formula injection."""
+event whose figures are known (tests.conftest.attendance_event); formula injection;
+the `tracker export` command."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import attendance_event, make_event, make_registration
+from tracker.reports.cli import export_command
 from tracker.reports.exports import (
     BOM,
     EXPORTS,
@@ -68,6 +70,13 @@ def local(hour: int, minute: int) -> datetime:
 @pytest.fixture
 def event(db, app_ctx):
     return attendance_event(db)
+
+
+def built(app, db, builder=attendance_event):
+    """An event built in a request context that is gone afterwards: the command
+    below must set up its own (language)."""
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        return builder(db)
 
 
 # --- the headcount ---------------------------------------------------------------------
@@ -405,3 +414,59 @@ def test_unsupported_combinations_are_refused(db, event):
             export, parsed = parse_options(what, fmt, **options)
             export.render(db, event, parsed)
         assert message in str(refused.value.message), (what, fmt, options)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def english_shell(monkeypatch):
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+
+
+def test_export_command_writes_the_file(app, db, english_shell, tmp_path):
+    event = built(app, db)
+    runner = app.test_cli_runner()
+    out = tmp_path / "people.xlsx"
+    args = [event.slug, "--what", "attendees", "--format", "xlsx", "-o", str(out)]
+    result = runner.invoke(export_command, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Attendees (xlsx, ") and str(out) in result.output
+    assert len(sheet_rows(workbook(out.read_bytes())["Attendees"])) == 8
+
+    out = tmp_path / "headcount.csv"
+    args = [event.slug, "--what", "headcount", "--format", "csv", "-o", str(out)]
+    result = runner.invoke(export_command, [*args, "--bom", "--separator", ";"])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(BOM + b"Summary")
+    assert b"Figure;Value" in out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--what", "attendees", "--format", "pdf"], "comes as csv, xlsx"),
+        (["--what", "signin", "--format", "pdf", "--session", "999999"], "not part of the event"),
+        (["--what", "headcount", "--format", "csv", "--session", "1"], "sign-in sheet"),
+        (["--what", "nothing", "--format", "csv"], "--what"),
+        (["--what", "headcount", "--format", "csv", "--separator", "|"], "--separator"),
+        (["--what", "headcount", "--format", "doc"], "--format"),
+    ],
+)
+def test_export_command_errors_are_one_line(app, db, english_shell, tmp_path, args, message):
+    event = built(app, db, make_event)
+    out = tmp_path / "out"
+    result = app.test_cli_runner().invoke(export_command, [event.slug, *args, "-o", str(out)])
+    assert result.exit_code != 0
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_export_command_unknown_event(app, db, english_shell, tmp_path):
+    args = ["no-such-event", "--what", "headcount", "--format", "csv", "-o", str(tmp_path / "x")]
+    result = app.test_cli_runner().invoke(export_command, args)
+    assert result.exit_code != 0
+    assert result.output.strip() == "Error: No event has the slug no-such-event."
