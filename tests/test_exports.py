@@ -1,11 +1,12 @@
 """Exports: the headcount, attendee list and check-in log in CSV and XLSX, against the
 event whose figures are known (tests.conftest.attendance_event); formula injection;
-the `tracker export` command."""
+the `tracker export` command and the organiser's download."""
 
 from __future__ import annotations
 
 import csv
 import io
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,8 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import attendance_event, make_event, make_registration
+from tests.test_organiser_events import login, make_user
+from tracker.models import Role
 from tracker.reports.cli import export_command
 from tracker.reports.exports import (
     BOM,
@@ -73,8 +76,8 @@ def event(db, app_ctx):
 
 
 def built(app, db, builder=attendance_event):
-    """An event built in a request context that is gone afterwards: the command
-    below must set up its own (language)."""
+    """An event built in a request context that is gone afterwards: the command and
+    the pages below must set up their own (language, user)."""
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         return builder(db)
 
@@ -470,3 +473,73 @@ def test_export_command_unknown_event(app, db, english_shell, tmp_path):
     result = app.test_cli_runner().invoke(export_command, args)
     assert result.exit_code != 0
     assert result.output.strip() == "Error: No event has the slug no-such-event."
+
+
+# --- the download ----------------------------------------------------------------------------
+
+
+def test_organisers_download_and_door_staff_do_not(app, client, db):
+    event = built(app, db)
+    organiser = make_user(app, db, Role.ORGANISER, [event], email="org-exports@example.org")
+    door = make_user(app, db, Role.DOOR, [event], email="door-exports@example.org")
+    outsider = make_user(app, db, Role.ORGANISER, [], email="org-elsewhere@example.org")
+    db.commit()
+    url = f"/events/{event.slug}/export"
+
+    login(client, organiser)
+    response = client.get(url, query_string={"what": "headcount", "format": "xlsx"})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="headcount-attendance.xlsx"'
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    assert workbook(response.data)["Summary"]["B2"].value == 8
+
+    response = client.get(
+        url, query_string={"what": "attendees", "format": "csv", "bom": "1", "separator": ";"}
+    )
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.data.startswith(BOM + b"ID;First name")
+    assert 'filename="attendees-attendance.csv"' in response.headers["Content-Disposition"]
+
+    for refused in (door, outsider):  # the door role; an organiser of other events
+        login(client, refused)
+        query = {"what": "headcount", "format": "csv"}
+        assert client.get(url, query_string=query).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"what": "everything", "format": "csv"}, "Unknown export “everything”"),
+        ({"format": "csv"}, "Unknown export"),
+        ({"what": "attendees", "format": "pdf"}, "comes as csv, xlsx, not “pdf”"),
+        ({"what": "checkins", "format": "docx"}, "comes as csv, xlsx"),
+        ({"what": "signin", "format": "pdf", "session": "abc"}, "not part of the event"),
+        ({"what": "signin", "format": "pdf", "session": "999999"}, "not part of the event"),
+        ({"what": "headcount", "format": "csv", "separator": "|"}, "The separator must be"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_that_says_why(app, client, db, query, message):
+    event = make_event(db)
+    organiser = make_user(app, db, Role.ORGANISER, [event])
+    db.commit()
+    login(client, organiser)
+    response = client.get(f"/events/{event.slug}/export", query_string=query)
+    assert response.status_code == 400
+    assert response.mimetype == "text/html" and "<h1>Error</h1>" in response.text
+    assert message in response.text.replace("&#34;", '"')
+
+
+def test_a_document_not_installed_is_said_so(app, client, db, monkeypatch):
+    """The PDF renderers live in their own modules; without one the page says so."""
+    monkeypatch.setitem(sys.modules, "tracker.reports.signin", None)
+    event = make_event(db)
+    organiser = make_user(app, db, Role.ORGANISER, [event])
+    db.commit()
+    login(client, organiser)
+    response = client.get(
+        f"/events/{event.slug}/export", query_string={"what": "signin", "format": "pdf"}
+    )
+    assert response.status_code == 501
+    assert "This export is not available in this installation." in response.text
