@@ -296,14 +296,16 @@ class Headcount(Export):
         types = _labels(TYPE_SHORT_LABELS)
         totals = result.totals
         registered, present, no_show = _("Registered"), _("Present"), _("No-show")
+        # TRANSLATORS: headers over numbers of people (not one person's status)
+        confirmed = pgettext("people", "Confirmed")
         summary = Table(
             _("Summary"),
             [_("Figure"), _("Value")],
             [
                 (registered, totals.registered),
-                (_("Confirmed"), totals.confirmed),
-                (_("Waitlisted"), totals.waitlisted),
-                (_("Cancelled"), totals.cancelled),
+                (confirmed, totals.confirmed),
+                (pgettext("people", "Waitlisted"), totals.waitlisted),
+                (pgettext("people", "Cancelled"), totals.cancelled),
                 (present, totals.present),
                 (no_show, totals.no_show),
                 (_("Present rate"), percent(totals.present_rate)),
@@ -313,7 +315,7 @@ class Headcount(Export):
         )
         by_type = Table(
             _("By organisation type"),
-            [_("Type"), registered, _("Confirmed"), present, no_show, _("No-show rate")],
+            [_("Type"), registered, confirmed, present, no_show, _("No-show rate")],
             [
                 (
                     types[kind],
