@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import format_number
 from flask_babel import gettext as _
 
 from tracker.cli import one_line_errors
@@ -50,13 +51,12 @@ def export_command(
             raise click.ClickException(_("No event has the slug %(slug)s.", slug=slug)) from None
         rendered = export.render(db, event, options)
     output.write_bytes(rendered.body)
-    size = len(rendered.body)
     click.echo(
         _(
             "%(what)s (%(format)s, %(size)s bytes) written to %(file)s",
             what=export.label,
             format=fmt,
-            size=f"{size:,}",
+            size=format_number(len(rendered.body)),
             file=output,
         )
     )
