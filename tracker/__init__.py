@@ -78,6 +78,10 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     app.register_blueprint(reports_bp)  # /events/<slug>/stats and the exports
 
+    from tracker.reports.downloads import bp as exports_bp
+
+    app.register_blueprint(exports_bp)  # /events/<slug>/export?what=...&format=...
+
     from tracker.cli import register_commands
 
     register_commands(app)

@@ -204,6 +204,9 @@ def register_commands(app: Flask) -> None:
     from tracker.badges.cli import badges_command  # tracker badges SLUG -o FILE
 
     app.cli.add_command(badges_command)
+    from tracker.reports.cli import export_command  # tracker export SLUG --what ... -o FILE
+
+    app.cli.add_command(export_command)
 
 
 def _create_app() -> Flask:

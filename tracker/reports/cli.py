@@ -1,0 +1,62 @@
+"""tracker export SLUG --what WHAT --format FMT -o FILE [--session ID] [--bom] [--separator ';']"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_babel import format_number
+from flask_babel import gettext as _
+
+from tracker.cli import one_line_errors
+from tracker.errors import NotFound
+from tracker.events.services import get_event
+from tracker.reports.exports import EXPORTS, FORMATS, SEPARATORS, parse_options
+
+
+@click.command("export")
+@click.argument("slug")
+@click.option("--what", required=True, type=click.Choice(list(EXPORTS)), help="What to export")
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--session", "session_id", type=int, help="One session (sign-in sheet only)")
+@click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 byte-order mark (Excel)")
+@click.option(
+    "--separator",
+    type=click.Choice(SEPARATORS),
+    default=",",
+    show_default=True,
+    help="CSV: the field separator (';' for French Excel, with decimal commas)",
+)
+@with_appcontext
+@one_line_errors
+def export_command(
+    slug: str,
+    what: str,
+    fmt: str,
+    output: Path,
+    session_id: int | None,
+    bom: bool,
+    separator: str,
+) -> None:
+    """Export an event's headcount, attendees or check-in log (CSV, XLSX), or its
+    headcount report or sign-in sheet (PDF). Texts follow the shell's language."""
+    export, options = parse_options(what, fmt, session=session_id, bom=bom, separator=separator)
+    with current_app.extensions["db"].sessionmaker.begin() as db:
+        try:
+            event = get_event(db, slug)
+        except NotFound:
+            raise click.ClickException(_("No event has the slug %(slug)s.", slug=slug)) from None
+        rendered = export.render(db, event, options)
+    output.write_bytes(rendered.body)
+    click.echo(
+        _(
+            "%(what)s (%(format)s, %(size)s bytes) written to %(file)s",
+            what=export.label,
+            format=fmt,
+            size=format_number(len(rendered.body)),
+            file=output,
+        )
+    )

@@ -1,0 +1,553 @@
+"""Data exports: the headcount, the attendee list, the check-in log (CSV or XLSX) and the
+PDF documents written elsewhere (the report, the sign-in sheets).
+
+One code path for the `tracker export` command and the organiser's download: parse the
+options (`parse_options`), then `EXPORTS[what].render(db, event, options)` gives
+(filename, mimetype, bytes). A refused option is an `ExportError` (a 400, or one line
+on the command line).
+
+Every string cell that a spreadsheet could read as a formula (one beginning with
+=, +, -, @, tab, carriage return, line feed or NUL) gets a leading single quote, as
+OWASP recommends for CSV injection; numbers and dates are written as numbers and dates.
+Times are shown in the event's time zone.
+
+The attendee list and the check-in log are streamed from SQL, one plain row at a time
+(no ORM objects), into CSV or into a streaming XLSX writer (tracker.reports.xlsx): a
+100,000-person event takes seconds and a few tens of MiB.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, NamedTuple
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session as DbSession
+
+from tracker.door.services import NO_EMAIL_DOMAIN
+from tracker.errors import DomainError
+from tracker.models import (
+    CheckIn,
+    Event,
+    Organisation,
+    OrganisationType,
+    Registration,
+    ScanLog,
+    Session,
+    User,
+    registration_sessions,
+)
+from tracker.organiser.views import SCAN_LABELS, SOURCE_LABELS, STATUS_LABELS
+from tracker.registration.forms import TYPE_SHORT_LABELS
+from tracker.reports import xlsx
+from tracker.reports.services import ENTRANCE, figures
+from tracker.reports.xlsx import Percent
+
+FORMATS = ("csv", "xlsx", "pdf")
+MIMETYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": xlsx.MIMETYPE,
+    "pdf": "application/pdf",
+}
+SEPARATORS = (",", ";")
+BOM = b"\xef\xbb\xbf"
+STREAM_BATCH = 2000  # rows fetched at a time from a server-side cursor
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+class ExportError(DomainError):
+    code = "bad_export"
+    status = 400
+
+
+class ExportUnavailable(DomainError):
+    """The document's renderer is not part of this installation (yet)."""
+
+    code = "export_unavailable"
+    status = 501
+
+    def default_message(self) -> object:
+        return _l("This export is not available in this installation.")
+
+
+# --- cells --------------------------------------------------------------------------
+
+FORMULA_STARTS = frozenset("=+-@\t\r\n\x00")
+
+
+def neutralise(value: Any) -> Any:
+    """A string that a spreadsheet would read as a formula, with a leading single
+    quote (OWASP's advice against CSV injection). Anything else is returned as is:
+    a negative number stays a number."""
+    if isinstance(value, str) and value and value[0] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+def percent(value: float | None) -> Percent | None:
+    return None if value is None else Percent(value)
+
+
+@dataclass
+class Table:
+    """One table of an export: a sheet in XLSX, a block in CSV. `rows` may be a
+    generator: it is read once."""
+
+    title: str
+    columns: list[str]
+    rows: Iterable[Sequence[Any]]
+
+
+def _local(value: datetime, zone: ZoneInfo) -> datetime:
+    """A stored (aware UTC) time as the naive wall-clock time of the event."""
+    return value.astimezone(zone).replace(tzinfo=None)
+
+
+# --- CSV ----------------------------------------------------------------------------
+
+
+def write_csv(
+    tables: Sequence[Table], *, zone: ZoneInfo, bom: bool = False, separator: str = ","
+) -> bytes:
+    """UTF-8 CSV; several tables follow one another, each under a title row, with an
+    empty row between them. With the ';' separator decimals take a comma, as the
+    spreadsheets that expect ';' (French Excel) read them."""
+    if separator not in SEPARATORS:
+        raise ExportError(_l("The separator must be “,” or “;”."))
+    decimal_comma = separator == ";"
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return neutralise(value)
+        if isinstance(value, datetime):
+            return _local(value, zone).isoformat(sep=" ", timespec="seconds")
+        if isinstance(value, float) and decimal_comma:
+            return repr(float(value)).replace(".", ",")
+        return value
+
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=separator)
+    titled = len(tables) > 1
+    for n, table in enumerate(tables):
+        if n:
+            writer.writerow([])
+        if titled:
+            writer.writerow([neutralise(table.title)])
+        writer.writerow([neutralise(c) for c in table.columns])
+        writer.writerows([cell(v) for v in row] for row in table.rows)
+    # (a lone surrogate, which only a direct database write could leave, becomes "?")
+    return (BOM if bom else b"") + out.getvalue().encode("utf-8", "replace")
+
+
+# --- XLSX ---------------------------------------------------------------------------
+
+
+def write_xlsx(tables: Sequence[Table], *, zone: ZoneInfo) -> bytes:
+    """One sheet per table (tracker.reports.xlsx): bold header row frozen below it, an
+    auto-filter over the table, dates as dates in the event's time zone, numbers as
+    numbers, strings neutralised."""
+    return xlsx.workbook(
+        (xlsx.Sheet(t.title, t.columns, t.rows) for t in tables), zone=zone, text=neutralise
+    )
+
+
+# --- options ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    format: str
+    session_id: int | None = None
+    bom: bool = False
+    separator: str = ","
+
+
+class Rendered(NamedTuple):
+    filename: str
+    mimetype: str
+    body: bytes
+
+
+def parse_options(
+    what: str | None,
+    fmt: str | None,
+    *,
+    session: str | int | None = None,
+    bom: str | bool | None = None,
+    separator: str | None = None,
+) -> tuple[Export, Options]:
+    """The export and its options from what a person typed (query string or command
+    line); what depends on the event is checked by Export.render."""
+    export = EXPORTS.get(what or "")
+    if export is None:
+        raise ExportError(
+            _l(
+                "Unknown export “%(what)s”: choose %(choices)s.",
+                what=what or "",
+                choices=", ".join(EXPORTS),
+            )
+        )
+    session_id: int | None = None
+    if isinstance(session, int):
+        session_id = session
+    elif session:
+        try:
+            session_id = int(session)
+        except ValueError:
+            raise ExportError(_l("This session is not part of the event.")) from None
+    if isinstance(bom, str):
+        if bom not in ("", "0", "1"):
+            raise ExportError(_l("The byte-order mark option must be 1 or 0."))
+        bom = bom == "1"
+    separator = separator or ","
+    if separator not in SEPARATORS:
+        raise ExportError(_l("The separator must be “,” or “;”."))
+    return export, Options(
+        format=fmt or "", session_id=session_id, bom=bool(bom), separator=separator
+    )
+
+
+# --- the exports --------------------------------------------------------------------
+
+
+class Export:
+    """An export: `render` gives (filename, mimetype, bytes). CSV and XLSX come from
+    `tables`; a PDF from `pdf`."""
+
+    identifier: ClassVar[str]
+    label: ClassVar[Any]
+    formats: ClassVar[tuple[str, ...]] = ("csv", "xlsx")
+    per_session: ClassVar[bool] = False  # takes a session
+
+    def render(self, db: DbSession, event: Event, options: Options) -> Rendered:
+        self.check(event, options)
+        if options.format == "pdf":
+            body = self.pdf(db, event, options)
+        elif options.format == "csv":
+            body = write_csv(
+                self.tables(db, event),
+                zone=ZoneInfo(event.timezone),
+                bom=options.bom,
+                separator=options.separator,
+            )
+        else:
+            body = write_xlsx(self.tables(db, event), zone=ZoneInfo(event.timezone))
+        return Rendered(self.filename(event, options), MIMETYPES[options.format], body)
+
+    def check(self, event: Event, options: Options) -> None:
+        if options.format not in self.formats:
+            raise ExportError(
+                _l(
+                    "The %(what)s export comes as %(formats)s, not “%(format)s”.",
+                    what=self.identifier,
+                    formats=", ".join(self.formats),
+                    format=options.format,
+                )
+            )
+        if options.session_id is not None:
+            if not self.per_session:
+                raise ExportError(_l("Only the sign-in sheet can be made for one session."))
+            if options.session_id not in {s.id for s in event.sessions}:
+                raise ExportError(_l("This session is not part of the event."))
+
+    def filename(self, event: Event, options: Options) -> str:
+        return f"{self.identifier}-{event.slug}.{options.format}"
+
+    def tables(self, db: DbSession, event: Event) -> list[Table]:
+        raise NotImplementedError
+
+    def pdf(self, db: DbSession, event: Event, options: Options) -> bytes:
+        raise NotImplementedError
+
+
+def _labels(labels: dict[Any, Any]) -> dict[Any, str]:
+    """Translated once per export, not once per row."""
+    return {key: str(label) for key, label in labels.items()}
+
+
+class Headcount(Export):
+    identifier = "headcount"
+    label = _l("Headcount")
+    formats = ("csv", "xlsx", "pdf")
+
+    def pdf(self, db: DbSession, event: Event, options: Options) -> bytes:
+        try:
+            from tracker.reports.report import render_report
+        except ModuleNotFoundError as e:  # only the module itself absent: "not available"
+            if e.name != "tracker.reports.report":
+                raise
+            raise ExportUnavailable() from None
+        return render_report(db, event)
+
+    def tables(self, db: DbSession, event: Event) -> list[Table]:
+        result = figures(db, event, arrivals=False, sort="name")
+        types = _labels(TYPE_SHORT_LABELS)
+        totals = result.totals
+        registered, present, no_show = _("Registered"), _("Present"), _("No-show")
+        # TRANSLATORS: headers over numbers of people (not one person's status)
+        confirmed = pgettext("people", "Confirmed")
+        summary = Table(
+            _("Summary"),
+            [_("Figure"), _("Value")],
+            [
+                (registered, totals.registered),
+                (confirmed, totals.confirmed),
+                (pgettext("people", "Waitlisted"), totals.waitlisted),
+                (pgettext("people", "Cancelled"), totals.cancelled),
+                (present, totals.present),
+                (no_show, totals.no_show),
+                (_("Present rate"), percent(totals.present_rate)),
+                (_("No-show rate"), percent(totals.no_show_rate)),
+                (_("Cancellation rate"), percent(totals.cancellation_rate)),
+            ],
+        )
+        by_type = Table(
+            _("By organisation type"),
+            [_("Type"), registered, confirmed, present, no_show, _("No-show rate")],
+            [
+                (
+                    types[kind],
+                    line.registered,
+                    line.confirmed,
+                    line.present,
+                    line.no_show,
+                    percent(line.no_show_rate),
+                )
+                for kind, line in result.by_type.items()
+            ],
+        )
+        by_organisation = Table(
+            _("By organisation"),
+            [_("Organisation"), _("Type"), registered, present, no_show],
+            [
+                (line.name, types[line.type], line.registered, line.present, line.no_show)
+                for line in result.by_organisation
+            ],
+        )
+        by_session = Table(
+            _("By session"),
+            [_("Session"), registered, present],
+            [(line.title, line.registered, line.present) for line in result.by_session],
+        )
+        cross_columns = [_("Type")]
+        for line in result.by_session:
+            cross_columns += [
+                _("%(session)s: registered", session=line.title),
+                _("%(session)s: present", session=line.title),
+            ]
+        cross = Table(
+            _("Type × session"),
+            cross_columns,
+            [
+                [types[kind]]
+                + [
+                    n
+                    for line in result.by_session
+                    for n in (line.by_type[kind].registered, line.by_type[kind].present)
+                ]
+                for kind in OrganisationType
+            ],
+        )
+        return [summary, by_type, by_organisation, by_session, cross]
+
+
+class Attendees(Export):
+    identifier = "attendees"
+    label = _l("Attendees")
+
+    def tables(self, db: DbSession, event: Event) -> list[Table]:
+        sessions = list(event.sessions)
+        entrance = _("Entrance")
+        columns = [
+            _("ID"),
+            _("First name"),
+            _("Last name"),
+            _("E-mail address"),
+            _("Organisation"),
+            _("Type"),
+            _("Job title"),
+            _("Status"),
+            _("Source"),
+            _("Registered at"),
+            _("Cancelled at"),
+            _("Badges printed"),
+            _("%(session)s: checked in at", session=entrance),
+        ]
+        for s in sessions:
+            columns += [
+                # TRANSLATORS: a column of Yes/No (the headcount's is a number of people)
+                pgettext("yes or no", "%(session)s: registered", session=s.title),
+                _("%(session)s: checked in at", session=s.title),
+            ]
+        return [Table(_("Attendees"), columns, self.rows(db, event, sessions))]
+
+    def rows(self, db: DbSession, event: Event, sessions: list[Session]) -> Iterator[list[Any]]:
+        """One row per registration, from one query: check-in times pivoted per scope
+        and session choices pivoted per session, each grouped by registration."""
+        times = [
+            func.max(case((CheckIn.scope == scope, CheckIn.checked_in_at))).label(f"t{n}")
+            for n, scope in enumerate([ENTRANCE, *(s.id for s in sessions)])
+        ]
+        checkins = (
+            select(CheckIn.registration_id, *times)
+            .where(CheckIn.event_id == event.id)
+            .group_by(CheckIn.registration_id)
+            .subquery()
+        )
+        link = registration_sessions.c
+        chosen_columns = [
+            func.max(case((link.session_id == s.id, 1), else_=0)).label(f"s{n}")
+            for n, s in enumerate(sessions)
+        ]
+        chosen = (
+            select(link.registration_id, *chosen_columns)
+            .join(Registration, Registration.id == link.registration_id)
+            .where(Registration.event_id == event.id)
+            .group_by(link.registration_id)
+            .subquery()
+        )
+        stmt = (
+            select(
+                Registration.id,
+                Registration.first_name,
+                Registration.last_name,
+                Registration.email,
+                Organisation.name,
+                Registration.organisation_type,
+                Registration.job_title,
+                Registration.status,
+                Registration.source,
+                Registration.created_at,
+                Registration.cancelled_at,
+                Registration.badge_print_count,
+                *(checkins.c[f"t{n}"] for n in range(len(sessions) + 1)),
+                *(chosen.c[f"s{n}"] for n in range(len(sessions))),
+            )
+            .join(Organisation, Organisation.id == Registration.organisation_id)
+            .outerjoin(checkins, checkins.c.registration_id == Registration.id)
+            .outerjoin(chosen, chosen.c.registration_id == Registration.id)
+            .where(Registration.event_id == event.id)
+            .order_by(Registration.id)
+            .execution_options(stream_results=True, yield_per=STREAM_BATCH)
+        )
+        types = _labels(TYPE_SHORT_LABELS)
+        statuses = _labels(STATUS_LABELS)
+        sources = _labels(SOURCE_LABELS)
+        yes, no = _("Yes"), _("No")
+        no_email = "@" + NO_EMAIL_DOMAIN
+        count = len(sessions)
+        for row in db.execute(stmt):
+            (rid, first, last, email, organisation, kind, job, status, source) = row[:9]
+            line = [
+                rid,
+                first,
+                last,
+                None if email.lower().endswith(no_email) else email,
+                organisation,
+                types[kind],
+                job,
+                statuses[status],
+                sources[source],
+                row[9],  # registered at
+                row[10],  # cancelled at
+                row[11],  # badges printed
+                row[12],  # entrance
+            ]
+            session_times = row[13 : 13 + count]
+            for n in range(count):
+                line.append(yes if row[13 + count + n] else no)
+                line.append(session_times[n])
+            yield line
+
+
+class CheckinLog(Export):
+    identifier = "checkins"
+    label = _l("Check-in log")
+
+    def tables(self, db: DbSession, event: Event) -> list[Table]:
+        columns = [
+            _("Time"),
+            _("Door"),
+            _("Account"),
+            _("Result"),
+            _("Registration ID"),
+            _("Name"),
+            _("Code typed"),
+            _("Session"),
+        ]
+        return [Table(_("Check-in log"), columns, self.rows(db, event))]
+
+    def rows(self, db: DbSession, event: Event) -> Iterator[list[Any]]:
+        stmt = (
+            select(
+                ScanLog.at,
+                ScanLog.door,
+                User.email,
+                ScanLog.result,
+                ScanLog.registration_id,
+                Registration.first_name,
+                Registration.last_name,
+                ScanLog.code,
+                ScanLog.session_id,
+                Session.title,
+            )
+            .outerjoin(User, User.id == ScanLog.user_id)
+            .outerjoin(Registration, Registration.id == ScanLog.registration_id)
+            .outerjoin(Session, Session.id == ScanLog.session_id)
+            .where(ScanLog.event_id == event.id)
+            .order_by(ScanLog.at, ScanLog.id)
+            .execution_options(stream_results=True, yield_per=STREAM_BATCH)
+        )
+        results = _labels(SCAN_LABELS)
+        entrance = _("Entrance")
+        for at, door, account, result, rid, first, last, code, session_id, title in db.execute(
+            stmt
+        ):
+            yield [
+                at,
+                door,
+                account,
+                results.get(result, result),
+                rid,
+                f"{first} {last}" if rid is not None and first is not None else None,
+                code,
+                title if session_id is not None else entrance,
+            ]
+
+
+class SigninSheet(Export):
+    identifier = "signin"
+    label = _l("Sign-in sheet")
+    formats = ("pdf",)
+    per_session = True
+
+    def filename(self, event: Event, options: Options) -> str:
+        if options.session_id is None:
+            return f"signin-{event.slug}.pdf"
+        return f"signin-{event.slug}-session-{options.session_id}.pdf"
+
+    def pdf(self, db: DbSession, event: Event, options: Options) -> bytes:
+        try:
+            from tracker.reports.signin import render_signin
+        except ModuleNotFoundError as e:  # only the module itself absent: "not available"
+            if e.name != "tracker.reports.signin":
+                raise
+            raise ExportUnavailable() from None
+        return render_signin(db, event, session_id=options.session_id)
+
+
+EXPORTS: dict[str, Export] = {
+    export.identifier: export for export in (Headcount(), Attendees(), CheckinLog(), SigninSheet())
+}
