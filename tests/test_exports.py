@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -320,8 +321,14 @@ def injected(db, app_ctx):
 
 
 def in_xlsx(payload: str) -> str:
-    """XML cannot carry NUL: it is dropped, after the quote was added."""
-    return "'" + payload.replace("\x00", "")
+    """The neutralised payload as it sits in the file: XML cannot carry NUL or a bare
+    carriage return, so the writer escapes them as OOXML says (_x0000_, _x000D_), which
+    Excel and LibreOffice read back as the characters (openpyxl leaves them escaped)."""
+    return "'" + xlsx_escaped(payload)
+
+
+def xlsx_escaped(text: str) -> str:
+    return re.sub("[\x00-\x08\x0b-\x1f]", lambda m: f"_x{ord(m.group()):04X}_", text)
 
 
 def test_formula_payloads_are_neutralised_in_csv(db, injected):
@@ -383,7 +390,8 @@ def test_text_survives_the_xlsx_writer():
     when = datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("UTC"))  # 03:30 in Paris (summer)
     table = Table("T", ["text", "when"], [(t, when) for t in texts])
     sheet = workbook(write_xlsx([table], zone=PARIS))["T"]
-    assert [c.value for c in sheet["A"][1:]] == [*texts[:-1], "x" * 32767]  # Excel's limit
+    expected = [xlsx_escaped(t) for t in texts[:-1]]
+    assert [c.value for c in sheet["A"][1:]] == [*expected, "x" * 32767]  # Excel's limit
     assert sheet["B2"].value == datetime(2026, 3, 29, 3, 30)
 
 
