@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -537,17 +536,3 @@ def test_a_bad_parameter_is_a_400_that_says_why(app, client, db, query, message)
     assert response.status_code == 400
     assert response.mimetype == "text/html" and "<h1>Error</h1>" in response.text
     assert message in response.text.replace("&#34;", '"')
-
-
-def test_a_document_not_installed_is_said_so(app, client, db, monkeypatch):
-    """The PDF renderers live in their own modules; without one the page says so."""
-    monkeypatch.setitem(sys.modules, "tracker.reports.signin", None)
-    event = make_event(db)
-    organiser = make_user(app, db, Role.ORGANISER, [event])
-    db.commit()
-    login(client, organiser)
-    response = client.get(
-        f"/events/{event.slug}/export", query_string={"what": "signin", "format": "pdf"}
-    )
-    assert response.status_code == 501
-    assert "This export is not available in this installation." in response.text

@@ -4,6 +4,7 @@ organisations, the live refresh part, the charts, and agreement with the stats A
 from __future__ import annotations
 
 import base64
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -198,3 +199,16 @@ def test_door_accounts_and_other_organisers_are_refused(app, client, db, event):
     for user in (door, stranger):
         login(client, user)
         assert client.get(f"/events/{event.slug}/stats").status_code == 403
+
+
+def test_every_download_link_of_the_dashboard_works(client, event, organiser):
+    html = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
+    links = sorted(set(re.findall(r'href="(/events/attendance/export\?[^"]+)"', html)))
+    # headcount: pdf, xlsx, csv, csv for Excel; attendees and check-ins: 3 each; sign-in
+    # sheets: the event and each of its 3 sessions.
+    assert len(links) == 4 + 3 + 3 + 4
+    for link in links:
+        response = client.get(link.replace("&amp;", "&"))
+        assert response.status_code == 200, link
+        assert response.headers["Content-Disposition"].startswith("attachment;"), link
+        assert len(response.data) > 100, link

@@ -76,11 +76,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     from tracker.reports.views import bp as reports_bp
 
-    app.register_blueprint(reports_bp)  # /events/<slug>/stats and the exports
-
-    from tracker.reports.downloads import bp as exports_bp
-
-    app.register_blueprint(exports_bp)  # /events/<slug>/export?what=...&format=...
+    app.register_blueprint(reports_bp)  # /events/<slug>/stats, /events/<slug>/export
 
     from tracker.cli import register_commands
 

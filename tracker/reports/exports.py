@@ -48,7 +48,9 @@ from tracker.models import (
 from tracker.organiser.views import SCAN_LABELS, SOURCE_LABELS, STATUS_LABELS
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import xlsx
+from tracker.reports.report import render_report
 from tracker.reports.services import ENTRANCE, figures
+from tracker.reports.signin import render_signin
 from tracker.reports.xlsx import Percent
 
 FORMATS = ("csv", "xlsx", "pdf")
@@ -68,16 +70,6 @@ STREAM_BATCH = 2000  # rows fetched at a time from a server-side cursor
 class ExportError(DomainError):
     code = "bad_export"
     status = 400
-
-
-class ExportUnavailable(DomainError):
-    """The document's renderer is not part of this installation (yet)."""
-
-    code = "export_unavailable"
-    status = 501
-
-    def default_message(self) -> object:
-        return _l("This export is not available in this installation.")
 
 
 # --- cells --------------------------------------------------------------------------
@@ -283,12 +275,6 @@ class Headcount(Export):
     formats = ("csv", "xlsx", "pdf")
 
     def pdf(self, db: DbSession, event: Event, options: Options) -> bytes:
-        try:
-            from tracker.reports.report import render_report
-        except ModuleNotFoundError as e:  # only the module itself absent: "not available"
-            if e.name != "tracker.reports.report":
-                raise
-            raise ExportUnavailable() from None
         return render_report(db, event)
 
     def tables(self, db: DbSession, event: Event) -> list[Table]:
@@ -539,12 +525,6 @@ class SigninSheet(Export):
         return f"signin-{event.slug}-session-{options.session_id}.pdf"
 
     def pdf(self, db: DbSession, event: Event, options: Options) -> bytes:
-        try:
-            from tracker.reports.signin import render_signin
-        except ModuleNotFoundError as e:  # only the module itself absent: "not available"
-            if e.name != "tracker.reports.signin":
-                raise
-            raise ExportUnavailable() from None
         return render_signin(db, event, session_id=options.session_id)
 
 

@@ -1,17 +1,19 @@
-"""Organiser pages of the statistics: the live dashboard.
+"""Organiser pages of the statistics: the live dashboard and the downloads.
 
 GET /events/<slug>/stats is the whole page; with ?part=figures it is only the figures,
 which the page's script fetches again every few seconds to stay live without reloading.
+GET /events/<slug>/export is a download (the same Export classes as `tracker export`).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from tracker.auth.access import MANAGE, event_for, require
 from tracker.db import get_db, utcnow
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
+from tracker.reports.exports import EXPORTS, parse_options
 from tracker.reports.services import ORGANISATION_SORTS, default_descending, figures
 
 bp = Blueprint("reports", __name__)
@@ -38,4 +40,26 @@ def dashboard(slug: str) -> str:
     if request.args.get("part") == "figures":
         return render_template("reports/_figures.html", **context)
     refresh = current_app.config.get("STATS_REFRESH_SECONDS", 15)
-    return render_template("reports/dashboard.html", refresh=refresh, **context)
+    return render_template("reports/dashboard.html", refresh=refresh, exports=EXPORTS, **context)
+
+
+@bp.route("/events/<slug>/export")
+@require(MANAGE)
+def download(slug: str) -> Response:
+    """query: what (headcount, attendees, checkins, signin), format (csv, xlsx, pdf),
+    session (an id, sign-in sheet only), bom (1: CSV with a byte-order mark),
+    separator ("," or ";", CSV). A bad value is a 400 that says which."""
+    event = event_for(slug, MANAGE)
+    args = request.args
+    export, options = parse_options(
+        args.get("what"),
+        args.get("format"),
+        session=args.get("session"),
+        bom=args.get("bom"),
+        separator=args.get("separator"),
+    )
+    filename, mimetype, body = export.render(get_db(), event, options)
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
