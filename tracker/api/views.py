@@ -348,9 +348,7 @@ def search(slug: str) -> Response:
 def stats(slug: str) -> Response:
     event, _user = _event(slug)
     db = get_db()
-    figures = services.stats(db, event)
-    figures["counters"] = services.counters(db, event)
-    return jsonify(figures)
+    return jsonify(services.stats(db, event))
 
 
 @bp.get("/openapi.json")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
@@ -30,7 +30,6 @@ from tracker.models import (
     ScanLog,
     Session,
     User,
-    registration_sessions,
 )
 from tracker.registration.services import organisation_key
 from tracker.reports import services as reports
@@ -345,37 +344,22 @@ def search(db: DbSession, event: Event, query: str, *, limit: int = 20) -> list[
 
 def counters(db: DbSession, event: Event) -> dict[str, Any]:
     """Present / expected at the entrance and per session, for the door's live counters."""
-    confirmed = Registration.status == RegistrationStatus.CONFIRMED
-    expected = (
-        db.scalar(
-            select(func.count(Registration.id)).where(Registration.event_id == event.id, confirmed)
-        )
-        or 0
-    )
-    present = dict(
-        db.execute(
-            select(CheckIn.scope, func.count())
-            .where(CheckIn.event_id == event.id)
-            .group_by(CheckIn.scope)
-        ).all()
-    )
-    per_session = dict(
-        db.execute(
-            select(registration_sessions.c.session_id, func.count())
-            .join(Registration, Registration.id == registration_sessions.c.registration_id)
-            .where(Registration.event_id == event.id, confirmed)
-            .group_by(registration_sessions.c.session_id)
-        ).all()
-    )
+    totals, _by_type = reports.totals_and_types(db, event)
+    return _counters(event, totals, reports.session_counts(db, event))
+
+
+def _counters(
+    event: Event, totals: reports.Totals, per_session: dict[int, reports.SessionCount]
+) -> dict[str, Any]:
     return {
-        "present": present.get(ENTRANCE, 0),
-        "expected": expected,
+        "present": totals.present,
+        "expected": totals.confirmed,
         "sessions": [
             {
                 "id": s.id,
                 "title": s.title,
-                "present": present.get(s.id, 0),
-                "expected": per_session.get(s.id, 0),
+                "present": per_session[s.id].present,
+                "expected": per_session[s.id].confirmed,
             }
             for s in event.sessions
         ],
@@ -399,8 +383,13 @@ def stats(db: DbSession, event: Event) -> dict[str, Any]:
             for t, line in by_type.items()
         },
         "by_session": [
-            {"id": s.id, "title": s.title, "registered": registered, "checked_in": present}
+            {
+                "id": s.id,
+                "title": s.title,
+                "registered": per_session[s.id].registered,
+                "checked_in": per_session[s.id].present,
+            }
             for s in event.sessions
-            for registered, present in [per_session[s.id]]
         ],
+        "counters": _counters(event, totals, per_session),
     }

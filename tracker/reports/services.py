@@ -56,7 +56,9 @@ class epoch_seconds(FunctionElement[int]):  # noqa: N801 (a SQL function's name)
 
 @compiles(epoch_seconds, "sqlite")
 def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+    # julianday() is arithmetic where strftime('%s') formats a string for every row.
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400) AS INTEGER)"
 
 
 @compiles(epoch_seconds)
@@ -304,9 +306,17 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
     return list(lines.values())
 
 
-def session_counts(db: DbSession, event: Event) -> dict[int, tuple[int, int]]:
-    """(registered, present) per session id, as by_session counts them, from indexes
-    alone: all the session's choices less the cancelled ones, and its check-ins."""
+@dataclass
+class SessionCount:
+    registered: int  # not cancelled
+    confirmed: int
+    present: int
+
+
+def session_counts(db: DbSession, event: Event) -> dict[int, SessionCount]:
+    """Per session id, as by_session counts them but from indexes alone: all of the
+    session's choices less those of the (few) cancelled and waitlisted, and its
+    check-ins. The stats API and the door's counters use these."""
     link = registration_sessions.c
     ids = [s.id for s in event.sessions]
     chosen = dict(
@@ -316,15 +326,16 @@ def session_counts(db: DbSession, event: Event) -> dict[int, tuple[int, int]]:
             .group_by(link.session_id)
         ).all()
     )
-    cancelled = dict(
-        db.execute(
-            select(link.session_id, func.count())
+    others: dict[tuple[int, RegistrationStatus], int] = {
+        (session_id, status): count
+        for session_id, status, count in db.execute(
+            select(link.session_id, Registration.status, func.count())
             .select_from(Registration)
             .join(registration_sessions, link.registration_id == Registration.id)
-            .where(Registration.event_id == event.id, Registration.status == CANCELLED)
-            .group_by(link.session_id)
-        ).all()
-    )
+            .where(Registration.event_id == event.id, Registration.status != CONFIRMED)
+            .group_by(link.session_id, Registration.status)
+        )
+    }
     present = dict(
         db.execute(
             select(CheckIn.scope, func.count())
@@ -332,7 +343,12 @@ def session_counts(db: DbSession, event: Event) -> dict[int, tuple[int, int]]:
             .group_by(CheckIn.scope)
         ).all()
     )
-    return {i: (chosen.get(i, 0) - cancelled.get(i, 0), present.get(i, 0)) for i in ids}
+    counts = {}
+    for i in ids:
+        registered = chosen.get(i, 0) - others.get((i, CANCELLED), 0)
+        waiting = others.get((i, RegistrationStatus.WAITLISTED), 0)
+        counts[i] = SessionCount(registered, registered - waiting, present.get(i, 0))
+    return counts
 
 
 ORGANISATION_SORTS = ("name", "type", "registered", "present", "no_show")
