@@ -74,9 +74,27 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only request reads a snapshot beside the writer (WAL) instead of
+        # holding the write lock while it aggregates: the doors keep checking in.
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+READ_ONLY = "tracker_read_only"
+
+
+def read_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a view that never writes: its request's session reads without taking the
+    SQLite write lock (PostgreSQL is unchanged), and refuses to flush any change."""
+    view.read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def _refuse_writes(db: Session, _context: Any, _instances: Any) -> None:
+    if db.new or db.dirty or db.deleted:
+        raise RuntimeError("a read-only request tried to write to the database")
 
 
 # Work to run once the surrounding transaction has committed (e-mails, mostly):
@@ -137,7 +155,12 @@ class Database:
 def get_db() -> Session:
     """The request's session, opened on first use."""
     if "db" not in g:
-        from flask import current_app
+        from flask import current_app, request
 
-        g.db = current_app.extensions["db"].sessionmaker()
+        database = current_app.extensions["db"]
+        view = current_app.view_functions.get(request.endpoint or "")
+        g.db = database.sessionmaker()
+        if getattr(view, "read_only", False):
+            g.db.connection(execution_options={READ_ONLY: True})  # begins the transaction
+            event.listen(g.db, "before_flush", _refuse_writes)
     return g.db

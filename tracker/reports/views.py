@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 
 from tracker.auth.access import MANAGE, event_for, require
-from tracker.db import get_db, utcnow
+from tracker.db import get_db, read_only, utcnow
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
 from tracker.reports.exports import EXPORTS, parse_options
@@ -20,6 +20,7 @@ bp = Blueprint("reports", __name__)
 
 
 @bp.route("/events/<slug>/stats")
+@read_only
 @require(MANAGE)
 def dashboard(slug: str) -> str:
     event = event_for(slug, MANAGE)
@@ -44,6 +45,7 @@ def dashboard(slug: str) -> str:
 
 
 @bp.route("/events/<slug>/export")
+@read_only
 @require(MANAGE)
 def download(slug: str) -> Response:
     """query: what (headcount, attendees, checkins, signin), format (csv, xlsx, pdf),
