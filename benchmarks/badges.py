@@ -35,17 +35,13 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from pypdf import PdfReader, PdfWriter  # noqa: E402
 from sqlalchemy.orm import Session as DbSession  # noqa: E402
 
+from benchmarks.harness import person  # noqa: E402
 from tracker import create_app  # noqa: E402
 from tracker.badges.services import render_badges, select_registrations  # noqa: E402
 from tracker.cli import upgrade_database  # noqa: E402
 from tracker.db import utcnow  # noqa: E402
 from tracker.events.services import EventSpec, create_event  # noqa: E402
-from tracker.models import OrganisationType  # noqa: E402
-from tracker.registration.services import RegistrationData, register  # noqa: E402
-
-FIRST_NAMES = ("Élodie", "Marc", "Zoé", "Jean-Luc", "Amélie", "Karim", "Søren", "Łucja")
-LAST_NAMES = ("Lefèvre", "Martin", "N'Diaye", "Dupont-Moreau", "García", "Yılmaz")
-TYPES = list(OrganisationType)
+from tracker.registration.services import register  # noqa: E402
 
 _app = None
 _event = None
@@ -124,16 +120,7 @@ def main() -> int:
             register(
                 db,
                 event,
-                RegistrationData(
-                    first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
-                    last_name=f"{LAST_NAMES[n % len(LAST_NAMES)]} {n}",
-                    email=f"person.{n}@bench.example",
-                    organisation=f"Organisation {n % 97}",
-                    organisation_type=TYPES[n % len(TYPES)],
-                    job_title="Chargée de mission" if n % 3 else "",
-                    consent=True,
-                    locale="fr",
-                ),
+                person(n),
                 now=now,
             )
         db.commit()

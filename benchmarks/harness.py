@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @contextmanager
@@ -210,3 +211,28 @@ def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path, probe: st
             conn.close()
         time.sleep(0.1)
     raise SystemExit(f"gunicorn did not answer within 30 s:\n{tail(log)}")
+
+
+FIRST_NAMES = ("Élodie", "Marc", "Zoé", "Jean-Luc", "Amélie", "Karim", "Søren", "Łucja")
+LAST_NAMES = ("Lefèvre", "Martin", "N'Diaye", "Dupont-Moreau", "García", "Yılmaz")
+
+
+def person(n: int, **overrides: Any) -> Any:
+    """The n-th of a crowd of plausible attendees, as the registration form gives them."""
+    from tracker.models import OrganisationType
+    from tracker.registration.services import RegistrationData
+
+    types = list(OrganisationType)
+    data = RegistrationData(
+        first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
+        last_name=f"{LAST_NAMES[n % len(LAST_NAMES)]} {n}",
+        email=f"person.{n}@bench.example",
+        organisation=f"Organisation {n % 97}",
+        organisation_type=types[n % len(types)],
+        job_title="Chargée de mission" if n % 3 else "",
+        consent=True,
+        locale="fr",
+    )
+    for key, value in overrides.items():
+        setattr(data, key, value)
+    return data

@@ -29,19 +29,14 @@ from pypdf import PdfReader  # noqa: E402
 from sqlalchemy import event as sa_event  # noqa: E402
 from sqlalchemy.orm import Session as DbSession  # noqa: E402
 
-from benchmarks.harness import scratch_database  # noqa: E402
+from benchmarks.harness import person, scratch_database  # noqa: E402
 from tracker import create_app  # noqa: E402
 from tracker.checkin.services import check_in  # noqa: E402
 from tracker.cli import upgrade_database  # noqa: E402
 from tracker.db import utcnow  # noqa: E402
 from tracker.events.services import EventSpec, SessionSpec, create_event  # noqa: E402
-from tracker.models import OrganisationType  # noqa: E402
-from tracker.registration.services import RegistrationData, register  # noqa: E402
+from tracker.registration.services import register  # noqa: E402
 from tracker.reports.signin import render_signin  # noqa: E402
-
-FIRST_NAMES = ("Élodie", "Marc", "Zoé", "Jean-Luc", "Amélie", "Karim", "Søren", "Łucja")
-LAST_NAMES = ("Lefèvre", "Martin", "N'Diaye", "Dupont-Moreau", "García", "Yılmaz")
-TYPES = list(OrganisationType)
 
 
 def main() -> int:
@@ -80,17 +75,7 @@ def main() -> int:
                 registration = register(
                     db,
                     event,
-                    RegistrationData(
-                        first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
-                        last_name=f"{LAST_NAMES[n % len(LAST_NAMES)]} {n}",
-                        email=f"person.{n}@bench.example",
-                        organisation=f"Organisation {n % 97}",
-                        organisation_type=TYPES[n % len(TYPES)],
-                        job_title="Chargée de mission" if n % 3 else "",
-                        consent=True,
-                        locale="fr",
-                        session_ids=[session_id],
-                    ),
+                    person(n, session_ids=[session_id]),
                     now=now,
                 )
                 if n % 2 == 0:

@@ -149,6 +149,22 @@ def app_ctx(app: Flask) -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def fetched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every URL the PDF helper's fetcher is asked for during the test."""
+    from tracker.pdf import SafeFetcher
+
+    asked: list[str] = []
+    original = SafeFetcher.fetch
+
+    def spy(self: SafeFetcher, url: str, headers: dict | None = None) -> object:
+        asked.append(url)
+        return original(self, url, headers)
+
+    monkeypatch.setattr(SafeFetcher, "fetch", spy)
+    return asked
+
+
 # --- builders -----------------------------------------------------------------
 
 _counter = itertools.count(1)

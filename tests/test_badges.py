@@ -145,15 +145,7 @@ PAYLOADS = [
 ]
 
 
-def test_typed_markup_is_printed_as_text_and_reads_nothing(db, monkeypatch):
-    asked: list[str] = []
-    original = SafeFetcher.fetch
-
-    def spy(self, url, headers=None):
-        asked.append(url)
-        return original(self, url, headers)
-
-    monkeypatch.setattr(SafeFetcher, "fetch", spy)
+def test_typed_markup_is_printed_as_text_and_reads_nothing(db, fetched):
     event = make_event(db)
     regs = [
         make_registration(db, event, first_name=p[:100], organisation=f"Org {p}"[:200])
@@ -164,7 +156,7 @@ def test_typed_markup_is_printed_as_text_and_reads_nothing(db, monkeypatch):
     assert Path("/etc/passwd").read_bytes()[:20] not in pdf
     text = pdf_text(pdf)
     assert "<img" in text and "file:///etc/passwd" in text
-    assert all(u.startswith("data:") for u in asked), asked
+    assert all(u.startswith("data:") for u in fetched), fetched
 
 
 def test_the_fetcher_serves_only_data_and_static_files():

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from tests.conftest import at, attendance_event, make_event, make_registration
 from tracker.errors import InvalidChoice
 from tracker.models import OrganisationType, Registration, RegistrationStatus
-from tracker.pdf import SafeFetcher, css_string
+from tracker.pdf import css_string
 from tracker.reports.services import figures
 from tracker.reports.signin import render_signin, signin_sheet
 
@@ -270,15 +270,7 @@ PAYLOADS = [
 ]
 
 
-def test_typed_markup_is_printed_as_text_and_reads_nothing(db, monkeypatch):
-    asked: list[str] = []
-    original = SafeFetcher.fetch
-
-    def spy(self, url, headers=None):
-        asked.append(url)
-        return original(self, url, headers)
-
-    monkeypatch.setattr(SafeFetcher, "fetch", spy)
+def test_typed_markup_is_printed_as_text_and_reads_nothing(db, fetched):
     event = make_event(db, title='Atelier "); @page { size: A3 } <b>x</b>')
     event.sessions[0].title = '<img src="file:///etc/passwd"> ") } @page { size: A5 }'
     for p in PAYLOADS:
@@ -299,7 +291,7 @@ def test_typed_markup_is_printed_as_text_and_reads_nothing(db, monkeypatch):
     assert all('<img src="file:///etc/passwd"> ") } @page { size: A5 }' in page for page in pages)
     assert '<img src="file:///etc/passwd">' in text(pdf)
     assert "<style>@page{size:A3}" in text(pdf)
-    assert asked == []
+    assert fetched == []
     box = PdfReader(io.BytesIO(pdf)).pages[0].mediabox
     assert round(float(box.width) * 25.4 / 72) == 210
 
