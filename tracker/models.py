@@ -271,6 +271,9 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+ENTRANCE = 0  # CheckIn.scope of the entrance; a session's check-in has its id as scope
+
+
 class CheckIn(Base):
     """A person present: at the entrance (scope 0) or in a session (scope = its id).
     The unique constraint is what makes a second scan "already checked in"."""

@@ -23,6 +23,7 @@ from tracker import audit
 from tracker.db import utcnow
 from tracker.errors import InvalidChoice
 from tracker.models import (
+    ENTRANCE,
     CheckIn,
     Event,
     Registration,
@@ -34,7 +35,6 @@ from tracker.models import (
 from tracker.registration.services import organisation_key
 from tracker.reports import services as reports
 
-ENTRANCE = 0
 _CODE_RE = re.compile(r"[^A-Z2-7]")
 
 OK = "ok"

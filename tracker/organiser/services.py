@@ -21,6 +21,7 @@ from tracker.db import utcnow
 from tracker.errors import DomainError, InvalidChoice, NotFound
 from tracker.events import services as events
 from tracker.models import (
+    ENTRANCE,
     AuditEntry,
     CheckIn,
     Event,
@@ -38,7 +39,6 @@ from tracker.registration import notify
 from tracker.registration import services as registrations
 from tracker.registration.services import organisation_key
 
-ENTRANCE = 0
 PER_PAGE = 50
 DB_INT_MAX = 2**31 - 1  # ids beyond a 32-bit column name nothing (and must not reach it)
 

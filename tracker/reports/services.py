@@ -30,6 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Integer
 
 from tracker.models import (
+    ENTRANCE,
     CheckIn,
     Event,
     Organisation,
@@ -39,7 +40,6 @@ from tracker.models import (
     registration_sessions,
 )
 
-ENTRANCE = 0  # CheckIn.scope of the entrance (a session's scope is its id)
 TIMELINE_MINUTES = 10
 TIMELINE_MAX_SLOTS = 288  # two days of 10-minute slots; a longer span lists only busy slots
 
@@ -117,24 +117,12 @@ class Line:
     def no_show_rate(self) -> float | None:
         return rate(self.no_show, self.confirmed)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "registered": self.registered,
-            "confirmed": self.confirmed,
-            "present": self.present,
-            "no_show": self.no_show,
-            "no_show_rate": self.no_show_rate,
-        }
-
 
 @dataclass
 class OrganisationLine(Line):
     id: int = 0
     name: str = ""
     type: OrganisationType = OrganisationType.OTHER
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "type": self.type.value} | super().as_dict()
 
 
 @dataclass
@@ -143,15 +131,6 @@ class SessionLine(Line):
     title: str = ""
     kind: str | None = None
     by_type: dict[OrganisationType, Line] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "kind": self.kind,
-            **super().as_dict(),
-            "by_type": {t.value: line.as_dict() for t, line in self.by_type.items()},
-        }
 
 
 @dataclass
@@ -183,18 +162,6 @@ class Figures:
         days = self.timeline[0].starts_at.date() != self.timeline[-1].starts_at.date()
         fmt = "%Y-%m-%d %H:%M" if days else "%H:%M"
         return [slot.starts_at.strftime(fmt) for slot in self.timeline]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "totals": self.totals.as_dict(),
-            "by_type": {t.value: line.as_dict() for t, line in self.by_type.items()},
-            "by_session": [s.as_dict() for s in self.by_session],
-            "by_organisation": [o.as_dict() for o in self.by_organisation],
-            "timeline": [
-                {"starts_at": s.starts_at.isoformat(), "doors": s.doors, "total": s.total}
-                for s in self.timeline
-            ],
-        }
 
 
 def _fold(line: Line, status: RegistrationStatus, count: int, present: int) -> None:
@@ -368,13 +335,6 @@ def _by_organisation(db: DbSession, counts: dict[Key, list[int]]) -> list[Organi
         ):
             lines[org_id].name, lines[org_id].type = name, kind
     return list(lines.values())
-
-
-def by_organisation(
-    db: DbSession, event: Event, *, sort: str = "registered", descending: bool | None = None
-) -> list[OrganisationLine]:
-    """Every organisation with someone registered: its type, registered, present."""
-    return sort_organisations(_by_organisation(db, _people(db, event)), sort, descending)
 
 
 def default_descending(sort: str) -> bool:
