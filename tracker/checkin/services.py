@@ -53,6 +53,16 @@ STATUS_CODES = {
     NOT_CHECKED_IN: 404,
 }
 
+# What each result is called in a log read by people (a registration's history, exports).
+SCAN_LABELS = {
+    "ok": _l("Scan: checked in"),
+    "already_checked_in": _l("Scan: already checked in"),
+    "unknown": _l("Scan: unknown code"),
+    "not_confirmed": _l("Scan: not confirmed"),
+    "undone": _l("Check-in undone"),
+    "not_checked_in": _l("Undo: was not checked in"),
+}
+
 
 def normalise_code(code: str) -> str:
     """What a scanner or a person typed, as a check-in code: upper case, no spaces or

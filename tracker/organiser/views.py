@@ -34,6 +34,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
 from tracker.auth.access import MANAGE, event_for, require
+from tracker.checkin.services import SCAN_LABELS
 from tracker.db import get_db, utcnow
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.events import services as events
@@ -55,7 +56,7 @@ from tracker.organiser.forms import (
 )
 from tracker.registration import importer, notify
 from tracker.registration import services as registrations
-from tracker.registration.forms import TYPE_SHORT_LABELS
+from tracker.registration.forms import SOURCE_LABELS, STATUS_LABELS, TYPE_SHORT_LABELS
 
 bp = Blueprint("organiser", __name__)
 
@@ -80,17 +81,6 @@ TIME_ZONES = (
     "UTC",
 )
 
-STATUS_LABELS = {
-    "confirmed": _l("Confirmed"),
-    "waitlisted": _l("Waitlisted"),
-    "cancelled": _l("Cancelled"),
-}
-SOURCE_LABELS = {
-    RegistrationSource.ONLINE.value: _l("Online"),
-    RegistrationSource.WALK_IN.value: _l("Walk-in"),
-    RegistrationSource.IMPORT.value: _l("Import"),
-    RegistrationSource.MANUAL.value: _l("By hand"),
-}
 ACTION_LABELS = {
     "registration.add": _l("Registered by an organiser"),
     "registration.update": _l("Changed"),
@@ -101,14 +91,6 @@ ACTION_LABELS = {
     "registration.promote": _l("Confirmed from the waitlist"),
     "registration.resend": _l("E-mail sent again"),
     "checkin": _l("Check-in recorded"),
-}
-SCAN_LABELS = {
-    "ok": _l("Scan: checked in"),
-    "already_checked_in": _l("Scan: already checked in"),
-    "unknown": _l("Scan: unknown code"),
-    "not_confirmed": _l("Scan: not confirmed"),
-    "undone": _l("Check-in undone"),
-    "not_checked_in": _l("Undo: was not checked in"),
 }
 FIELD_LABELS = {
     "first_name": _l("First name"),

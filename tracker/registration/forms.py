@@ -21,7 +21,7 @@ from wtforms.fields import EmailField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from tracker.models import OrganisationType
+from tracker.models import OrganisationType, RegistrationSource
 
 # Control characters (C0, C1, DEL), line/paragraph separators and lone surrogates are
 # refused; everything else, emoji joiners and right-to-left marks included, is kept.
@@ -56,6 +56,18 @@ TYPE_SHORT_LABELS = {
     OrganisationType.REGION: _l("Region"),
     OrganisationType.AGENCY: _l("Agency"),
     OrganisationType.OTHER: _l("Other"),
+}
+
+STATUS_LABELS = {
+    "confirmed": _l("Confirmed"),
+    "waitlisted": _l("Waitlisted"),
+    "cancelled": _l("Cancelled"),
+}
+SOURCE_LABELS = {
+    RegistrationSource.ONLINE.value: _l("Online"),
+    RegistrationSource.WALK_IN.value: _l("Walk-in"),
+    RegistrationSource.IMPORT.value: _l("Import"),
+    RegistrationSource.MANUAL.value: _l("By hand"),
 }
 
 

@@ -32,6 +32,7 @@ from flask_babel import pgettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DbSession
 
+from tracker.checkin.services import SCAN_LABELS
 from tracker.door.services import NO_EMAIL_DOMAIN
 from tracker.errors import DomainError
 from tracker.models import (
@@ -45,8 +46,7 @@ from tracker.models import (
     User,
     registration_sessions,
 )
-from tracker.organiser.views import SCAN_LABELS, SOURCE_LABELS, STATUS_LABELS
-from tracker.registration.forms import TYPE_SHORT_LABELS
+from tracker.registration.forms import SOURCE_LABELS, STATUS_LABELS, TYPE_SHORT_LABELS
 from tracker.reports import xlsx
 from tracker.reports.report import render_report
 from tracker.reports.services import ENTRANCE, figures
