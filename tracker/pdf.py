@@ -16,12 +16,16 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flask_babel import gettext as _
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+# Before WeasyPrint is imported: its import already parses its own stylesheets, and
+# would log each step at INFO on every start of the app and of every command.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+from weasyprint import CSS, HTML  # noqa: E402
+from weasyprint.text.fonts import FontConfiguration  # noqa: E402
+from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 log = logging.getLogger(__name__)
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 STATIC_DIR = (Path(__file__).resolve().parent / "static").resolve()
 STATIC_BASE_URL = STATIC_DIR.as_uri() + "/"
