@@ -59,6 +59,28 @@ def test_the_dashboard_answers_while_a_door_holds_the_write_lock(file_app):
     assert [a.status_code for a in answers] == [200, 200]
 
 
+def test_an_export_from_the_shell_runs_while_a_door_holds_the_write_lock(file_app, tmp_path):
+    from tracker.reports.cli import export_command
+
+    slug, _ = file_app.config["TEST_IDS"]
+    out = tmp_path / "attendees.csv"
+    door = file_app.extensions["db"].engine.connect()
+    door.execute(text("UPDATE events SET title = title"))  # BEGIN IMMEDIATE: the lock
+    results = []
+    args = [slug, "--what", "attendees", "--format", "csv", "-o", str(out)]
+    runner = file_app.test_cli_runner()
+    shell = threading.Thread(target=lambda: results.append(runner.invoke(export_command, args)))
+    shell.start()
+    shell.join(timeout=10)
+    finished = not shell.is_alive()
+    door.rollback()
+    door.close()
+    shell.join()
+    assert finished, "the export waited for the write lock"
+    assert results[0].exit_code == 0, results[0].output
+    assert out.read_text(encoding="utf-8").startswith("ID,")
+
+
 def test_a_read_only_view_that_writes_is_stopped(file_app):
     @file_app.route("/__write", endpoint="test_write")
     @read_only

@@ -128,6 +128,14 @@ class Database:
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
         install_session_hooks(self.sessionmaker)
 
+    def read_session(self) -> Session:
+        """A session for reading only: on SQLite it reads a snapshot beside the writer
+        instead of taking the write lock; a flush in it is refused."""
+        db = self.sessionmaker()
+        db.connection(execution_options={READ_ONLY: True})  # begins the transaction
+        event.listen(db, "before_flush", _refuse_writes)
+        return db
+
     def init_app(self, app: Flask) -> None:
         app.extensions["db"] = self
 
@@ -159,8 +167,6 @@ def get_db() -> Session:
 
         database = current_app.extensions["db"]
         view = current_app.view_functions.get(request.endpoint or "")
-        g.db = database.sessionmaker()
-        if getattr(view, "read_only", False):
-            g.db.connection(execution_options={READ_ONLY: True})  # begins the transaction
-            event.listen(g.db, "before_flush", _refuse_writes)
+        read = getattr(view, "read_only", False)
+        g.db = database.read_session() if read else database.sessionmaker()
     return g.db

@@ -44,7 +44,8 @@ def export_command(
     """Export an event's headcount, attendees or check-in log (CSV, XLSX), or its
     headcount report or sign-in sheet (PDF). Texts follow the shell's language."""
     export, options = parse_options(what, fmt, session=session_id, bom=bom, separator=separator)
-    with current_app.extensions["db"].sessionmaker.begin() as db:
+    # Reading only: on SQLite the doors keep checking in while a large export runs.
+    with current_app.extensions["db"].read_session() as db:
         try:
             event = get_event(db, slug)
         except NotFound:
