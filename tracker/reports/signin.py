@@ -28,7 +28,6 @@ same single query.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +54,7 @@ from tracker.models import (
 )
 from tracker.pdf import page_counter, render_pdf
 from tracker.registration.forms import TYPE_LABELS
+from tracker.registration.services import organisation_key
 from tracker.reports.services import ENTRANCE
 
 TYPE_ORDER = list(OrganisationType)  # cluster, ministry, region, agency, other
@@ -106,8 +106,7 @@ class Sheet:
 
 def _fold(text: str | None) -> str:
     """Case- and accent-free, for sorting: "Élodie" sorts with "elodie", before "Emma"."""
-    decomposed = unicodedata.normalize("NFKD", " ".join((text or "").split()))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return organisation_key(text or "")
 
 
 def _sort_key(row: Row) -> tuple[Any, ...]:
