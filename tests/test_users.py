@@ -414,3 +414,21 @@ def test_no_token_for_a_disabled_account(runner, db, accounts):
     runner.invoke(args=["user", "disable", "door@example.org"])
     result = runner.invoke(args=["token", "create", "door@example.org", "--name", "Door B"])
     assert result.exit_code == 1 and "This account is disabled." in result.output
+
+
+def test_a_token_records_its_use_to_the_minute(app, db, accounts):
+    from datetime import timedelta
+
+    from tracker.auth.services import create_token, user_for_token
+    from tracker.db import utcnow
+
+    with app.app_context():
+        token, record = create_token(db, accounts["door"], "Door B")
+    start = utcnow()
+    assert user_for_token(db, token, now=start) is not None
+    assert record.last_used_at == start
+    user_for_token(db, token, now=start + timedelta(seconds=59))
+    assert record.last_used_at == start  # no write for each request of a busy door
+    later = start + timedelta(seconds=61)
+    user_for_token(db, token, now=later)
+    assert record.last_used_at == later
