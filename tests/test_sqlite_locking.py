@@ -1,6 +1,7 @@
-"""Read-only pages do not take SQLite's write lock: the statistics, refreshed every few
-seconds by every organiser watching, never make a door wait. (A real SQLite file and
-real connections: the rolled-back test transaction would hide the locking.)"""
+"""SQLite's write lock: read-only pages and exports do not take it (the statistics,
+refreshed every few seconds by every organiser watching, never make a door wait), and
+a writer waits for it, then gets it, or fails clearly after WRITE_LOCK_TIMEOUT. (A real
+SQLite file and real connections: the rolled-back test transaction would hide it.)"""
 
 from __future__ import annotations
 
@@ -99,3 +100,28 @@ def test_a_read_only_view_that_writes_is_stopped(file_app):
         assert (
             conn.execute(text("SELECT count(*) FROM events WHERE title = 'changed'")).scalar() == 0
         )
+
+
+def test_a_writer_waits_for_the_lock_then_gets_it_or_fails_clearly(file_app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import tracker.db
+
+    engine = file_app.extensions["db"].engine
+    door = engine.connect()
+    door.execute(text("UPDATE events SET title = title"))  # holds the write lock
+    released = threading.Timer(0.3, door.rollback)
+    released.start()
+    with engine.connect() as other:  # waits, then writes once the door is done
+        other.execute(text("UPDATE events SET title = title || ''"))
+        other.commit()
+    released.join()
+
+    monkeypatch.setattr(tracker.db, "WRITE_LOCK_TIMEOUT", 0.2)
+    door.execute(text("UPDATE events SET title = title"))
+    try:
+        with engine.connect() as other, pytest.raises(OperationalError, match="locked"):
+            other.execute(text("UPDATE events SET title = title"))
+    finally:
+        door.rollback()
+        door.close()
