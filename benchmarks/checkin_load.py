@@ -36,13 +36,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from harness import (  # noqa: E402 - beside this script
     CpuSample,
     children,
+    event_spec,
     gunicorn,
+    organisations,
     percentile,
     scratch_database,
     spent,
@@ -56,7 +57,6 @@ TARGET_RATE, TARGET_P95_MS = 400, 30  # on the 2-core reference machine
 
 FIRST_NAMES = ("Élodie", "Marc", "Zoé", "Jean-Luc", "Amélie", "Karim", "Søren", "Inès", "Hélène")
 LAST_NAMES = ("Lefèvre", "Martin", "N'Diaye", "Dupont-Moreau", "García", "Bernard", "Rousseau")
-ORG_TYPES = ("cluster", "ministry", "region", "agency", "other")
 SEARCHES = ("mar", "lefevre", "helene", "dupont moreau", "organisation 01", "zoe bernard", "x")
 
 
@@ -73,8 +73,8 @@ def prepare_database(url: str, registrations: int, doors: int) -> tuple[int, lis
     from tracker.auth.services import create_token, create_user
     from tracker.cli import upgrade_database
     from tracker.db import make_engine, utcnow
-    from tracker.events.services import EventSpec, SessionSpec, create_event
-    from tracker.models import Organisation, Registration, Role
+    from tracker.events.services import create_event
+    from tracker.models import Registration, Role
     from tracker.registration.services import (
         new_checkin_code,
         new_manage_token,
@@ -85,26 +85,12 @@ def prepare_database(url: str, registrations: int, doors: int) -> tuple[int, lis
     try:
         upgrade_database(engine)
         now = utcnow()
-        starts = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
-        spec = EventSpec(
-            slug=SLUG,
-            title="Journée des pôles de compétitivité",
-            starts_at=starts,
-            venue="Paris, Bercy",
-            sessions=[SessionSpec(title=t) for t in ("Plénière", "Table ronde 1", "Table ronde 2")],
-        )
+        spec = event_spec(SLUG, ("Plénière", "Table ronde 1", "Table ronde 2"))
         app = create_app({"ENV_NAME": "testing", "DATABASE_URL": url})
         factory = sessionmaker(bind=engine)
         with app.app_context(), factory.begin() as db:
             event = create_event(db, spec)
-            orgs = []
-            for n in range(300):
-                name = f"Organisation {n:03d}"
-                orgs.append(
-                    Organisation(name=name, name_key=organisation_key(name), type=ORG_TYPES[n % 5])
-                )
-            db.add_all(orgs)
-            db.flush()
+            orgs = organisations(db, 300)
             codes = [new_checkin_code() for _ in range(registrations)]
             rows = []
             for n, code in enumerate(codes):

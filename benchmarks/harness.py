@@ -236,3 +236,38 @@ def person(n: int, **overrides: Any) -> Any:
     for key, value in overrides.items():
         setattr(data, key, value)
     return data
+
+
+ORG_TYPES = ("cluster", "ministry", "region", "agency", "other")
+
+
+def event_spec(slug: str, session_titles: tuple[str, ...]) -> Any:
+    """The benchmarks' event: tomorrow at 08:00 UTC, at Bercy, with these sessions."""
+    from datetime import timedelta
+
+    from tracker.db import utcnow
+    from tracker.events.services import EventSpec, SessionSpec
+
+    starts = (utcnow() + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    return EventSpec(
+        slug=slug,
+        title="Journée des pôles de compétitivité",
+        starts_at=starts,
+        venue="Paris, Bercy",
+        sessions=[SessionSpec(title=t) for t in session_titles],
+    )
+
+
+def organisations(db: Any, count: int) -> list[Any]:
+    """`count` organisations "Organisation 000"... of every type in turn, flushed."""
+    from tracker.models import Organisation
+    from tracker.registration.services import organisation_key
+
+    width = len(str(max(count - 1, 0)))
+    orgs = []
+    for n in range(count):
+        name = f"Organisation {n:0{width}d}"
+        orgs.append(Organisation(name=name, name_key=organisation_key(name), type=ORG_TYPES[n % 5]))
+    db.add_all(orgs)
+    db.flush()
+    return orgs

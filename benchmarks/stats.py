@@ -42,7 +42,13 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from harness import gunicorn, percentile, scratch_database  # noqa: E402 - beside this script
+from harness import (  # noqa: E402 - beside this script
+    event_spec,
+    gunicorn,
+    percentile,
+    scratch_database,
+)
+from harness import organisations as make_organisations  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -50,7 +56,6 @@ sys.path.insert(0, str(PROJECT_ROOT))
 SLUG = "bench-stats"
 TARGETS_MS = {"stats API": 150, "dashboard": 300}
 XLSX_TARGET_S, XLSX_TARGET_MIB = 15, 300
-ORG_TYPES = ("cluster", "ministry", "region", "agency", "other")
 DOORS = ("Entrée A", "Entrée B", "Accueil", "Salle 1")
 PASSWORD = secrets.token_urlsafe(16)
 PEAK_OF_CHILD = (
@@ -69,10 +74,9 @@ def prepare_database(url: str, registrations: int, checkins: int, organisations:
     from tracker.auth.services import create_token, create_user
     from tracker.cli import upgrade_database
     from tracker.db import make_engine, utcnow
-    from tracker.events.services import EventSpec, SessionSpec, create_event
+    from tracker.events.services import create_event
     from tracker.models import (
         CheckIn,
-        Organisation,
         Registration,
         Role,
         registration_sessions,
@@ -89,30 +93,16 @@ def prepare_database(url: str, registrations: int, checkins: int, organisations:
     try:
         upgrade_database(engine)
         now = utcnow()
-        starts = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
-        spec = EventSpec(
-            slug=SLUG,
-            title="Journée des pôles de compétitivité",
-            starts_at=starts,
-            venue="Paris, Bercy",
-            sessions=[
-                SessionSpec(title=t)
-                for t in ("Plénière", "Table ronde 1", "Table ronde 2", "Focus intelligence")
-            ],
+        spec = event_spec(
+            SLUG, ("Plénière", "Table ronde 1", "Table ronde 2", "Focus intelligence")
         )
+        starts = spec.starts_at
         app = create_app({"ENV_NAME": "testing", "DATABASE_URL": url})
         factory = sessionmaker(bind=engine)
         with app.app_context(), factory.begin() as db:
             event = create_event(db, spec)
             session_ids = [s.id for s in event.sessions]
-            orgs = []
-            for n in range(organisations):
-                name = f"Organisation {n:04d}"
-                orgs.append(
-                    Organisation(name=name, name_key=organisation_key(name), type=ORG_TYPES[n % 5])
-                )
-            db.add_all(orgs)
-            db.flush()
+            orgs = make_organisations(db, organisations)
             # Rows as large as real ones: a real QR image (the same for all, its size matters).
             image = qr_png(new_checkin_code())
             statuses = ["confirmed"] * 92 + ["waitlisted"] * 5 + ["cancelled"] * 3
