@@ -129,7 +129,6 @@ class OrganisationLine(Line):
 class SessionLine(Line):
     id: int = 0
     title: str = ""
-    kind: str | None = None
     by_type: dict[OrganisationType, Line] = field(default_factory=dict)
 
 
@@ -250,9 +249,7 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         .group_by(CheckIn.scope, *keys)
     ).all()
     lines = {
-        s.id: SessionLine(
-            id=s.id, title=s.title, kind=s.kind, by_type={t: Line() for t in OrganisationType}
-        )
+        s.id: SessionLine(id=s.id, title=s.title, by_type={t: Line() for t in OrganisationType})
         for s in event.sessions
     }
     for session_id, kind, status, count in registered:
