@@ -73,6 +73,12 @@ class Config:
 
     # The most badges one PDF may hold: a larger batch is refused with a clear message.
     BADGE_MAX_BATCH = int(_env("BADGE_MAX_BATCH", "5000") or 5000)
+    # Every PDF is made in a child process stopped after PDF_TIMEOUT seconds or when it
+    # needs more than PDF_MEMORY_LIMIT MiB; a badge batch is split over PDF_PROCESSES
+    # processes (default: one per CPU).
+    PDF_TIMEOUT = float(_env("PDF_TIMEOUT", "120") or 120)
+    PDF_MEMORY_LIMIT = int(_env("PDF_MEMORY_LIMIT", "1024") or 1024)
+    PDF_PROCESSES = int(_env("PDF_PROCESSES", "0") or 0) or None
 
     # Absolute base for links in e-mails when no request is around (CLI, promotions).
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")

@@ -12,7 +12,7 @@ import email.policy
 import itertools
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -150,19 +150,31 @@ def app_ctx(app: Flask) -> Iterator[None]:
 
 
 @pytest.fixture
-def fetched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every URL the PDF helper's fetcher is asked for during the test."""
+def fetched(monkeypatch: pytest.MonkeyPatch) -> Iterable[str]:
+    """Every URL the PDF helper's fetchers were asked for during the test: in this
+    process and, as reported back to it, in the rendering processes."""
     from tracker.pdf import SafeFetcher
 
-    asked: list[str] = []
-    original = SafeFetcher.fetch
+    fetchers: list[SafeFetcher] = []
+    original = SafeFetcher.__init__
 
-    def spy(self: SafeFetcher, url: str, headers: dict | None = None) -> object:
-        asked.append(url)
-        return original(self, url, headers)
+    def init(self: SafeFetcher) -> None:
+        original(self)
+        fetchers.append(self)
 
-    monkeypatch.setattr(SafeFetcher, "fetch", spy)
-    return asked
+    monkeypatch.setattr(SafeFetcher, "__init__", init)
+
+    class Asked:
+        def __iter__(self) -> Iterator[str]:
+            return (url for fetcher in fetchers for url in fetcher.asked)
+
+        def __eq__(self, other: object) -> bool:
+            return list(self) == other
+
+        def __repr__(self) -> str:
+            return repr(list(self))
+
+    return Asked()
 
 
 # --- builders -----------------------------------------------------------------

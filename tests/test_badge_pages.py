@@ -55,3 +55,24 @@ def test_badge_pages_record_printing_and_refuse_the_wrong_roles(app, client, db)
 
     login(client, outsider)
     assert client.post(f"/events/{event.slug}/door/badge/{regs[1].id}.pdf").status_code == 403
+
+
+def test_a_batch_over_the_time_limit_is_refused_with_a_message_and_not_recorded(
+    app, client, db, monkeypatch
+):
+    from tracker.models import Role
+
+    event = make_event(db)
+    regs = people(db, event, 3)
+    organiser = make_user(app, db, Role.ORGANISER, [event], email="org-slow@example.org")
+    db.commit()
+    login(client, organiser)
+    monkeypatch.setitem(app.config, "PDF_TIMEOUT", 0.001)
+    batch = client.post(f"/events/{event.slug}/badges", data={"layout": "a4-8"})
+    assert batch.status_code == 303
+    page = client.get(batch.headers["Location"])
+    assert "took longer than 0.001 seconds" in page.text
+    db.expire_all()
+    assert all(r.badge_print_count == 0 for r in regs)
+    one = client.post(f"/events/{event.slug}/registrations/{regs[0].id}/badge.pdf")
+    assert one.status_code == 422 and "took longer than" in one.text

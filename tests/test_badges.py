@@ -85,7 +85,7 @@ def test_page_size_is_the_layouts(db):
     assert round(float(box.width) * mm) == 86 and round(float(box.height) * mm) == 54
 
 
-def _decode_page(pdf: bytes, tmp_path: Path) -> set[str]:
+def _decode_page(pdf: bytes, tmp_path: Path, page: int = 1) -> set[str]:
     if shutil.which("pdftoppm") is None:
         if os.environ.get("CI"):
             pytest.fail("pdftoppm (poppler-utils) is needed to read the badges' QR codes")
@@ -102,9 +102,9 @@ def _decode_page(pdf: bytes, tmp_path: Path) -> set[str]:
             "-r",
             "200",
             "-f",
-            "1",
+            str(page),
             "-l",
-            "1",
+            str(page),
             str(source),
             str(tmp_path / "page"),
         ],
@@ -120,6 +120,31 @@ def test_every_qr_on_a_page_decodes_to_its_checkin_code(db, tmp_path, layout):
     regs = people(db, event, LAYOUTS[layout].per_page)
     pdf = render_badges(event, regs, layout)
     assert _decode_page(pdf, tmp_path) == {r.checkin_code for r in regs}
+
+
+def test_a_large_batch_is_split_over_processes_and_merged_in_order(
+    app, db, tmp_path, monkeypatch, caplog
+):
+    import logging
+
+    from tracker.badges import services
+
+    monkeypatch.setattr(services, "MIN_SHEETS_PER_PROCESS", 1)
+    monkeypatch.setitem(app.config, "PDF_PROCESSES", 2)
+    event = make_event(db)
+    regs = people(db, event, 17)  # 3 sheets of 8: two in one process, one in the other
+    with caplog.at_level(logging.INFO, logger="tracker.pdf"):
+        pdf = render_badges(event, regs, "a4-8")
+    (done,) = [r for r in caplog.records if hasattr(r, "pdf_peaks_mib")]
+    assert len(done.pdf_peaks_mib) == 2
+    assert page_count(pdf) == 3
+    pages = [
+        " ".join(p.extract_text().split()).replace("- ", "-")
+        for p in PdfReader(io.BytesIO(pdf)).pages
+    ]
+    for n, r in enumerate(regs):
+        assert r.last_name in pages[n // 8], (n, r.last_name)
+    assert _decode_page(pdf, tmp_path, page=3) == {r.checkin_code for r in regs[16:]}
 
 
 @pytest.mark.parametrize("layout", ["a4-8", "a4-10", "cr80"])
@@ -174,6 +199,24 @@ def test_the_fetcher_serves_only_data_and_static_files():
         with pytest.raises(ValueError):
             fetcher.fetch(url)
     assert len(fetcher.refused) == 5
+
+
+def test_band_colours_are_the_events_where_valid_and_nothing_else_reaches_the_css(db):
+    from tracker.badges.services import DEFAULT_COLOURS, badge_colours, badge_stylesheet
+
+    event = make_event(db)
+    event.badge_colours = {
+        "cluster": "#123456",
+        "region": "red; } body { background: url(file:///etc/passwd) } .x {",
+        "agency": 7,
+    }
+    colours = badge_colours(event)
+    assert colours["cluster"] == "#123456"
+    assert colours["region"] == DEFAULT_COLOURS["region"]
+    assert colours["agency"] == DEFAULT_COLOURS["agency"]
+    css = badge_stylesheet(event, LAYOUTS["a4-8"])
+    assert ".t-cluster .band { background: #123456; }" in css
+    assert "passwd" not in css
 
 
 def test_filters_and_printing_records(db):

@@ -1,10 +1,17 @@
 """Badges: choose the people, lay their badges out on sheets, render one PDF, record
 the printing. One document per batch (not one per badge), QR images made once at
-registration and embedded as data: URLs."""
+registration and embedded as data: URLs; a large batch is split into runs of whole sheets
+rendered side by side (tracker.pdf) and merged.
+
+What makes a badge cheap to lay out: no inline styles (position, colour and name size are
+classes of the batch's stylesheet) and a QR image of one pixel per module, which
+WeasyPrint embeds as it is, drawn without smoothing (`image-rendering: pixelated`)."""
 
 from __future__ import annotations
 
 import base64
+import io
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,6 +19,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
@@ -26,9 +34,9 @@ from tracker.models import (
     RegistrationStatus,
     registration_sessions,
 )
-from tracker.pdf import SafeFetcher, render_pdf
+from tracker.pdf import pdf_processes, render_pdf_parts
 from tracker.registration.forms import TYPE_SHORT_LABELS
-from tracker.registration.services import qr_png
+from tracker.registration.services import QR_SCALE, qr_png
 
 DEFAULT_COLOURS = {
     "cluster": "#00695c",
@@ -39,6 +47,9 @@ DEFAULT_COLOURS = {
 }
 _COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}")
 _GLYPH_WIDTH = 0.7  # average advance of a bold sans-serif glyph, in em (generous)
+NAME_STEP = 0.25  # mm: name sizes are multiples of it, one stylesheet class each
+MIN_NAME_SIZE = 3.0
+MIN_SHEETS_PER_PROCESS = 10  # below this, another process costs more than it saves
 
 
 def layout_for(name: str | None) -> Layout:
@@ -88,16 +99,21 @@ def select_registrations(
 
 
 def name_size(name: str, layout: Layout) -> float:
-    """The largest font size (mm) at which the name fits on at most two lines."""
+    """The largest font size (mm, a multiple of NAME_STEP) at which the name fits on at
+    most two lines."""
     width = layout.badge_width - 10
-    size = min(layout.badge_height * 0.14, 11.0)
+    size = largest_name_size(layout)
     words = name.split() or [""]
-    while size > 3.0:
+    while size > MIN_NAME_SIZE:
         per_line = width / (size * _GLYPH_WIDTH)
         if max(len(w) for w in words) <= per_line and _lines(words, per_line) <= 2:
-            return round(size, 2)
-        size -= 0.25
-    return 3.0
+            return size
+        size -= NAME_STEP
+    return MIN_NAME_SIZE
+
+
+def largest_name_size(layout: Layout) -> float:
+    return math.floor(min(layout.badge_height * 0.14, 11.0) / NAME_STEP) * NAME_STEP
 
 
 def _lines(words: list[str], per_line: float) -> int:
@@ -111,27 +127,41 @@ def _lines(words: list[str], per_line: float) -> int:
     return lines
 
 
-def _badge(registration: Registration, layout: Layout, colours: dict[str, str]) -> dict[str, Any]:
-    png = registration.qr_png or qr_png(registration.checkin_code)
-    type_ = registration.organisation_type.value
-    colour = colours.get(type_, "")
-    if not _COLOUR_RE.fullmatch(colour):
-        colour = DEFAULT_COLOURS[type_]
+def badge_qr(png: bytes) -> bytes:
+    """The stored QR image (QR_SCALE pixels per module, black and white) as one pixel
+    per module in 8-bit grey: WeasyPrint embeds such a PNG without converting and
+    re-compressing a large image for every badge. Sampled at the modules' centres."""
+    image = Image.open(io.BytesIO(png))
+    small = image.resize(
+        (image.width // QR_SCALE, image.height // QR_SCALE), Image.Resampling.NEAREST
+    ).convert("L")
+    out = io.BytesIO()
+    small.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _badge(registration: Registration, layout: Layout) -> dict[str, Any]:
+    png = badge_qr(registration.qr_png or qr_png(registration.checkin_code))
     return {
         "registration": registration,
-        "name_size": name_size(registration.full_name, layout),
-        "colour": colour,
+        "name_step": round(name_size(registration.full_name, layout) / NAME_STEP),
+        "type": registration.organisation_type.value,
         "type_label": TYPE_SHORT_LABELS[registration.organisation_type],
         "qr": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
     }
 
 
+def badge_colours(event: Event) -> dict[str, str]:
+    """The band colour of each organisation type: the event's where valid, else ours."""
+    chosen = event.badge_colours or {}
+    return {
+        type_: colour if _COLOUR_RE.fullmatch(str(colour := chosen.get(type_, ""))) else default
+        for type_, default in DEFAULT_COLOURS.items()
+    }
+
+
 def render_badges(
-    event: Event,
-    registrations: Sequence[Registration],
-    layout_name: str | None = None,
-    *,
-    fetcher: SafeFetcher | None = None,
+    event: Event, registrations: Sequence[Registration], layout_name: str | None = None
 ) -> bytes:
     """One PDF with every badge, in the given layout."""
     layout = layout_for(layout_name)
@@ -140,12 +170,33 @@ def render_badges(
     limit = current_app.config["BADGE_MAX_BATCH"]
     if len(registrations) > limit:
         raise DomainError(_l("At most %(n)d badges at a time: narrow the filters.", n=limit))
-    colours = {**DEFAULT_COLOURS, **(event.badge_colours or {})}
-    badges = [_badge(r, layout, colours) for r in registrations]
+    per_page = layout.per_page
+    sheets = math.ceil(len(registrations) / per_page)
+    processes = max(1, min(pdf_processes(), sheets // MIN_SHEETS_PER_PROCESS))
+    per_part = math.ceil(sheets / processes) * per_page
+    parts = (
+        _sheets_html(event, layout, registrations[i : i + per_part])
+        for i in range(0, len(registrations), per_part)
+    )
+    return render_pdf_parts(parts, css=badge_stylesheet(event, layout))
+
+
+def _sheets_html(event: Event, layout: Layout, registrations: Sequence[Registration]) -> str:
+    badges = [_badge(r, layout) for r in registrations]
     pages = [badges[i : i + layout.per_page] for i in range(0, len(badges), layout.per_page)]
-    html = render_template("pdf/badges.html", event=event, layout=layout, pages=pages)
-    css = render_template("pdf/badges.css", layout=layout)
-    return render_pdf(html, css=css, fetcher=fetcher)
+    return render_template("pdf/badges.html", event=event, layout=layout, pages=pages)
+
+
+def badge_stylesheet(event: Event, layout: Layout) -> str:
+    return render_template(
+        "pdf/badges.css",
+        layout=layout,
+        colours=badge_colours(event),
+        name_steps=range(
+            round(MIN_NAME_SIZE / NAME_STEP), round(largest_name_size(layout) / NAME_STEP) + 1
+        ),
+        name_step=NAME_STEP,
+    )
 
 
 def record_printed(registrations: Sequence[Registration], *, now: datetime | None = None) -> None:

@@ -84,9 +84,12 @@ def new_manage_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
 
 
+QR_SCALE = 8  # pixels per module of the stored QR image (the badges sample it back)
+
+
 def qr_png(code: str) -> bytes:
     buffer = io.BytesIO()
-    segno.make(code, error="m", micro=False).save(buffer, kind="png", scale=8, border=4)
+    segno.make(code, error="m", micro=False).save(buffer, kind="png", scale=QR_SCALE, border=4)
     return buffer.getvalue()
 
 
