@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -114,6 +114,28 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 READ_ONLY = "tracker_read_only"
+
+
+_INSERT_OR_IGNORE: dict[tuple[str, str], Any] = {}
+
+
+def insert_or_ignore(db: Session, table: Table, values: dict[str, Any]) -> Any | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a
+    row with the same unique key was already there. One statement, where an INSERT in a
+    savepoint that catches the IntegrityError takes three (SQLite 3.35+, PostgreSQL).
+    The statement is built once per table and the values are parameters: building a
+    statement with its values (coercing each, computing its cache key) at every scan
+    costs more than running it."""
+    dialect = db.get_bind().dialect.name
+    statement = _INSERT_OR_IGNORE.get((dialect, table.name))
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(table).on_conflict_do_nothing().returning(table.c.id)
+        _INSERT_OR_IGNORE[dialect, table.name] = statement
+    return db.execute(statement, values).scalar_one_or_none()
 
 
 def read_only(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -20,7 +20,6 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
-from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
@@ -32,8 +31,8 @@ from tracker.auth.services import user_for_token
 from tracker.checkin import services
 from tracker.db import get_db
 from tracker.errors import DomainError, NotFound
-from tracker.events.services import get_event
-from tracker.models import Event, Role, User, user_events
+from tracker.events.services import get_event_and_assignment
+from tracker.models import Event, Role, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -163,20 +162,11 @@ def _event(slug: str) -> tuple[Event, User]:
     user: User = current_user._get_current_object()  # type: ignore[attr-defined]
     if user.role not in DOOR:
         raise ApiError(403, "forbidden", _l("Your account may not do this."))
-    db = get_db()
     try:
-        event = get_event(db, slug)
+        event, assigned = get_event_and_assignment(get_db(), slug, user)
     except NotFound:
         raise ApiError(404, "not_found", _l("There is no event at this address.")) from None
-    # User.may_access(event), without loading all of the account's events on every scan.
-    allowed = user.active and (
-        user.role == Role.ADMIN
-        or db.scalar(
-            select(
-                exists().where(user_events.c.user_id == user.id, user_events.c.event_id == event.id)
-            )
-        )
-    )
+    allowed = user.active and (user.role == Role.ADMIN or assigned)
     if not allowed:
         raise ApiError(403, "forbidden", _l("Your account has no access to this event."))
     return event, user

@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker import audit
-from tracker.db import utcnow
+from tracker.db import insert_or_ignore, utcnow
 from tracker.errors import InvalidChoice
 from tracker.models import (
     ENTRANCE,
@@ -111,16 +112,29 @@ def describe(registration: Registration, checkins: list[CheckIn] | None = None) 
     }
 
 
+# The statements of a scan, built once and run with parameters: building a statement
+# with its values (coercing each, computing its cache key) costs more than running it.
+# A registration comes with what describe() shows, in the same query.
+_WITH_DOOR_VIEW = (joinedload(Registration.sessions), joinedload(Registration.checkins))
+_BY_ID = select(Registration).where(Registration.id == bindparam("id")).options(*_WITH_DOOR_VIEW)
+_BY_CODE = (
+    select(Registration)
+    .where(Registration.checkin_code == bindparam("code"))
+    .options(*_WITH_DOOR_VIEW)
+)
+_BY_NONCE = select(ScanLog).where(
+    ScanLog.event_id == bindparam("event_id"), ScanLog.nonce == bindparam("nonce")
+)
+
+
 def _find(
     db: DbSession, event: Event, code: str | None, registration_id: int | None
 ) -> tuple[Registration | None, str | None]:
     """The registration, or None and why ("other_event", None for unknown)."""
     if registration_id is not None:
-        found = db.get(Registration, registration_id)
+        found = db.scalars(_BY_ID, {"id": registration_id}).unique().one_or_none()
     elif code:
-        found = db.scalar(
-            select(Registration).where(Registration.checkin_code == normalise_code(code))
-        )
+        found = db.scalars(_BY_CODE, {"code": normalise_code(code)}).unique().one_or_none()
     else:
         found = None
     if found is None:
@@ -222,34 +236,36 @@ def _insert(
         door=door,
         user_id=actor.id if actor else None,
     )
-    try:
-        with db.begin_nested():
-            db.add(checkin)
-    except IntegrityError:
-        existing = db.scalar(
-            select(CheckIn).where(
-                CheckIn.registration_id == registration.id, CheckIn.scope == scope
-            )
-        )
-        if existing is None:  # undone meanwhile: a rare race, let the caller retry
-            raise
-        db.refresh(registration, ["checkins"])
-        return Outcome(
-            ALREADY,
-            {
-                "result": ALREADY,
-                "checked_in_at": existing.checked_in_at.isoformat(),
-                "door": existing.door,
-                "by": existing.user.email if existing.user else None,
-                "registration": describe(registration),
-            },
-        )
-    db.refresh(registration, ["checkins"])
-    return Outcome(OK, {"result": OK, "registration": describe(registration)})
+    values = {c.key: getattr(checkin, c.key) for c in CheckIn.__table__.columns if c.key != "id"}
+    checkin.id = insert_or_ignore(db, CheckIn.__table__, values)
+    if checkin.id is not None:
+        # The row is in: the object joins the session as loaded (no second INSERT) and
+        # the registration's check-ins as if read again, without reading them again.
+        make_transient_to_detached(checkin)
+        db.add(checkin)
+        set_committed_value(registration, "checkins", [*registration.checkins, checkin])
+        return Outcome(OK, {"result": OK, "registration": describe(registration)})
+    existing = db.scalar(
+        select(CheckIn).where(CheckIn.registration_id == registration.id, CheckIn.scope == scope)
+    )
+    if existing is None:  # undone meanwhile: a rare race, the caller tries again
+        raise IntegrityError("check-in", None, Exception("checked in and undone meanwhile"))
+    checkins = [c for c in registration.checkins if c.scope != scope] + [existing]
+    set_committed_value(registration, "checkins", checkins)
+    return Outcome(
+        ALREADY,
+        {
+            "result": ALREADY,
+            "checked_in_at": existing.checked_in_at.isoformat(),
+            "door": existing.door,
+            "by": existing.user.email if existing.user else None,
+            "registration": describe(registration),
+        },
+    )
 
 
 def _replay(db: DbSession, event: Event, nonce: str) -> Outcome | None:
-    logged = db.scalar(select(ScanLog).where(ScanLog.event_id == event.id, ScanLog.nonce == nonce))
+    logged = db.scalar(_BY_NONCE, {"event_id": event.id, "nonce": nonce})
     if logged is None or logged.response is None:
         return None
     return Outcome(logged.result, logged.response)
@@ -268,29 +284,26 @@ def _log(
     nonce: str | None,
     now: datetime,
 ) -> Outcome:
-    entry = ScanLog(
-        event_id=event.id,
-        at=now,
-        door=door,
-        user_id=actor.id if actor else None,
-        registration_id=registration.id if registration else None,
-        session_id=session.id if session else None,
-        code=(code or None) and code[:64],
-        result=outcome.result,
-        nonce=nonce,
-        status_code=outcome.status_code,
-        response=outcome.payload,
-    )
-    try:
-        with db.begin_nested():
-            db.add(entry)
-    except IntegrityError:
-        # The same nonce arrived concurrently: the first answer stands.
-        replay = _replay(db, event, nonce) if nonce else None
-        if replay is None:
-            raise
-        return replay
-    return outcome
+    entry = {
+        "event_id": event.id,
+        "at": now,
+        "door": door,
+        "user_id": actor.id if actor else None,
+        "registration_id": registration.id if registration else None,
+        "session_id": session.id if session else None,
+        "code": (code or None) and code[:64],
+        "result": outcome.result,
+        "nonce": nonce,
+        "status_code": outcome.status_code,
+        "response": outcome.payload,
+    }
+    if insert_or_ignore(db, ScanLog.__table__, entry) is not None:
+        return outcome
+    # The same nonce arrived concurrently: the first answer stands.
+    replay = _replay(db, event, nonce) if nonce else None
+    if replay is None:
+        raise IntegrityError("scan log", None, Exception("the same nonce, and no answer yet"))
+    return replay
 
 
 def undo_check_in(
@@ -317,7 +330,8 @@ def undo_check_in(
                 CheckIn.registration_id == registration.id, CheckIn.scope == scope
             )
         ).rowcount
-        db.refresh(registration, ["checkins"])
+        kept = [c for c in registration.checkins if c.scope != scope]
+        set_committed_value(registration, "checkins", kept)
         result = UNDONE if removed else NOT_CHECKED_IN
         outcome = Outcome(result, {"result": result, "registration": describe(registration)})
         if result == UNDONE:
