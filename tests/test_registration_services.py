@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 from datetime import timedelta
 
 import pytest
 import segno
+import zxingcpp
+from PIL import Image
 from sqlalchemy import func, select
 
 from tests.conftest import make_event, make_registration, registration_data
@@ -144,7 +147,10 @@ def test_secrets_are_long_distinct_and_the_qr_encodes_the_checkin_code(db):
     assert len(base64.b32decode(r.checkin_code + "======")) == 16  # 128 bits
     assert len(r.manage_token) >= 43  # 256 bits in URL-safe base64
     assert r.checkin_code.isupper() and r.checkin_code.isalnum()
-    assert r.qr_png.startswith(b"\x89PNG")
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(r.qr_png)))
+    assert found.text == r.checkin_code
+    # Version 2 (25 modules) with a 4-module quiet zone, 8 pixels per module.
+    assert Image.open(io.BytesIO(r.qr_png)).size == (33 * 8, 33 * 8)
     assert segno.make(r.checkin_code, error="m", micro=False).version == 2
 
 
