@@ -456,9 +456,9 @@ def test_confirm_respects_type_quotas_and_sessions(db, app_ctx):
     table = other.sessions[1]
     table.capacity = 0
     services.lock_event(db, other)
-    make_registration(db, other)
+    first = make_registration(db, other)
     queued = make_registration(db, other, session_ids=[table.id])
-    services.cancel_by_organiser(db, other.registrations[0], actor=None)
+    services.cancel_by_organiser(db, first, actor=None)
     queued = db.get(Registration, queued.id)
     assert queued.status == CONFIRMED and queued.sessions == []  # promotion drops it
     services.edit_registration(
