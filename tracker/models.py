@@ -189,7 +189,9 @@ class Registration(Base):
     checkin_code: Mapped[str] = mapped_column(String(32), unique=True)
     # The private link: lets its holder edit or cancel. Never printed.
     manage_token: Mapped[str] = mapped_column(String(64), unique=True)
-    qr_png: Mapped[bytes] = mapped_column(LargeBinary)
+    # Read only where the image is shown (its page, e-mails, badges), not with every
+    # registration a door, a list or an export loads.
+    qr_png: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     locale: Mapped[str] = mapped_column(String(8), default="fr")  # for later e-mails
     consent_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 
 from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS, Layout
 from tracker.db import utcnow
@@ -78,7 +78,7 @@ def select_registrations(
     query = (
         select(Registration)
         .where(Registration.event_id == event.id, Registration.status.in_(list(statuses)))
-        .options(selectinload(Registration.sessions))
+        .options(selectinload(Registration.sessions), undefer(Registration.qr_png))
         .order_by(Registration.last_name, Registration.first_name, Registration.id)
     )
     if types:

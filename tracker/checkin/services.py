@@ -122,7 +122,7 @@ _BY_CODE = (
     .where(Registration.checkin_code == bindparam("code"))
     .options(*_WITH_DOOR_VIEW)
 )
-_BY_NONCE = select(ScanLog).where(
+_BY_NONCE = select(ScanLog.result, ScanLog.response).where(
     ScanLog.event_id == bindparam("event_id"), ScanLog.nonce == bindparam("nonce")
 )
 
@@ -265,7 +265,7 @@ def _insert(
 
 
 def _replay(db: DbSession, event: Event, nonce: str) -> Outcome | None:
-    logged = db.scalar(_BY_NONCE, {"event_id": event.id, "nonce": nonce})
+    logged = db.execute(_BY_NONCE, {"event_id": event.id, "nonce": nonce}).first()
     if logged is None or logged.response is None:
         return None
     return Outcome(logged.result, logged.response)
