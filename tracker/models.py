@@ -274,6 +274,7 @@ class ApiToken(Base):
 
 
 ENTRANCE = 0  # CheckIn.scope of the entrance; a session's check-in has its id as scope
+# (ids start at 1: "scope > ENTRANCE" is every session check-in, as an index range)
 
 
 class CheckIn(Base):
