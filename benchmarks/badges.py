@@ -11,8 +11,8 @@ QR code as PNG bytes), then times, in the same run:
   PDF_PROCESSES rendering processes and merged). Its first call also starts the PDF
   fork server, which a running app does once; the second call is the steady state.
 - one badge (a6), the same way;
-- naive: the QR image made with segno while rendering, the project's template, one
-  WeasyPrint document in this process.
+- naive: each QR image made (qr_png, at full size) while rendering, the project's
+  template, one WeasyPrint document in this process.
 
 Prints each time, the ratio naive / project, and peak resident memory: this process
 before the naive run (the naive run renders here and would inflate it) and each
@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,12 +42,11 @@ from pypdf import PdfReader  # noqa: E402
 from sqlalchemy.orm import Session as DbSession  # noqa: E402
 from weasyprint import CSS, HTML  # noqa: E402
 
-from benchmarks.harness import person  # noqa: E402
+from benchmarks.harness import event_spec, person  # noqa: E402
 from tracker import create_app  # noqa: E402
 from tracker.badges import services as badges  # noqa: E402
 from tracker.cli import upgrade_database  # noqa: E402
-from tracker.db import utcnow  # noqa: E402
-from tracker.events.services import EventSpec, create_event  # noqa: E402
+from tracker.events.services import create_event  # noqa: E402
 from tracker.pdf import STATIC_BASE_URL, SafeFetcher  # noqa: E402
 from tracker.registration.services import qr_png, register  # noqa: E402
 
@@ -115,21 +113,10 @@ def main() -> int:
     logging.getLogger("tracker.pdf").setLevel(logging.INFO)
     with app.test_request_context():
         db = DbSession(app.extensions["db"].engine, expire_on_commit=False)
-        now = utcnow()
-        event = create_event(
-            db,
-            EventSpec(
-                slug="bench-badges",
-                title="Journée nationale des pôles de compétitivité",
-                starts_at=now + timedelta(days=30),
-                venue="Bercy, Paris",
-                capacity=args.count + 10,
-                registration_opens_at=now - timedelta(days=1),
-            ),
-        )
+        event = create_event(db, event_spec("bench-badges", ()))
         started = time.perf_counter()
         for n in range(args.count):
-            register(db, event, person(n), now=now)
+            register(db, event, person(n))
         db.commit()
         print(f"{args.count} registrations made in {time.perf_counter() - started:.1f} s")
         registrations = badges.select_registrations(db, event)
