@@ -227,16 +227,16 @@ def _insert(
     actor: User | None,
     now: datetime,
 ) -> Outcome:
-    checkin = CheckIn(
-        event_id=event.id,
-        registration_id=registration.id,
-        session_id=session.id if session else None,
-        scope=scope,
-        checked_in_at=now,
-        door=door,
-        user_id=actor.id if actor else None,
-    )
-    values = {c.key: getattr(checkin, c.key) for c in CheckIn.__table__.columns if c.key != "id"}
+    values = {
+        "event_id": event.id,
+        "registration_id": registration.id,
+        "session_id": session.id if session else None,
+        "scope": scope,
+        "checked_in_at": now,
+        "door": door,
+        "user_id": actor.id if actor else None,
+    }
+    checkin = CheckIn(**values)
     checkin.id = insert_or_ignore(db, CheckIn.__table__, values)
     if checkin.id is not None:
         # The row is in: the object joins the session as loaded (no second INSERT) and
