@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.sql.functions import FunctionElement
@@ -231,13 +231,21 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
     counts the session's own check-ins, registered for it or not."""
     link = registration_sessions.c
     keys = (Registration.organisation_type, Registration.status)
-    registered = db.execute(
-        select(link.session_id, *keys, func.count())
-        .select_from(registration_sessions)
-        .join(Registration, Registration.id == link.registration_id)
-        .where(Registration.event_id == event.id)
-        .group_by(link.session_id, *keys)
-    ).all()
+    sessions = list(event.sessions)
+    # One column per session, grouped by type and status only: the groups follow the
+    # order of the registrations' index, where grouping by session as well would sort
+    # every one of the (hundreds of thousands of) session choices first.
+    registered = (
+        db.execute(
+            select(*keys, *(func.count(case((link.session_id == s.id, 1))) for s in sessions))
+            .select_from(Registration)
+            .join(registration_sessions, link.registration_id == Registration.id)
+            .where(Registration.event_id == event.id)
+            .group_by(*keys)
+        ).all()
+        if sessions
+        else []
+    )
     # From the check-in side (far fewer rows): whether each was registered for it.
     present = db.execute(
         select(CheckIn.scope, *keys, func.count(), func.count(link.session_id))
@@ -254,9 +262,9 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         s.id: SessionLine(id=s.id, title=s.title, by_type={t: Line() for t in OrganisationType})
         for s in event.sessions
     }
-    for session_id, kind, status, count in registered:
-        if session_id in lines:
-            _fold(lines[session_id].by_type[kind], status, count, 0)
+    for kind, status, *counts in registered:
+        for session, count in zip(sessions, counts, strict=True):
+            _fold(lines[session.id].by_type[kind], status, count, 0)
     for scope, kind, status, count, was_registered in present:
         if scope in lines:
             part = lines[scope].by_type[kind]
