@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import socket
 import time
@@ -220,7 +221,28 @@ def test_session_cookie_is_httponly_lax_and_permanent(client, admin):
     assert "Secure" not in cookie  # plain http in tests and development
 
 
-def test_production_session_cookie_is_secure(database_url):
+@pytest.fixture
+def unfrozen():
+    """A production app freezes what the process holds (gc.freeze): let the test
+    process's objects be collected again afterwards."""
+    yield
+    gc.unfreeze()
+
+
+def test_production_freezes_what_the_process_has_built(database_url, unfrozen):
+    gc.unfreeze()
+    app = create_app(
+        {"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url}
+    )
+    assert gc.get_freeze_count() > 0
+    app.extensions["db"].engine.dispose()
+    gc.unfreeze()
+    testing = create_app({"ENV_NAME": "testing", "DATABASE_URL": database_url})
+    assert gc.get_freeze_count() == 0
+    testing.extensions["db"].engine.dispose()
+
+
+def test_production_session_cookie_is_secure(database_url, unfrozen):
     app = create_app(
         {"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url}
     )
