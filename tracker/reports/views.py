@@ -33,7 +33,8 @@ def dashboard(slug: str) -> str:
         "event": event,
         "figures": result,
         "charts": charts.all_charts(result),
-        "type_labels": TYPE_SHORT_LABELS,
+        # Translated once here, not once per organisation row (1,500 on a large event).
+        "type_labels": {kind: str(label) for kind, label in TYPE_SHORT_LABELS.items()},
         "sort": sort,
         "descending": descending,
         "now": utcnow(),
