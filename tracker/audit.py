@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session as DbSession
 
+from tracker.db import utcnow
 from tracker.models import AuditEntry, Event, Registration, User
+
+# Built once and run with parameters: a door records one entry a scan.
+_INSERT = insert(AuditEntry.__table__)
 
 
 def record(
@@ -17,18 +22,21 @@ def record(
     event: Event | None = None,
     registration: Registration | None = None,
     changes: dict[str, Any] | None = None,
-) -> AuditEntry:
-    entry = AuditEntry(
-        user_id=actor.id if actor is not None else None,
-        event_id=event.id
-        if event is not None
-        else (registration.event_id if registration is not None else None),
-        registration_id=registration.id if registration is not None else None,
-        action=action,
-        changes=changes or {},
+) -> None:
+    """Write one entry now (pending changes are flushed first, as before any statement)."""
+    db.execute(
+        _INSERT,
+        {
+            "at": utcnow(),
+            "user_id": actor.id if actor is not None else None,
+            "event_id": event.id
+            if event is not None
+            else (registration.event_id if registration is not None else None),
+            "registration_id": registration.id if registration is not None else None,
+            "action": action,
+            "changes": changes or {},
+        },
     )
-    db.add(entry)
-    return entry
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
