@@ -279,6 +279,29 @@ def test_checkin_log_keeps_refused_and_undone_scans(db, event):
     assert logged[0]["Time"] == local(9, 2) and type(logged[0]["Registration ID"]) is int
 
 
+def test_scans_of_a_deleted_session_keep_its_title(db, app_ctx):
+    from tracker.checkin.services import check_in, undo_check_in
+    from tracker.organiser.services import delete_session, history
+
+    event = make_event(db)
+    session = event.sessions[-1]
+    person = make_registration(db, event, session_ids=[])
+    check_in(db, event, actor=None, door="Salle 2", code=person.checkin_code, session_id=session.id)
+    undo_check_in(
+        db, event, actor=None, door="Salle 2", code=person.checkin_code, session_id=session.id
+    )
+    title = session.title
+    delete_session(db, session, actor=None)
+    db.flush()
+    db.expire_all()
+    rows = csv_rows(render(db, event, "checkins", "csv").body)
+    assert [(r["Result"], r["Session"]) for r in rows] == [
+        ("Scan: checked in", title),
+        ("Check-in undone", title),
+    ]
+    assert {item.session for item in history(db, person) if item.kind == "scan"} == {title}
+
+
 # --- CSV options --------------------------------------------------------------------------
 
 

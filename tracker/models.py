@@ -328,6 +328,9 @@ class ScanLog(Base):
         ForeignKey("registrations.id", ondelete="SET NULL")
     )
     session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    # The session's title at the scan: the log still says which session it was once the
+    # session is deleted (session_id is then NULL, as for the entrance).
+    session_title: Mapped[str | None] = mapped_column(String(300))
     code: Mapped[str | None] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(30))
     nonce: Mapped[str | None] = mapped_column(String(64))

@@ -291,6 +291,7 @@ def _log(
         "user_id": actor.id if actor else None,
         "registration_id": registration.id if registration else None,
         "session_id": session.id if session else None,
+        "session_title": session.title if session else None,
         "code": (code or None) and code[:64],
         "result": outcome.result,
         "nonce": nonce,

@@ -486,7 +486,7 @@ class CheckinLog(Export):
                 Registration.first_name,
                 Registration.last_name,
                 ScanLog.code,
-                ScanLog.session_id,
+                ScanLog.session_title,
                 Session.title,
             )
             .outerjoin(User, User.id == ScanLog.user_id)
@@ -498,9 +498,7 @@ class CheckinLog(Export):
         )
         results = _labels(SCAN_LABELS)
         entrance = _("Entrance")
-        for at, door, account, result, rid, first, last, code, session_id, title in db.execute(
-            stmt
-        ):
+        for at, door, account, result, rid, first, last, code, then, title in db.execute(stmt):
             yield [
                 at,
                 door,
@@ -509,7 +507,8 @@ class CheckinLog(Export):
                 rid,
                 f"{first} {last}" if rid is not None and first is not None else None,
                 code,
-                title if session_id is not None else entrance,
+                # Its title now; the title at the scan if it has been deleted since.
+                title or then or entrance,
             ]
 
 
