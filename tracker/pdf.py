@@ -79,16 +79,6 @@ class SafeFetcher(URLFetcher):
 
 
 _fonts = FontConfiguration()
-_stylesheets: dict[str, CSS] = {}
-
-
-def stylesheet(css: str) -> CSS:
-    """A pre-built stylesheet, kept for the next document with the same text."""
-    if css not in _stylesheets:
-        _stylesheets[css] = CSS(
-            string=css, font_config=_fonts, url_fetcher=SafeFetcher(), base_url=STATIC_BASE_URL
-        )
-    return _stylesheets[css]
 
 
 def css_string(text: str) -> str:
@@ -262,7 +252,12 @@ def _peak_address_space() -> int:
 
 def _render(html: str, css: str, fetcher: SafeFetcher) -> bytes:
     document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher)
-    sheets = [stylesheet(css)] if css else []
+    # Parsed in the child at each document: a fresh process keeps nothing for the next.
+    sheets = (
+        [CSS(string=css, font_config=_fonts, url_fetcher=fetcher, base_url=STATIC_BASE_URL)]
+        if css
+        else []
+    )
     return document.write_pdf(stylesheets=sheets, font_config=_fonts)
 
 

@@ -90,9 +90,9 @@ def session_of(event: Event, session_id: int | None) -> Session | None:
     raise InvalidChoice(_l("This session is not part of the event."), field="session")
 
 
-def describe(registration: Registration, checkins: list[CheckIn] | None = None) -> dict[str, Any]:
+def describe(registration: Registration) -> dict[str, Any]:
     """A registration as the door and the API show it."""
-    checkins = registration.checkins if checkins is None else checkins
+    checkins = registration.checkins
     return {
         "id": registration.id,
         "first_name": registration.first_name,
