@@ -268,6 +268,41 @@ def test_a_waitlisted_person_is_told_so_with_the_same_link_and_code(client, db, 
     assert "waitlist" in message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
 
 
+def test_accented_sender_subject_and_calendar_arrive_as_written(app, client, db, monkeypatch, smtp):
+    monkeypatch.setitem(app.config, "MAIL_SENDER", "Ministère de l'Économie <dge@bercy.example>")
+    event = make_event(db, title="Journée des pôles : Végépolys & Cap Digital")
+    db.commit()
+    data = form_data(event)
+
+    assert client.post(register_url(event), data=data).status_code == 303
+
+    (received,) = smtp.received
+    assert received.mail_from == "dge@bercy.example"
+    (sender,) = received.message["From"].addresses
+    assert sender.display_name == "Ministère de l'Économie"
+    assert sender.addr_spec == "dge@bercy.example"
+    assert received.message["Subject"] == f"Your registration: {event.title}"
+    ics = part_of_type(received.message, "text/calendar").get_content()
+    (vevent,) = Calendar.from_ical(ics).walk("VEVENT")
+    assert str(vevent["summary"]) == event.title
+
+
+def test_an_address_that_is_not_ascii_is_sent_with_smtputf8(app, client, db, monkeypatch, outbox):
+    event = make_event(db)
+    db.commit()
+    data = form_data(event, email="élodie.lefèvre@pôle-végétal.example")
+    with smtp_server(enable_SMTPUTF8=True) as (port, handler):
+        use_smtp(monkeypatch, app, port)
+        assert client.post(register_url(event), data=data).status_code == 303
+
+    (received,) = handler.received
+    assert received.rcpt_tos == ["élodie.lefèvre@pôle-végétal.example"]
+    assert received.message["To"] == "élodie.lefèvre@pôle-végétal.example"
+    registration = saved(db, event, data["email"])  # type: ignore[arg-type]
+    assert registration is not None
+    check_registration_mail(received.message, registration)
+
+
 # --- SMTP authentication, TLS and failures ----------------------------------------
 
 
