@@ -65,6 +65,30 @@ def test_type_quota_waitlists_that_type_only(db):
     assert availability(db, event).type_left == {"cluster": 0}
 
 
+def test_quotas_and_session_seats_are_exact_as_the_event_fills_up_to_them(db):
+    """Counts that cannot decide are skipped (a type or a session never has more
+    confirmed people than the event): at each boundary the answer is still exact."""
+    event = make_event(
+        db,
+        capacity=10,
+        type_quotas={"cluster": 2},
+        sessions=[SessionSpec("Table ronde", capacity=2)],
+    )
+    table = [event.sessions[0].id]
+    cluster, ministry = OrganisationType.CLUSTER, OrganisationType.MINISTRY
+    assert make_registration(db, event, organisation_type=ministry, session_ids=table).status == (
+        CONFIRMED
+    )
+    assert make_registration(db, event, organisation_type=cluster, session_ids=table).status == (
+        CONFIRMED
+    )
+    with pytest.raises(SessionFull):  # 2 confirmed in all, both at the table
+        make_registration(db, event, organisation_type=cluster, session_ids=table)
+    assert make_registration(db, event, organisation_type=cluster).status == CONFIRMED
+    assert make_registration(db, event, organisation_type=cluster).status == WAITLISTED
+    assert make_registration(db, event, organisation_type=ministry).status == CONFIRMED
+
+
 def test_same_address_twice_is_refused_whatever_its_case(db):
     event = make_event(db)
     first = make_registration(db, event, email="Anne.Dupont@Example.org")

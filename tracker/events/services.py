@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload
 
 from tracker.audit import diff
 from tracker.db import utcnow
@@ -125,8 +126,14 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
     return event
 
 
+# Nearly every page of an event shows or checks its sessions: they come in the same query.
+_BY_SLUG = select(Event).where(Event.slug == bindparam("slug")).options(joinedload(Event.sessions))
+
+
 def get_event(db: DbSession, slug: str) -> Event:
-    event = db.scalar(select(Event).where(Event.slug == slug)) if SLUG_RE.match(slug) else None
+    event = (
+        db.scalars(_BY_SLUG, {"slug": slug}).unique().one_or_none() if SLUG_RE.match(slug) else None
+    )
     if event is None:
         raise NotFound()
     return event

@@ -24,6 +24,7 @@ from PIL import Image
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload
 
 from tracker import audit
 from tracker.db import utcnow
@@ -108,10 +109,13 @@ def qr_png(code: str) -> bytes:
 # The statements of a registration are built once and run with parameters: building
 # a statement with its values (coercing each, computing its cache key) at every
 # registration costs about as much as running it.
+# The event is read again under the lock (an organiser may have changed it), with its
+# sessions in the same query.
 _LOCK_EVENT = (
     select(Event)
     .where(Event.id == bindparam("event_id"))
-    .with_for_update()
+    .options(joinedload(Event.sessions))
+    .with_for_update(of=Event)
     .execution_options(populate_existing=True)
 )
 _CONFIRMED = select(func.count(Registration.id)).where(
@@ -134,7 +138,7 @@ _ORGANISATION_BY_KEY = select(Organisation).where(Organisation.name_key == bindp
 
 
 def lock_event(db: DbSession, event: Event) -> Event:
-    locked = db.scalar(_LOCK_EVENT, {"event_id": event.id})
+    locked = db.scalars(_LOCK_EVENT, {"event_id": event.id}).unique().one_or_none()
     if locked is None:
         raise NotFound()
     return locked
@@ -194,10 +198,28 @@ def availability(db: DbSession, event: Event) -> Availability:
 
 
 def _has_room(db: DbSession, event: Event, type_: OrganisationType) -> bool:
-    if event.capacity is not None and confirmed_count(db, event) >= event.capacity:
-        return False
+    return _confirmable(db, event, type_, [])
+
+
+def _confirmable(
+    db: DbSession, event: Event, type_: OrganisationType, sessions: list[Session]
+) -> bool:
+    """Whether a person of this type can be confirmed now: the event and the type's
+    quota have a place (if not: the waitlist). Raises SessionFull if one of `sessions`
+    has no seat left. Counts only what can decide: a type or a session never has more
+    confirmed people than the event, so while the event has fewer than a quota or a
+    session's capacity, that one has room without counting it."""
+    confirmed = None
+    if event.capacity is not None:
+        confirmed = confirmed_count(db, event)
+        if confirmed >= event.capacity:
+            return False
     quota = event.type_quotas.get(type_.value)
-    return quota is None or confirmed_count(db, event, type_) < quota
+    if quota is not None and (confirmed is None or confirmed >= quota):
+        if confirmed_count(db, event, type_) >= quota:
+            return False
+    _check_session_room(db, event, sessions, set(), confirmed)
+    return True
 
 
 # --- organisations -------------------------------------------------------------
@@ -273,9 +295,22 @@ def _chosen_sessions(event: Event, ids: list[int]) -> list[Session]:
 
 
 def _check_session_room(
-    db: DbSession, event: Event, sessions: list[Session], already_holding: set[int]
+    db: DbSession,
+    event: Event,
+    sessions: list[Session],
+    already_holding: set[int],
+    confirmed: int | None = None,
 ) -> None:
-    limited = [s for s in sessions if s.capacity is not None and s.id not in already_holding]
+    """SessionFull if one of `sessions` (other than those already held) has no seat
+    left. `confirmed`, when known, is the event's count: sessions with more seats than
+    that are not counted."""
+    limited = [
+        s
+        for s in sessions
+        if s.capacity is not None
+        and s.id not in already_holding
+        and (confirmed is None or confirmed >= s.capacity)
+    ]
     counts = session_confirmed_counts(db, event, [s.id for s in limited])
     for s in limited:
         if counts.get(s.id, 0) >= s.capacity:
@@ -304,9 +339,8 @@ def register(
     if existing is not None and existing.status != CANCELLED:
         raise AlreadyRegistered(existing)
 
-    status = CONFIRMED if _has_room(db, event, data.organisation_type) else WAITLISTED
-    if status == CONFIRMED:
-        _check_session_room(db, event, sessions, set())
+    confirmable = _confirmable(db, event, data.organisation_type, sessions)
+    status = CONFIRMED if confirmable else WAITLISTED
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
 
     registration = existing or Registration(
@@ -531,9 +565,8 @@ def add_registration(
     )
     if existing is not None:
         raise AlreadyRegistered(existing)
-    status = CONFIRMED if override or _has_room(db, event, data.organisation_type) else WAITLISTED
-    if status == CONFIRMED and not override:
-        _check_session_room(db, event, sessions, set())
+    confirmable = override or _confirmable(db, event, data.organisation_type, sessions)
+    status = CONFIRMED if confirmable else WAITLISTED
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
     code = new_checkin_code()
     registration = Registration(
