@@ -97,7 +97,8 @@ def qr_png(code: str) -> bytes:
     symbol = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     pixels = zxingcpp.write_barcode_to_image(symbol, scale=QR_SCALE, add_quiet_zones=True)
     height, width = pixels.shape
-    image = Image.frombytes("L", (width, height), bytes(memoryview(pixels))).convert("1")
+    image = Image.frombytes("L", (width, height), bytes(memoryview(pixels)))
+    image = image.convert("1", dither=Image.Dither.NONE)  # already black and white
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
