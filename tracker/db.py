@@ -138,6 +138,16 @@ def insert_or_ignore(db: Session, table: Table, values: dict[str, Any]) -> Any |
     return db.execute(statement, values).scalar_one_or_none()
 
 
+def release_write_lock(db: Session) -> None:
+    """End the transaction if it holds SQLite's write lock (taken at BEGIN IMMEDIATE):
+    a request that read what it needs and now does slow work of its own (checking a
+    form) lets other writers on meanwhile. On PostgreSQL reads lock nothing and the
+    transaction goes on (ending it would cost a commit, a new connection check-out and
+    a new BEGIN)."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.commit()
+
+
 def read_only(view: Callable[..., Any]) -> Callable[..., Any]:
     """Marks a view that never writes: its request's session reads without taking the
     SQLite write lock (PostgreSQL is unchanged), and refuses to flush any change."""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
-from tracker.db import get_db
+from tracker.db import get_db, release_write_lock
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.events.services import get_event
 from tracker.models import Event, OrganisationType, Registration
@@ -79,10 +79,9 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
         return _form_page(db, event, form, is_open), 200
     if not is_open:
         return _form_page(db, event, form, is_open), 409
-    # End the reading transaction before validating: on SQLite it holds the write
-    # lock (BEGIN IMMEDIATE), which other registrations need while this one checks
-    # its form; register() below starts the writing transaction under its own lock.
-    db.commit()
+    # Other registrations need the write lock while this one checks its form;
+    # register() below takes the event's lock itself.
+    release_write_lock(db)
     if not form.validate_on_submit():
         return _form_page(db, event, form, is_open), INVALID
     if form.is_bot():
