@@ -189,6 +189,27 @@ def test_every_attempt_is_logged_and_every_change_audited(db, event, staff):
     assert actions[0][2] == {"door": "A", "session": None}
 
 
+def test_a_retry_after_an_undo_gives_the_first_answer_and_changes_nothing(db, event, staff):
+    person = make_registration(db, event)
+    first = services.check_in(
+        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
+    )
+    services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+
+    retry = services.check_in(
+        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
+    )
+
+    assert retry.result == "ok" and retry.payload == first.payload
+    db.expire_all()
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+    assert [c.scope for c in person.checkins] == []
+    results = db.scalars(select(ScanLog.result).order_by(ScanLog.id)).all()
+    assert results == ["ok", "undone"]
+    assert count(db, AuditEntry, AuditEntry.registration_id == person.id,
+                 AuditEntry.action == "checkin") == 1  # fmt: skip
+
+
 def test_the_same_nonce_gives_the_first_answer_and_counts_once(db, event, staff):
     person = make_registration(db, event)
     first = services.check_in(

@@ -159,10 +159,9 @@ def check_in(
     now = now or utcnow()
     door = (door or "").strip()[:100] or "?"
     nonce = (nonce or "").strip()[:64] or None
-    if nonce is not None:
-        replay = _replay(db, event, nonce)
-        if replay is not None:
-            return replay
+    # A retried request (its nonce already logged) is not looked for first: that would
+    # cost every scan a query. It finds out when its scan log entry is refused, and
+    # then takes back the check-in it may have made (one undone meanwhile).
     session = session_of(event, session_id)
     scope = session.id if session is not None else ENTRANCE
     registration, reason = _find(db, event, code, registration_id)
@@ -192,9 +191,22 @@ def check_in(
         nonce=nonce,
         now=now,
     )
-    if logged is outcome and outcome.result == OK:  # (not a replayed answer)
+    if logged is not outcome:  # a retry: the first answer stands, and nothing changes
+        if outcome.result == OK:
+            _take_back(db, registration, scope)
+        return logged
+    if outcome.result == OK:
         _audit(db, "checkin", event, registration, actor=actor, door=door, session=session)
     return logged
+
+
+def _take_back(db: DbSession, registration: Registration, scope: int) -> None:
+    checkin = next(c for c in registration.checkins if c.scope == scope)
+    db.execute(delete(CheckIn).where(CheckIn.id == checkin.id))
+    db.expunge(checkin)
+    set_committed_value(
+        registration, "checkins", [c for c in registration.checkins if c is not checkin]
+    )
 
 
 def _audit(
