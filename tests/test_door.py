@@ -25,6 +25,7 @@ from tracker.models import (
     RegistrationSource,
     RegistrationStatus,
     Role,
+    ScanLog,
 )
 from tracker.registration.forms import REQUIRED
 from tracker.registration.services import cancel_registration
@@ -461,9 +462,7 @@ def test_undo_by_registration_takes_back_that_check_in_only(client, db, event, d
     again = client.post(undo_url(event), data={"registration": person.id})
     assert again.status_code == 404 and again.get_json()["result"] == "not_checked_in"
     undone = db.scalars(
-        select(AuditEntry).where(
-            AuditEntry.registration_id == person.id, AuditEntry.action == "checkin.undo"
-        )
+        select(ScanLog).where(ScanLog.registration_id == person.id, ScanLog.result == "undone")
     ).all()
     assert len(undone) == 2 and {a.user_id for a in undone} == {door.id}
 

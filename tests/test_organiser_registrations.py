@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.conftest import make_event, make_registration
 from tests.test_organiser_events import login, make_user, text
-from tracker.checkin.services import check_in
+from tracker.checkin.services import check_in, undo_check_in
 from tracker.db import utcnow
 from tracker.errors import AlreadyRegistered, InvalidChoice
 from tracker.models import AuditEntry, OrganisationType, Registration, RegistrationSource, Role
@@ -315,6 +315,16 @@ def test_history_shows_check_ins_and_scans(app, client, db, event, as_organiser)
     assert "Scan: already checked in" in history and "Door: Porte B" in history
     assert "porte@example.org" in history and "Table ronde 1" in history
     assert "Porte A" in page[: page.index('id="history"')]  # checked in at, up top
+    # Each scan once, named: no second "Check-in recorded" from the audit log.
+    assert history.count('class="history-scan"') == 3
+    assert history.count('class="history-audit"') == 0
+
+    undo_check_in(db, event, actor=door, door="Porte A", code=person.checkin_code)
+    db.flush()
+    history = text(as_organiser.get(url(event, person)))
+    history = history[history.index('id="history"') :]
+    assert history.count('class="history-checkin"') == 1
+    assert "Check-in undone" in history and "checkin.undo" not in history
 
 
 def test_another_events_registration_is_404(client, db, event, as_organiser):

@@ -2,8 +2,10 @@
 
 Exactness comes from the database: a CheckIn row is unique per (registration, scope),
 so of many concurrent scans of one code exactly one inserts and the others find it.
-Every attempt, refused ones too, goes to the scan log; a nonce makes a retried request
-give back the first answer without counting twice.
+Every attempt, refused ones and undos too, goes to the scan log, with who made it, when,
+at which door and session, and the answer given: it is the record of the door's actions
+(they are not written to the audit log as well). A nonce makes a retried request give
+back the first answer without counting twice.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tracker import audit
 from tracker.db import insert_or_ignore, utcnow
 from tracker.errors import InvalidChoice
 from tracker.models import (
@@ -191,12 +192,8 @@ def check_in(
         nonce=nonce,
         now=now,
     )
-    if logged is not outcome:  # a retry: the first answer stands, and nothing changes
-        if outcome.result == OK:
-            _take_back(db, registration, scope)
-        return logged
-    if outcome.result == OK:
-        _audit(db, "checkin", event, registration, actor=actor, door=door, session=session)
+    if logged is not outcome and outcome.result == OK:
+        _take_back(db, registration, scope)  # a retry: the first answer stands
     return logged
 
 
@@ -206,26 +203,6 @@ def _take_back(db: DbSession, registration: Registration, scope: int) -> None:
     db.expunge(checkin)
     set_committed_value(
         registration, "checkins", [c for c in registration.checkins if c is not checkin]
-    )
-
-
-def _audit(
-    db: DbSession,
-    action: str,
-    event: Event,
-    registration: Registration | None,
-    *,
-    actor: User | None,
-    door: str,
-    session: Session | None,
-) -> None:
-    audit.record(
-        db,
-        actor=actor,
-        action=action,
-        event=event,
-        registration=registration,
-        changes={"door": door, "session": session.id if session else None},
     )
 
 
@@ -347,8 +324,6 @@ def undo_check_in(
         set_committed_value(registration, "checkins", kept)
         result = UNDONE if removed else NOT_CHECKED_IN
         outcome = Outcome(result, {"result": result, "registration": describe(registration)})
-        if result == UNDONE:
-            _audit(db, "checkin.undo", event, registration, actor=actor, door=door, session=session)
     return _log(
         db,
         event,
