@@ -465,6 +465,19 @@ def test_accounts_without_access_to_the_event_get_403(client, db, event, account
     assert response.status_code == 201
 
 
+def test_a_token_used_on_an_event_is_noted_as_used(client, db, event, account):
+    user = account(Role.DOOR, [event])
+    token, record = create_token(db, user, "Door C")
+    db.commit()
+    assert record.last_used_at is None
+    response = client.get(
+        f"/api/v1/events/{event.slug}/stats", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    db.expire_all()
+    assert record.last_used_at is not None
+
+
 def test_organisers_may_use_the_door_api(client, db, event, account):
     headers = bearer(db, account(Role.ORGANISER, [event]))
     person = make_registration(db, event)

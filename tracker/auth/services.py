@@ -180,10 +180,20 @@ def create_token(db: DbSession, user: User, name: str) -> tuple[str, ApiToken]:
 _TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
 
 
+def token_lookup_hash(token: str) -> str | None:
+    """What a token is looked up by (None: too long to be one)."""
+    return _token_hash(token) if len(token) <= 200 else None
+
+
 def user_for_token(db: DbSession, token: str, *, now: datetime | None = None) -> User | None:
-    if len(token) > 200:
-        return None
-    record = db.scalar(_TOKEN_BY_HASH, {"token_hash": _token_hash(token)})
+    hashed = token_lookup_hash(token)
+    record = db.scalar(_TOKEN_BY_HASH, {"token_hash": hashed}) if hashed else None
+    return live_token_user(record, now=now)
+
+
+def live_token_user(record: ApiToken | None, *, now: datetime | None = None) -> User | None:
+    """The account of a token found by its hash, unless the token is revoked or the
+    account disabled; notes the token's use."""
     if record is None or record.revoked_at is not None or not record.user.active:
         return None
     # To the minute: a door sends a request a second, and writing the token's row at
