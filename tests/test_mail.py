@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from tests.conftest import Outbox, form_data, make_event, make_registration
+from tracker import create_app
 from tracker.db import utcnow
 from tracker.models import Event, Registration, RegistrationStatus
 
@@ -285,6 +286,14 @@ def test_accented_sender_subject_and_calendar_arrive_as_written(app, client, db,
     ics = part_of_type(received.message, "text/calendar").get_content()
     (vevent,) = Calendar.from_ical(ics).walk("VEVENT")
     assert str(vevent["summary"]) == event.title
+
+
+@pytest.mark.parametrize(
+    "sender", ["DGE, Bercy <dge@bercy.example>", "no address", "", "élodie@bercy.example"]
+)
+def test_a_sender_mail_cannot_be_sent_from_refuses_to_start(database_url, sender):
+    with pytest.raises(RuntimeError, match="TRACKER_MAIL_SENDER"):
+        create_app({"ENV_NAME": "testing", "DATABASE_URL": database_url, "MAIL_SENDER": sender})
 
 
 def test_an_address_that_is_not_ascii_is_sent_with_smtputf8(app, client, db, monkeypatch, outbox):

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 import config as config_module
-from tracker import auth, i18n
+from tracker import auth, i18n, mail
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
 
@@ -45,6 +45,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     CSRFProtect(app)
     i18n.init_app(app)
+    mail.check_sender(app.config["MAIL_SENDER"])
     auth.init_app(app)
     Database(make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])).init_app(app)
     register_error_handlers(app)
