@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
@@ -32,8 +32,8 @@ from tracker.auth.services import live_token_user, token_lookup_hash, user_for_t
 from tracker.checkin import services
 from tracker.db import get_db
 from tracker.errors import DomainError, NotFound
-from tracker.events.services import SLUG_RE, get_event_and_assignment
-from tracker.models import ApiToken, Event, Role, User, user_events
+from tracker.events.services import SLUG_RE, assigned, get_event_and_assignment
+from tracker.models import ApiToken, Event, Role, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -161,13 +161,7 @@ def _authenticate() -> None:
 # A door's request names its token and its event: the token, its account, the event and
 # whether the account is assigned to it come in one query (a door scans every second).
 _TOKEN_AND_EVENT = (
-    select(
-        ApiToken,
-        Event,
-        exists().where(
-            user_events.c.user_id == ApiToken.user_id, user_events.c.event_id == Event.id
-        ),
-    )
+    select(ApiToken, Event, assigned(ApiToken.user_id))
     .outerjoin(Event, Event.slug == bindparam("slug"))
     .where(ApiToken.token_hash == bindparam("token_hash"))
 )

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Exists, bindparam, exists, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
@@ -139,12 +139,15 @@ def get_event(db: DbSession, slug: str) -> Event:
     return event
 
 
-_EVENT_AND_ASSIGNMENT = select(
-    Event,
-    exists().where(
-        user_events.c.user_id == bindparam("user_id"), user_events.c.event_id == Event.id
-    ),
-).where(Event.slug == bindparam("slug"))
+def assigned(user_id: Any) -> Exists:
+    """Whether the account `user_id` (a column or a parameter) is assigned to the event
+    of the enclosing query."""
+    return exists().where(user_events.c.user_id == user_id, user_events.c.event_id == Event.id)
+
+
+_EVENT_AND_ASSIGNMENT = select(Event, assigned(bindparam("user_id"))).where(
+    Event.slug == bindparam("slug")
+)
 
 
 def get_event_and_assignment(db: DbSession, slug: str, user: User) -> tuple[Event, bool]:
