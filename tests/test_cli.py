@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, select
@@ -46,6 +48,20 @@ def test_demo_event_is_realistic_and_seeded_once(db, app_ctx):
     assert event.registration_opens_at < event.registration_closes_at  # open now
     again, added_again = seed_demo(db)
     assert again.id == event.id and added_again == 0
+
+
+@pytest.mark.parametrize(
+    ("seeded", "held"),
+    [
+        ("2026-11-27T10:00", "2026-12-28"),  # four weeks on is Christmas Day: the Monday after
+        ("2026-06-13T10:00", "2026-07-13"),  # a Saturday: the Monday after, before 14 July
+        ("2026-11-26T10:00", "2026-12-24"),  # a Thursday stays a Thursday
+    ],
+)
+def test_the_demo_event_is_held_on_a_working_day(db, app_ctx, seeded, held):
+    now = datetime.fromisoformat(seeded).replace(tzinfo=UTC)
+    event, _added = seed_demo(db, now=now)
+    assert event.starts_at.astimezone(ZoneInfo("Europe/Paris")).date().isoformat() == held
 
 
 def test_demo_command_twice_adds_nothing(app, runner, tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import csv
 import json
 import random
 import unicodedata
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from importlib import resources
 
 from sqlalchemy import select
@@ -87,6 +87,18 @@ def _domain(organisation: str) -> str:
     return f"{_ascii(short)[:30].strip('-')}.example"
 
 
+# France's public holidays that fall on a fixed date (month, day).
+FIXED_HOLIDAYS = {(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)}
+
+
+def _working_day(day: date) -> date:
+    """`day`, or the next day that is neither a weekend nor a fixed public holiday: a
+    ministry's workshop is not held on a Saturday or on Christmas Day."""
+    while day.weekday() >= 5 or (day.month, day.day) in FIXED_HOLIDAYS:
+        day += timedelta(days=1)
+    return day
+
+
 def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int]:
     """Create the demo event and its registrations; a second call adds nothing.
     Returns the event and how many registrations were added."""
@@ -96,7 +108,7 @@ def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int
     now = now or utcnow()
     facts, organisations = _load_facts()
     tz = zone(TIMEZONE)
-    day = (now.astimezone(tz) + timedelta(weeks=4)).date()
+    day = _working_day((now.astimezone(tz) + timedelta(weeks=4)).date())
 
     def at(hh: int, mm: int) -> datetime:
         return datetime.combine(day, time(hh, mm), tzinfo=tz)
