@@ -10,11 +10,42 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_percent
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
-from flask_babel import Babel, get_locale
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import Babel, get_locale, gettext
+from flask_babel.speaklater import LazyString
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 LANG_COOKIE = "lang"
 bp = Blueprint("i18n", __name__)
+
+
+class TextLazyString(LazyString):
+    """A message translated when it is used, which is plain text: a page shows it
+    escaped, its interpolated values included.
+
+    Flask-Babel's LazyString answers `__html__` with the bare text, so Jinja, WTForms
+    and `markupsafe.escape` take it for markup that is already safe: a session title or
+    a query parameter in a message was written into the page as HTML."""
+
+    def __html__(self) -> Markup:
+        return escape(str(self))
+
+
+def lazy_gettext(string: str, **variables: object) -> LazyString:
+    """The lazy gettext of the whole app (imported as `_l`): never Flask-Babel's."""
+    return TextLazyString(gettext, string, **variables)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """A lazy message in JSON is its text, not the escaped HTML that the default
+    provider makes of anything with an `__html__`."""
+
+    @staticmethod
+    def default(o: object) -> object:
+        if isinstance(o, LazyString):
+            return str(o)
+        return DefaultJSONProvider.default(o)
 
 
 def select_locale() -> str:
@@ -84,6 +115,7 @@ def percent(value: float | None) -> str:
 
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
+    app.json = JSONProvider(app)
     app.register_blueprint(bp)
     app.jinja_env.filters.update(
         local_datetime=local_datetime,

@@ -35,7 +35,8 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from tracker.i18n import lazy_gettext as _l
 
 # Before WeasyPrint is imported: its import already parses its own stylesheets, and
 # would log each step at INFO on every start of the app and of every command.

@@ -17,7 +17,6 @@ import unicodedata
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import bindparam, select
@@ -33,6 +32,7 @@ from tracker.checkin import services
 from tracker.db import get_db
 from tracker.errors import DomainError, NotFound
 from tracker.events.services import SLUG_RE, assigned, get_event_and_assignment
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import ApiToken, Event, Role, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

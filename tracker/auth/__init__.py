@@ -12,12 +12,12 @@ import time
 from datetime import timedelta
 
 from flask import Flask, Request, abort, flash, g, redirect, request, session, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from werkzeug.wrappers import Response
 
 from tracker.auth.services import user_for_token
 from tracker.db import get_db
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import User
 
 login_manager = LoginManager()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, PasswordField, RadioField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from tracker.auth.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import Role
 from tracker.registration.forms import (
     REQUIRED,

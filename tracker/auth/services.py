@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from tracker.audit import diff, record
 from tracker.db import utcnow
 from tracker.errors import DomainError, NotFound
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import ApiToken, Event, Role, User
 
 MIN_PASSWORD_LENGTH = 12

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, render_template
-from flask_babel import lazy_gettext as _l
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -27,6 +26,7 @@ from sqlalchemy.orm import selectinload, undefer
 from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS, Layout
 from tracker.db import utcnow
 from tracker.errors import DomainError
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     Event,
     OrganisationType,

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
@@ -24,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker.db import insert_or_ignore, utcnow
 from tracker.errors import InvalidChoice
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     ENTRANCE,
     CheckIn,

@@ -15,7 +15,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
@@ -23,6 +22,7 @@ from tracker import audit
 from tracker.checkin import services as checkin
 from tracker.db import utcnow
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     Event,
     OrganisationType,

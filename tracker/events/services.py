@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Exists, bindparam, exists, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
@@ -16,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from tracker.audit import diff
 from tracker.db import utcnow
 from tracker.errors import DomainError, NotFound
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     CheckIn,
     Event,

@@ -6,7 +6,6 @@ import functools
 import unicodedata
 import zoneinfo
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -21,6 +20,7 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from tracker.events.services import QUOTA_MAX, SLUG_RE
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import OrganisationType
 from tracker.registration.forms import (
     REQUIRED,

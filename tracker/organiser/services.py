@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
@@ -20,6 +19,7 @@ from tracker import audit
 from tracker.db import utcnow
 from tracker.errors import DomainError, InvalidChoice, NotFound
 from tracker.events import services as events
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     ENTRANCE,
     AuditEntry,

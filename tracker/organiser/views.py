@@ -25,7 +25,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -38,6 +37,7 @@ from tracker.checkin.services import SCAN_LABELS
 from tracker.db import get_db, utcnow
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.events import services as events
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     Event,
     OrganisationType,

@@ -23,12 +23,12 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.errors import AlreadyRegistered, DomainError
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType, RegistrationSource, User
 from tracker.registration import notify, services
 

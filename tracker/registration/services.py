@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 import zxingcpp
-from flask_babel import lazy_gettext as _l
 from PIL import Image
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +36,7 @@ from tracker.errors import (
     RegistrationClosed,
     SessionFull,
 )
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     Event,
     Organisation,

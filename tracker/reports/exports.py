@@ -27,7 +27,6 @@ from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DbSession
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session as DbSession
 from tracker.checkin.services import SCAN_LABELS
 from tracker.door.services import NO_EMAIL_DOMAIN
 from tracker.errors import DomainError
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     CheckIn,
     Event,

@@ -36,11 +36,11 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_interval
 from flask import render_template
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from tracker.errors import InvalidChoice
+from tracker.i18n import lazy_gettext as _l
 from tracker.i18n import local_date, local_time
 from tracker.models import (
     CheckIn,
