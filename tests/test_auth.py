@@ -327,6 +327,108 @@ def test_bad_login_limit_refuses_to_start(database_url):
         )
 
 
+# --- a copied cookie: logout, password change, disable and enable end it ------------
+#
+# Each browser here is a client of its own that keeps no context between requests (the
+# `client` fixture's kept context would be shared with the other clients' requests).
+
+
+def _browser(app):
+    other = app.test_client()
+    other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return other
+
+
+def _replay(app, browser):
+    """Another browser (an attacker's, say) sending a copy of `browser`'s session cookie."""
+    copy = _browser(app)
+    copy.set_cookie("session", browser.get_cookie("session").value)
+    return copy
+
+
+def test_logout_ends_a_copied_session_cookie(app, db, admin):
+    browser = _browser(app)
+    login(browser, admin.email)
+    copy = _replay(app, browser)
+    assert copy.get("/users").status_code == 200  # the copy works while logged in
+    assert browser.post("/logout").status_code == 303
+    response = _replay(app, browser).get("/users")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    assert copy.get("/users").status_code == 302
+
+
+def test_logout_ends_the_accounts_other_sessions_too(app, db, admin):
+    phone, laptop = _browser(app), _browser(app)
+    login(phone, admin.email)
+    login(laptop, admin.email)
+    phone.post("/logout")
+    assert laptop.get("/users").status_code == 302  # logged out everywhere
+    assert login(laptop, admin.email).status_code == 303
+    assert laptop.get("/users").status_code == 200
+
+
+def test_password_change_ends_every_session(app, db, admin):
+    browser = _browser(app)
+    login(browser, admin.email)
+    copy = _replay(app, browser)
+    with app.app_context():
+        services.set_password(db, admin, "a brand new password", actor=None)
+    db.flush()
+    assert copy.get("/users").status_code == 302
+    assert browser.get("/users").status_code == 302
+    assert login(browser, admin.email, "a brand new password").status_code == 303
+    assert browser.get("/users").status_code == 200
+
+
+def test_password_changed_on_the_command_line_ends_sessions_and_tokens(app, db, admin):
+    browser = _browser(app)
+    login(browser, admin.email)
+    with app.app_context():
+        token = services.issue_token(db, admin, "Door A", actor=None)
+    db.flush()
+    bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    assert _browser(app).get("/users", headers=bearer).status_code == 200
+    result = app.test_cli_runner().invoke(
+        args=["user", "password", admin.email, "--password-stdin"],
+        input="a brand new password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "sessions ended" in result.output and "1 API token revoked" in result.output
+    assert _replay(app, browser).get("/users").status_code == 302
+    assert _browser(app).get("/users", headers=bearer).status_code == 401
+
+
+def test_disable_then_enable_does_not_bring_back_old_sessions_or_tokens(
+    app, db, admin, organiser
+):
+    browser = _browser(app)
+    assert login(browser, organiser.email).status_code == 303
+    with app.app_context():
+        token = services.issue_token(db, organiser, "Door A", actor=None)
+    db.flush()
+    bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    assert _browser(app).get("/manage", headers=bearer).status_code == 200
+    copy = _replay(app, browser)
+
+    with app.app_context():
+        set_active(db, organiser, False, actor=admin)
+        set_active(db, organiser, True, actor=admin)
+    db.flush()
+    assert copy.get("/manage").status_code == 302
+    assert browser.get("/manage").status_code == 302
+    assert _browser(app).get("/manage", headers=bearer).status_code == 401
+
+    # A new login and a new token work.
+    fresh = _browser(app)
+    assert login(fresh, organiser.email).status_code == 303
+    assert fresh.get("/manage").status_code == 200
+    with app.app_context():
+        new_token = services.issue_token(db, organiser, "Door B", actor=None)
+    db.flush()
+    new_bearer = {"Authorization": f"Bearer {new_token}", "Accept": "application/json"}
+    assert _browser(app).get("/manage", headers=new_bearer).status_code == 200
+
+
 # --- password hashing -------------------------------------------------------------
 
 

@@ -98,6 +98,8 @@ def _set_active(email: str, active: bool) -> None:
         changed = services.set_active(db, user, active, actor=None)
         state = "enabled" if active else "disabled"
         click.echo(f"account {user.email} {state}" if changed else f"already {state}")
+        if changed:
+            click.echo("its sessions ended" + ("" if active else " and its API tokens revoked"))
 
 
 @user_group.command("disable")
@@ -105,7 +107,7 @@ def _set_active(email: str, active: bool) -> None:
 @with_appcontext
 @one_line_errors
 def user_disable(email: str) -> None:
-    """Disable an account: no login, its sessions and tokens stop working."""
+    """Disable an account: no login, its sessions end, its API tokens are revoked."""
     _set_active(email, False)
 
 
@@ -114,7 +116,7 @@ def user_disable(email: str) -> None:
 @with_appcontext
 @one_line_errors
 def user_enable(email: str) -> None:
-    """Enable a disabled account again."""
+    """Enable a disabled account again (its revoked API tokens stay revoked)."""
     _set_active(email, True)
 
 
@@ -126,14 +128,17 @@ def user_enable(email: str) -> None:
 @with_appcontext
 @one_line_errors
 def user_password(email: str, password_stdin: bool) -> None:
-    """Set a new password for an account."""
+    """Set a new password for an account: its sessions end, its API tokens are revoked."""
     with _transaction() as db:
         services.get_user(db, email)
     password = _read_password(password_stdin)
     with _transaction() as db:
         user = services.get_user(db, email)
-        services.set_password(db, user, password, actor=None)
-        click.echo(f"password of {user.email} changed")
+        revoked = services.set_password(db, user, password, actor=None)
+        click.echo(
+            f"password of {user.email} changed; its sessions ended"
+            f" and {revoked} API token{'s' if revoked != 1 else ''} revoked"
+        )
 
 
 token_group = click.Group("token", help="API tokens (Authorization: Bearer ...).")

@@ -77,12 +77,16 @@ def login() -> Response | tuple[str, int] | str:
 
     session.clear()  # nothing from before the login survives it (CSRF token included)
     login_user(user)
-    start_session()
+    start_session(user)
     return redirect(next_url or home_url(), code=303)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Ends every session of the account, on every device (a copy of this session's
+    cookie included)."""
+    if current_user.is_authenticated and "_user_id" in session:
+        services.end_sessions(get_db(), current_user._get_current_object())
     logout_user()
     session.clear()
     flash(_("You are logged out."), "success")
