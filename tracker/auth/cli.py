@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session as DbSession
 
-from tracker.auth import services
+from tracker.auth import ratelimit, services
 from tracker.cli import one_line_errors
 from tracker.models import Role
 
@@ -118,6 +118,25 @@ def user_disable(email: str) -> None:
 def user_enable(email: str) -> None:
     """Enable a disabled account again (its revoked API tokens stay revoked)."""
     _set_active(email, True)
+
+
+@user_group.command("unlock")
+@click.argument("email")
+@with_appcontext
+@one_line_errors
+def user_unlock(email: str) -> None:
+    """Lift the login locks of an account typed as EMAIL, from every address."""
+    failures = ratelimit.unlock(email)
+    click.echo(
+        f"login locks of {email.strip()} lifted, from every address"
+        f" ({failures} failed login{'s' if failures != 1 else ''} forgotten)"
+    )
+    if not ratelimit.limiter_for(current_app).shared:
+        click.echo(
+            "warning: TRACKER_RATELIMIT_STORAGE_URL is memory://, so each app process keeps "
+            "its own counters, out of reach of this command: restart the app to clear them",
+            err=True,
+        )
 
 
 @user_group.command("password")
