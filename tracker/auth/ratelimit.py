@@ -46,12 +46,12 @@ from tracker.auth.services import account_key
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "tracker.limiter"
-LIMIT_SETTINGS = (
+LOGIN_LIMIT_SETTINGS = (
     "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS",
     "LOGIN_LIMIT_PER_ACCOUNT",
     "LOGIN_LIMIT_PER_ADDRESS",
-    "REGISTER_LIMIT_PER_ADDRESS",
 )
+LIMIT_SETTINGS = (*LOGIN_LIMIT_SETTINGS, "REGISTER_LIMIT_PER_ADDRESS")
 MAX_DELAY = 60  # seconds: the longest wait between two tries on a much-attacked account
 RETRY_STORAGE = 30  # seconds before an unreachable storage is tried again
 
@@ -213,7 +213,7 @@ def unlock(email: str) -> int:
     failures = max(limiter.get(c.key) for c in _account_counters(account, epoch))
     # A new epoch (the time, never the same twice): the old epoch's keys are left
     # behind and expire on their own, before the new epoch does.
-    longest = max(c.expiry for name in LIMIT_SETTINGS[:3] for c in _counters("", name))
+    longest = max(c.expiry for name in LOGIN_LIMIT_SETTINGS for c in _counters("", name))
     limiter.set_for(_epoch_key(account), longest + MAX_DELAY, time.time_ns() // 1000)
     return failures
 
