@@ -63,10 +63,19 @@ class Config:
 
     # Accounts: a logged-in session ends after this many minutes without a request.
     SESSION_IDLE_MINUTES = _env("SESSION_IDLE_MINUTES", "60")  # checked at start-up
-    # Failed logins allowed per account and per client address (Flask-Limiter notation);
-    # the storage is shared by every process when it is Redis ("redis://127.0.0.1:6379").
-    LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    # Failed logins allowed per account from one client address, per client address, and
+    # per account from all addresses (a ceiling well above the first, so that an attacker
+    # does not lock the owner out), in the `limits` notation ("5 per 15 minutes; 8 per
+    # hour"); the storage is shared by every process when it is Redis
+    # ("redis://127.0.0.1:6379"), counted per process with "memory://".
+    LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS = _env(
+        "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS", "5 per 15 minutes"
+    )
     LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "100 per hour")
+    # Registration forms sent from one client address (an office behind one address
+    # registering its team stays well below it).
+    REGISTER_LIMIT_PER_ADDRESS = _env("REGISTER_LIMIT_PER_ADDRESS", "20 per minute; 200 per hour")
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URL", "memory://")
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (nginx: 1).
     PROXY_COUNT = _env("PROXY_COUNT", "0")
@@ -98,10 +107,12 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     MAIL_SERVER = None
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - fast tests; Config is tested
-    # Every test client is 127.0.0.1: the suite must not lock itself out. The login tests
-    # set the real limits (Config's) themselves.
+    # Every test client is 127.0.0.1: the suite must not lock itself out. The login and
+    # registration tests set the real limits (Config's) themselves.
+    LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS = "1000 per 15 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "1000 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "1000 per 15 minutes"
+    REGISTER_LIMIT_PER_ADDRESS = "1000000 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
     DATABASE_URL = os.environ.get("TRACKER_TEST_DATABASE_URL", "sqlite://")
 

@@ -86,6 +86,21 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """A Redis database for the rate limits' tests (each test uses a key prefix of its
+    own and deletes its keys), or the test is skipped when none answers."""
+    url = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+    pytest.importorskip("redis")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis server at {url}")
+    return url
+
+
+@pytest.fixture
 def engine(app: Flask) -> Engine:
     return app.extensions["db"].engine
 

@@ -55,6 +55,7 @@ def log_in(client, user):
         s["_user_id"] = str(user.id)
         s["_fresh"] = True
         s[getattr(tracker.auth, "LAST_SEEN_KEY", "_seen")] = int(time.time())
+        s[tracker.auth.VERSION_KEY] = user.session_version
 
 
 @pytest.fixture

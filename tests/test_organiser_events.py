@@ -36,6 +36,7 @@ def login(client, user: User) -> None:
         s["_user_id"] = str(user.id)
         s["_fresh"] = True
         s[getattr(tracker.auth, "LAST_SEEN_KEY", "_seen")] = int(time.time())
+        s[tracker.auth.VERSION_KEY] = user.session_version
 
 
 def text(response) -> str:

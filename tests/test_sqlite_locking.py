@@ -38,6 +38,7 @@ def logged_in(app):
         s["_user_id"] = str(app.config["TEST_IDS"][1])
         s["_fresh"] = True
         s[tracker.auth.LAST_SEEN_KEY] = int(time.time())
+        s[tracker.auth.VERSION_KEY] = 0  # a new account's
     return client
 
 

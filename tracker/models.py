@@ -198,6 +198,9 @@ class Registration(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None]
     badge_printed_at: Mapped[datetime | None]  # the last time
+    # When the private link was last e-mailed again to a second registration of the
+    # address (at most one such e-mail every LINK_AGAIN_INTERVAL).
+    link_sent_at: Mapped[datetime | None]
     badge_print_count: Mapped[int] = mapped_column(default=0)
 
     event: Mapped[Event] = relationship(back_populates="registrations")
@@ -242,6 +245,9 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Copied into the session at login and compared at every request: raised by a
+    # logout, a password change, disabling or enabling, it ends every open session.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # The events an organiser manages or a door account checks in at (admins: all).
     events: Mapped[list[Event]] = relationship(secondary=user_events)

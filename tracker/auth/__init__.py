@@ -28,6 +28,7 @@ login_manager.session_protection = "basic"
 
 SESSION_EXPIRED = _l("Your session has expired. Please log in again.")
 LAST_SEEN_KEY = "_seen"  # Unix time of the session's last request
+VERSION_KEY = "_version"  # the account's session version at login
 
 
 @login_manager.user_loader
@@ -35,7 +36,14 @@ def _load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
     user = get_db().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if session.get(VERSION_KEY) != user.session_version:
+        # Ended by a logout, a password change, disabling or enabling since.
+        session.clear()
+        g.session_expired = True
+        return None
+    return user
 
 
 @login_manager.request_loader
@@ -66,10 +74,12 @@ def _unauthorized() -> Response:
     return redirect(url_for("auth.login", next=target))
 
 
-def start_session() -> None:
-    """Called right after login_user: the session is permanent and its clock starts."""
+def start_session(user: User) -> None:
+    """Called right after login_user: the session is permanent, its clock starts and
+    it keeps the account's session version."""
     session.permanent = True
     session[LAST_SEEN_KEY] = int(time.time())
+    session[VERSION_KEY] = user.session_version
 
 
 def _enforce_idle_timeout() -> None:

@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session as DbSession
 
-from tracker.auth import services
+from tracker.auth import ratelimit, services
 from tracker.cli import one_line_errors
 from tracker.models import Role
 
@@ -98,6 +98,8 @@ def _set_active(email: str, active: bool) -> None:
         changed = services.set_active(db, user, active, actor=None)
         state = "enabled" if active else "disabled"
         click.echo(f"account {user.email} {state}" if changed else f"already {state}")
+        if changed:
+            click.echo("its sessions ended" + ("" if active else " and its API tokens revoked"))
 
 
 @user_group.command("disable")
@@ -105,7 +107,7 @@ def _set_active(email: str, active: bool) -> None:
 @with_appcontext
 @one_line_errors
 def user_disable(email: str) -> None:
-    """Disable an account: no login, its sessions and tokens stop working."""
+    """Disable an account: no login, its sessions end, its API tokens are revoked."""
     _set_active(email, False)
 
 
@@ -114,8 +116,27 @@ def user_disable(email: str) -> None:
 @with_appcontext
 @one_line_errors
 def user_enable(email: str) -> None:
-    """Enable a disabled account again."""
+    """Enable a disabled account again (its revoked API tokens stay revoked)."""
     _set_active(email, True)
+
+
+@user_group.command("unlock")
+@click.argument("email")
+@with_appcontext
+@one_line_errors
+def user_unlock(email: str) -> None:
+    """Lift the login locks of an account typed as EMAIL, from every address."""
+    failures = ratelimit.unlock(email)
+    click.echo(
+        f"login locks of {email.strip()} lifted, from every address"
+        f" ({failures} failed login{'s' if failures != 1 else ''} forgotten)"
+    )
+    if not ratelimit.limiter_for(current_app).shared:
+        click.echo(
+            "warning: TRACKER_RATELIMIT_STORAGE_URL is memory://, so each app process keeps "
+            "its own counters, out of reach of this command: restart the app to clear them",
+            err=True,
+        )
 
 
 @user_group.command("password")
@@ -126,14 +147,17 @@ def user_enable(email: str) -> None:
 @with_appcontext
 @one_line_errors
 def user_password(email: str, password_stdin: bool) -> None:
-    """Set a new password for an account."""
+    """Set a new password for an account: its sessions end, its API tokens are revoked."""
     with _transaction() as db:
         services.get_user(db, email)
     password = _read_password(password_stdin)
     with _transaction() as db:
         user = services.get_user(db, email)
-        services.set_password(db, user, password, actor=None)
-        click.echo(f"password of {user.email} changed")
+        revoked = services.set_password(db, user, password, actor=None)
+        click.echo(
+            f"password of {user.email} changed; its sessions ended"
+            f" and {revoked} API token{'s' if revoked != 1 else ''} revoked"
+        )
 
 
 token_group = click.Group("token", help="API tokens (Authorization: Bearer ...).")

@@ -1,68 +1,250 @@
-"""Failed logins are limited per account and per client address (Flask-Limiter).
+"""Rate limits: failed logins, and the public registration form (`limits` counters).
 
-Only failures count (`deduct_when`), but every login attempt is checked first: during a
-lock even the right password is refused, so the lock reveals nothing about it. The
-account key is the submitted address, whether or not an account has it, so a lock
-says nothing about which addresses exist either.
+Every counter is a window that starts at its first hit. An attempt is counted before it
+is let through, by one atomic increment of the shared storage (INCRBY in Redis), and
+refused when that count is over the limit; so concurrent attempts each see a different
+count and exactly the limit get through, however many processes share the storage.
+An attempt that turns out not to count (a refused one, a successful login) is taken
+back off with a second increment.
 
-The counters live in RATELIMIT_STORAGE_URI: "memory://" (one process) or Redis, shared
-by every process of the app (gunicorn workers, several hosts). Each app gets its own
-Limiter: the storage belongs to the app, not to the module. Behind a reverse proxy,
-PROXY_COUNT says how many to trust for the client's address.
+Logins. Failures are counted:
+- per account and client address (LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS, 5 per 15
+  minutes): an attacker's failures lock the account from the attacker's address only;
+- per client address, all accounts (LOGIN_LIMIT_PER_ADDRESS);
+- per account, all addresses (LOGIN_LIMIT_PER_ACCOUNT): a much higher ceiling. Once an
+  account has failed more often than one address may fail, an address that has failed
+  on it waits before its next try, 1 second doubling with each failure of the account,
+  up to a minute; an address that has not failed on it does not wait.
+During a lock even the right password is refused, so the lock reveals nothing about
+it. The account is the address typed in the form, whether or not an account has it
+(hashed: the storage holds no e-mail address), so a lock says nothing about which
+addresses exist either. `tracker user unlock` lifts an account's locks.
+
+The counters live in RATELIMIT_STORAGE_URI: "memory://" (one process: with several
+workers each counts on its own) or Redis, shared by every process of the app. If Redis
+cannot be reached, each process counts in its own memory until it can again. Behind a
+reverse proxy, PROXY_COUNT says how many to trust for the client's address.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from flask import Flask, Response, current_app, g, make_response, render_template, request
-from flask_limiter import Limiter, RateLimitExceeded
-from limits import parse_many
+from flask import Flask, Response, current_app, make_response, render_template, request
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tracker.auth.services import account_key
 
+log = logging.getLogger(__name__)
+
 EXTENSION_KEY = "tracker.limiter"
-LOGIN_ENDPOINT = "auth.login"
-_FAILED = "tracker.login_failed"
+LOGIN_LIMIT_SETTINGS = (
+    "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS",
+    "LOGIN_LIMIT_PER_ACCOUNT",
+    "LOGIN_LIMIT_PER_ADDRESS",
+)
+LIMIT_SETTINGS = (*LOGIN_LIMIT_SETTINGS, "REGISTER_LIMIT_PER_ADDRESS")
+MAX_DELAY = 60  # seconds: the longest wait between two tries on a much-attacked account
+RETRY_STORAGE = 30  # seconds before an unreachable storage is tried again
+
+
+@dataclass(frozen=True)
+class Counter:
+    key: str
+    limit: RateLimitItem
+
+    @property
+    def expiry(self) -> int:
+        return int(self.limit.get_expiry())
+
+
+def _counters(key: str, setting: str) -> list[Counter]:
+    return [
+        Counter(f"{key}:{item.amount}/{item.get_expiry()}", item)
+        for item in parse_many(current_app.config[setting])
+    ]
+
+
+class Limiter:
+    """The app's counters, in its storage (with a memory fallback)."""
+
+    def __init__(self, uri: str, options: dict[str, Any]) -> None:
+        options = {"key_prefix": "tracker", **options} if not uri.startswith("memory") else {}
+        self.storage: Storage = storage_from_string(uri, wrap_exceptions=True, **options)
+        self.shared = not isinstance(self.storage, MemoryStorage)
+        self.fallback = MemoryStorage()
+        self._down_until = 0.0
+
+    def _call(self, method: str, *args: Any) -> Any:
+        if time.monotonic() >= self._down_until:
+            try:
+                return getattr(self.storage, method)(*args)
+            except StorageError as e:
+                log.warning("rate limit storage unreachable, counting in memory: %s", e)
+                self._down_until = time.monotonic() + RETRY_STORAGE
+        return getattr(self.fallback, method)(*args)
+
+    def get(self, key: str) -> int:
+        return int(self._call("get", key))
+
+    def seconds_left(self, key: str) -> int:
+        return max(1, math.ceil(float(self._call("get_expiry", key)) - time.time()))
+
+    def hit(self, counters: list[Counter]) -> int | None:
+        """Count one attempt on each counter. None: let it through. Otherwise a
+        counter is over its limit: nothing is counted, and the attempt may be made
+        again in that many seconds."""
+        counted: list[Counter] = []
+        for counter in counters:
+            count = int(self._call("incr", counter.key, counter.expiry, 1))
+            counted.append(counter)
+            if count > counter.limit.amount:
+                seconds = self.seconds_left(counter.key)
+                self.uncount(counted)
+                return seconds
+        return None
+
+    def uncount(self, counters: list[Counter]) -> None:
+        """Take back an attempt counted by hit()."""
+        for counter in counters:
+            if int(self._call("incr", counter.key, counter.expiry, -1)) < 0:
+                self._call("clear", counter.key)  # the window had ended in between
+
+    def set_for(self, key: str, seconds: int, value: int = 1) -> None:
+        """A key that holds `value` for that many seconds (a wait, an epoch)."""
+        self._call("clear", key)
+        self._call("incr", key, seconds, value)
+
+    def reset(self) -> None:
+        """Forget every counter (of this app's key prefix, in Redis)."""
+        for storage in (self.storage, self.fallback):
+            try:
+                storage.reset()
+            except StorageError:
+                pass
 
 
 def limiter_for(app: Flask) -> Limiter:
     return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
 
 
-def record_failure() -> None:
-    """Called by the login view when the credentials were refused: the attempt counts."""
-    g.setdefault(_FAILED, True)
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
 
 
-def _failed(_response: Response) -> bool:
-    return bool(g.get(_FAILED))
+# --- logins ----------------------------------------------------------------------
 
 
-def _address_key() -> str:
-    return "address:" + (request.remote_addr or "unknown")
+def _account_hash(email: str) -> str:
+    return hashlib.sha256(account_key(email).encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def _account_key() -> str:
-    # Hashed: the counters' storage holds no e-mail address.
-    email = request.form.get("email", "")
-    digest = hashlib.sha256(account_key(email).encode("utf-8", "replace")).hexdigest()
-    return "account:" + digest[:32]
+def _epoch_key(account: str) -> str:
+    return f"login:epoch:{account}"
 
 
-def _account_limit() -> str:
-    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]  # type: ignore[no-any-return]
+def _account_counters(account: str, epoch: int) -> list[Counter]:
+    return _counters(f"login:account:{account}:{epoch}", "LOGIN_LIMIT_PER_ACCOUNT")
 
 
-def _address_limit() -> str:
-    return current_app.config["LOGIN_LIMIT_PER_ADDRESS"]  # type: ignore[no-any-return]
+@dataclass
+class LoginAttempt:
+    """One login attempt, counted up front; the view says how it ended."""
+
+    limiter: Limiter
+    wait_key: str
+    counters: list[Counter] = field(default_factory=list)
+    account_counters: list[Counter] = field(default_factory=list)
+    pair_limit: int = 0  # the most failures one address may make on one account
+    retry_after: int | None = None  # set: refused, try again in that many seconds
+
+    def failed(self) -> None:
+        """Wrong credentials: the attempt stays counted. Beyond what one address may
+        fail, the address waits before its next try on the account."""
+        failures = max(self.limiter.get(c.key) for c in self.account_counters)
+        beyond = failures - self.pair_limit
+        if beyond > 0:
+            self.limiter.set_for(self.wait_key, min(2 ** (beyond - 1), MAX_DELAY))
+
+    def succeeded(self) -> None:
+        """Only failures count."""
+        self.limiter.uncount(self.counters)
+
+
+def login_attempt(email: str) -> LoginAttempt:
+    """Count a login attempt for `email` from the client's address, or refuse it."""
+    limiter = limiter_for(current_app)
+    account = _account_hash(email)
+    address = _client_address()
+    # Every key of the account carries its epoch: unlock() moves to a new one.
+    epoch = limiter.get(_epoch_key(account))
+    attempt = LoginAttempt(limiter, wait_key=f"login:wait:{account}:{epoch}:{address}")
+    if limiter.get(attempt.wait_key):
+        attempt.retry_after = limiter.seconds_left(attempt.wait_key)
+        return attempt
+    pair = _counters(
+        f"login:pair:{account}:{epoch}:{address}", "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"
+    )
+    attempt.pair_limit = min(c.limit.amount for c in pair)
+    attempt.account_counters = _account_counters(account, epoch)
+    attempt.counters = [
+        *pair,
+        *_counters(f"login:address:{address}", "LOGIN_LIMIT_PER_ADDRESS"),
+        *attempt.account_counters,
+    ]
+    attempt.retry_after = limiter.hit(attempt.counters)
+    return attempt
+
+
+def unlock(email: str) -> int:
+    """Lift every lock and wait of an account, from every address; returns how many
+    failures were counted for it."""
+    limiter = limiter_for(current_app)
+    account = _account_hash(email)
+    epoch = limiter.get(_epoch_key(account))
+    failures = max(limiter.get(c.key) for c in _account_counters(account, epoch))
+    # A new epoch (the time, never the same twice): the old epoch's keys are left
+    # behind and expire on their own, before the new epoch does.
+    longest = max(c.expiry for name in LOGIN_LIMIT_SETTINGS for c in _counters("", name))
+    limiter.set_for(_epoch_key(account), longest + MAX_DELAY, time.time_ns() // 1000)
+    return failures
+
+
+def locked_page(seconds: int) -> Response:
+    """429 with Retry-After: the login page's answer while its attempts are refused."""
+    minutes = max(1, math.ceil((seconds - 5) / 60))
+    response = make_response(
+        render_template("auth/locked.html", minutes=minutes, seconds=seconds), 429
+    )
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the public registration form -------------------------------------------------
+
+
+def registration_attempt() -> int | None:
+    """Count a registration form sent from the client's address. None: let it
+    through; otherwise it may be sent again in that many seconds."""
+    return limiter_for(current_app).hit(
+        _counters(f"register:address:{_client_address()}", "REGISTER_LIMIT_PER_ADDRESS")
+    )
+
+
+# --- set-up ----------------------------------------------------------------------
 
 
 def _check_limits(app: Flask) -> None:
-    for name in ("LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_ADDRESS"):
+    for name in LIMIT_SETTINGS:
         value = app.config.get(name)
         try:
             if not value or not parse_many(value):
@@ -71,28 +253,6 @@ def _check_limits(app: Flask) -> None:
             raise RuntimeError(
                 f"TRACKER_{name} must be a rate like '5 per 15 minutes', not {value!r}"
             ) from None
-
-
-def _seconds_left(limiter: Limiter) -> int:
-    """Until the breached limit lets one more attempt through."""
-    limit = limiter.current_limit
-    if limit is None:
-        return 60
-    try:
-        return max(1, math.ceil(limit.reset_at - time.time()))
-    except Exception:  # noqa: BLE001 - the storage went away: say the whole window
-        return int(limit.limit.get_expiry())
-
-
-def _locked(_error: RateLimitExceeded) -> Response:
-    seconds = _seconds_left(limiter_for(current_app))
-    response = make_response(
-        render_template("auth/locked.html", minutes=max(1, math.ceil((seconds - 5) / 60))),
-        429,
-    )
-    response.headers["Retry-After"] = str(seconds)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _trust_proxies(app: Flask) -> None:
@@ -111,23 +271,20 @@ def _trust_proxies(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Limit the login view (its blueprint must be registered already)."""
     _check_limits(app)
     _trust_proxies(app)
-    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "tracker")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
-    # Redis unreachable: keep limiting, per process, rather than fail every login.
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-
-    limiter = Limiter(key_func=_address_key, default_limits=[], application_limits=[])
-    limiter.init_app(app)
+    uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    try:
+        limiter = Limiter(uri, dict(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}))
+    except Exception as e:  # noqa: BLE001 - an unknown scheme, a missing driver
+        raise RuntimeError(
+            f"TRACKER_RATELIMIT_STORAGE_URL must be memory:// or redis://HOST:PORT[/DB], "
+            f"not {uri!r} ({e})"
+        ) from None
     app.extensions[EXTENSION_KEY] = limiter
-
-    view = app.view_functions[LOGIN_ENDPOINT]
-    for provider, key_func in ((_account_limit, _account_key), (_address_limit, _address_key)):
-        view = limiter.limit(provider, key_func=key_func, methods=["POST"], deduct_when=_failed)(
-            view
+    if app.config.get("ENV_NAME") == "production" and not limiter.shared:
+        log.warning(
+            "TRACKER_RATELIMIT_STORAGE_URL is memory://: each worker process counts failed "
+            "logins and registrations on its own, so with several workers the limits let "
+            "that many times more through; set it to redis://HOST:PORT for exact limits"
         )
-    app.view_functions[LOGIN_ENDPOINT] = view
-    app.register_error_handler(RateLimitExceeded, _locked)

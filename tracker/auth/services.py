@@ -308,30 +308,65 @@ def update_user(
     return changes
 
 
+def end_sessions(db: DbSession, user: User) -> None:
+    """Every session of the account opened so far stops working at its next request
+    (each keeps the version it was opened with; see tracker.auth)."""
+    # In SQL: two changes at once both count.
+    user.session_version = User.session_version + 1  # type: ignore[assignment]
+    db.flush()
+
+
+def revoke_all_tokens(db: DbSession, user: User, *, now: datetime | None = None) -> int:
+    """Revoke every live token of the account, for good; returns how many."""
+    tokens = db.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in tokens:
+        token.revoked_at = now or utcnow()
+    return len(tokens)
+
+
 def set_active(db: DbSession, user: User, active: bool, *, actor: User | None) -> bool:
-    """Disable or enable an account; returns whether anything changed. A disabled
-    account cannot log in, its open sessions stop working and its tokens are refused."""
+    """Disable or enable an account; returns whether anything changed. Either way its
+    open sessions end; disabling also revokes its tokens, and enabling the account
+    again does not bring them back."""
     if user.active == active:
         return False
     if not active:
         _refuse_own(user, actor)
         _refuse_last_admin(db, user)
     user.active = active
+    end_sessions(db, user)
+    revoked = 0 if active else revoke_all_tokens(db, user)
     db.flush()
     record(
         db,
         actor=actor,
         action="user.enabled" if active else "user.disabled",
-        changes={**_account(user), "active": [not active, active]},
+        changes={
+            **_account(user),
+            "active": [not active, active],
+            **({} if active else {"tokens_revoked": revoked}),
+        },
     )
     return True
 
 
-def set_password(db: DbSession, user: User, password: str, *, actor: User | None) -> None:
+def set_password(db: DbSession, user: User, password: str, *, actor: User | None) -> int:
+    """A new password: every open session of the account ends and its tokens are
+    revoked; returns how many tokens."""
     check_password(password)
     user.password_hash = hash_password(password)
+    end_sessions(db, user)
+    revoked = revoke_all_tokens(db, user)
     db.flush()
-    record(db, actor=actor, action="user.password_changed", changes=_account(user))
+    record(
+        db,
+        actor=actor,
+        action="user.password_changed",
+        changes={**_account(user), "tokens_revoked": revoked},
+    )
+    return revoked
 
 
 def issue_token(db: DbSession, user: User, name: str, *, actor: User | None) -> str:

@@ -70,19 +70,27 @@ def login() -> Response | tuple[str, int] | str:
 
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_url), INVALID
+    attempt = ratelimit.login_attempt(form.email.data)
+    if attempt.retry_after is not None:  # even with the right password
+        return ratelimit.locked_page(attempt.retry_after)
     user = services.authenticate(get_db(), form.email.data, form.password.data)
     if user is None:
-        ratelimit.record_failure()
+        attempt.failed()
         return render_template("auth/login.html", form=form, next=next_url, refused=True), REFUSED
+    attempt.succeeded()
 
     session.clear()  # nothing from before the login survives it (CSRF token included)
     login_user(user)
-    start_session()
+    start_session(user)
     return redirect(next_url or home_url(), code=303)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Ends every session of the account, on every device (a copy of this session's
+    cookie included)."""
+    if current_user.is_authenticated and "_user_id" in session:
+        services.end_sessions(get_db(), current_user._get_current_object())
     logout_user()
     session.clear()
     flash(_("You are logged out."), "success")
@@ -220,7 +228,7 @@ def enable(user_id: int) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """The blueprints, then the login's rate limits (they wrap its view)."""
+    """The blueprints and the rate limits' storage."""
     app.register_blueprint(bp)
     app.register_blueprint(users_bp)
     ratelimit.init_app(app)

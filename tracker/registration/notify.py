@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 from tracker import mail
 from tracker.calendar import registration_ics
 from tracker.models import Registration
+from tracker.registration.services import claim_link_again
 
 
 def external_url(endpoint: str, **values: object) -> str:
@@ -55,8 +56,13 @@ def send_confirmation(db: DbSession, registration: Registration) -> None:
     mail.queue(db, _compose(registration, "confirmation"))
 
 
-def send_link_again(db: DbSession, registration: Registration) -> None:
+def send_link_again(db: DbSession, registration: Registration) -> bool:
+    """The private link again, unless it was sent again a short while ago
+    (services.LINK_AGAIN_INTERVAL); returns whether it is sent."""
+    if not claim_link_again(db, registration):
+        return False
     mail.queue(db, _compose(registration, "link"))
+    return True
 
 
 def send_promoted(db: DbSession, registrations: list[Registration]) -> None:

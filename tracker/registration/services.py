@@ -15,12 +15,12 @@ import secrets
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import zxingcpp
 from PIL import Image
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
@@ -359,6 +359,34 @@ def register(
     registration.consent_at = now
     db.flush()
     return registration
+
+
+# A second registration of an address e-mails its private link again, at most this
+# often: posting the form again and again must not flood the person's mailbox.
+LINK_AGAIN_INTERVAL = timedelta(minutes=10)
+
+
+def claim_link_again(
+    db: DbSession, registration: Registration, *, now: datetime | None = None
+) -> bool:
+    """Whether the private link may be e-mailed again now (and note that it is): not
+    if it was within LINK_AGAIN_INTERVAL. One conditional UPDATE: of two requests at
+    once, one wins."""
+    now = now or utcnow()
+    claimed = db.execute(
+        update(Registration)
+        .where(
+            Registration.id == registration.id,
+            or_(
+                Registration.link_sent_at.is_(None),
+                Registration.link_sent_at <= now - LINK_AGAIN_INTERVAL,
+            ),
+        )
+        .values(link_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.expire(registration, ["link_sent_at"])
+    return claimed.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def _apply(

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
+from tracker.auth import ratelimit
 from tracker.db import get_db, release_write_lock
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.events.services import get_event
@@ -79,6 +91,9 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
         return _form_page(db, event, form, is_open), 200
     if not is_open:
         return _form_page(db, event, form, is_open), 409
+    retry_after = ratelimit.registration_attempt()
+    if retry_after is not None:
+        return _throttled(db, event, form, retry_after)
     # Other registrations need the write lock while this one checks its form;
     # register() below takes the event's lock itself.
     release_write_lock(db)
@@ -107,6 +122,26 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
             "warning",
         )
     return redirect(url_for(".manage", token=registration.manage_token), code=303)
+
+
+def _throttled(
+    db: DbSession, event: Event, form: RegistrationForm, retry_after: int
+) -> BaseResponse:
+    """429: too many forms from the client's address; the form again, as it was typed."""
+    minutes = max(1, math.ceil(retry_after / 60))
+    flash(
+        ngettext(
+            "Too many registrations have been sent from your network in a short time. "
+            "Nothing was saved: wait %(num)d minute, then send the form again.",
+            "Too many registrations have been sent from your network in a short time. "
+            "Nothing was saved: wait %(num)d minutes, then send the form again.",
+            minutes,
+        ),
+        "error",
+    )
+    response = make_response(_form_page(db, event, form, True), 429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _form_page(db: DbSession, event: Event, form: RegistrationForm, is_open: bool) -> str:
