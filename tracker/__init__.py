@@ -41,6 +41,8 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    register_error_handlers(app)  # first: its check of the request runs before any other
+
     from flask_wtf.csrf import CSRFProtect
 
     CSRFProtect(app)
@@ -48,7 +50,6 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     mail.check_sender(app.config["MAIL_SENDER"])
     auth.init_app(app)
     Database(make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])).init_app(app)
-    register_error_handlers(app)
 
     from tracker.events.views import bp as events_bp
     from tracker.registration.views import bp as registration_bp
