@@ -232,7 +232,12 @@ def unfrozen():
 def test_production_freezes_what_the_process_has_built(database_url, unfrozen):
     gc.unfreeze()
     app = create_app(
-        {"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url}
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": "p" * 40,
+            "DATABASE_URL": database_url,
+            "BASE_URL": "http://localhost",
+        }
     )
     assert gc.get_freeze_count() > 0
     app.extensions["db"].engine.dispose()
@@ -244,7 +249,12 @@ def test_production_freezes_what_the_process_has_built(database_url, unfrozen):
 
 def test_production_session_cookie_is_secure(database_url, unfrozen):
     app = create_app(
-        {"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url}
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": "p" * 40,
+            "DATABASE_URL": database_url,
+            "BASE_URL": "http://localhost",
+        }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     with app.test_client() as c:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 import config as config_module
-from tracker import auth, i18n, mail
+from tracker import auth, i18n, links, mail
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
 
@@ -41,6 +41,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    links.init_app(app)  # BASE_URL and the host names answered to
     register_error_handlers(app)  # first: its check of the request runs before any other
 
     from flask_wtf.csrf import CSRFProtect
