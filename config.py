@@ -87,6 +87,7 @@ class Config:
     # Host names the app answers to, separated by commas (Flask's TRUSTED_HOSTS); any
     # other Host header gets a 400. Unset: any host, except in production: BASE_URL's.
     TRUSTED_HOSTS = _env("TRUSTED_HOSTS")
+    STRICT_TRANSPORT_SECURITY: str | None = None  # the HSTS header, in production only
     PRIVACY_URL = _env("PRIVACY_URL")  # None: the built-in privacy notice
 
     @classmethod
@@ -113,8 +114,9 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
-    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = True  # the language cookie follows it
     PREFERRED_URL_SCHEME = "https"
+    STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"  # one year
 
     @classmethod
     def finalise(cls, values: dict) -> None:

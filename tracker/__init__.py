@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
+from flask_login import current_user
 
 import config as config_module
 from tracker import auth, i18n, links, mail
@@ -108,4 +109,14 @@ def _security_headers(response: Any) -> Any:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
+    hsts = current_app.config.get("STRICT_TRANSPORT_SECURITY")
+    if hsts:
+        headers.setdefault("Strict-Transport-Security", hsts)
+    # Whatever is answered to an account (a page, a download, the API) is for it alone:
+    # every page of a logged-in person shows at least who they are, and most show
+    # attendees' personal data. One rule for all of them, rather than a list of views
+    # that a new page would be missing from. A response that chose its own
+    # Cache-Control (a static file) keeps it.
+    if "Cache-Control" not in headers and current_user.is_authenticated:
+        headers["Cache-Control"] = "no-store"
     return response

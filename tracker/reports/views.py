@@ -65,5 +65,4 @@ def download(slug: str) -> Response:
     # As the export states it: a mimetype would have "; charset=utf-8" added once more.
     response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
     return response
