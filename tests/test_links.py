@@ -229,6 +229,14 @@ def test_trusted_hosts_can_name_several_hosts(production):
     assert get(prod, "/", EVIL).status_code == 400
 
 
+def test_an_empty_or_capitalised_list_of_hosts_does_not_open_production(production):
+    empty = production(TRUSTED_HOSTS=[])
+    assert empty.config["TRUSTED_HOSTS"] == ["tracker.example"]
+    assert get(empty, "/", EVIL).status_code == 400
+    capitals = production(TRUSTED_HOSTS=["Tracker.Example"])
+    assert get(capitals, "/", "tracker.example").status_code == 200
+
+
 def test_development_answers_any_host(client):
     assert client.get("/", base_url=f"http://{EVIL}").status_code == 200
 

@@ -58,11 +58,13 @@ def check_trusted_hosts(value: object, base_url: str, *, production: bool) -> li
     """Flask's TRUSTED_HOSTS: a list of host names (".example.org" also allows its
     subdomains), or None for any host. Production defaults to BASE_URL's host."""
     if isinstance(value, str):
-        names = [name.strip().lower() for name in value.split(",")]
-        value = [name for name in names if name] or None
-    if value is None:
+        value = value.split(",")
+    # werkzeug compares with the request's host in lower case, and reads an empty list
+    # as "any host": an empty setting is no setting.
+    hosts = [str(name).strip().lower() for name in value or ()]  # type: ignore[attr-defined]
+    hosts = [name for name in hosts if name]
+    if not hosts:
         return [urlsplit(base_url).hostname or ""] if production else None
-    hosts = [str(name) for name in value]  # type: ignore[attr-defined]
     for name in hosts:
         if not name or any(c in name for c in "/:@ \t") or name.strip(".") == "":
             raise RuntimeError(
