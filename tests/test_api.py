@@ -613,6 +613,13 @@ def test_a_method_not_allowed_says_which_are_with_a_stable_code(client, db, even
             body = assert_error(response, 405, "method_not_allowed")
             assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
             assert "Method" not in body["error"]
+            assert (
+                body["message"]
+                == {
+                    "en": "This method is not allowed here.",
+                    "fr": "Cette méthode n’est pas autorisée ici.",
+                }[language]
+            )
 
 
 def test_an_unexpected_error_is_json_with_a_stable_code_and_no_traceback(

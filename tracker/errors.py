@@ -205,6 +205,7 @@ def register_error_handlers(app: Flask) -> None:
         }
         messages = {
             404: _l("The page you asked for does not exist, or the link is no longer valid."),
+            405: _l("This method is not allowed here."),
             413: _l("What you sent is too large."),
             414: _l("The address of this request is too long."),
         }
