@@ -40,7 +40,7 @@ run: install
 	$(BIN)/tracker db upgrade
 	$(BIN)/tracker demo
 	@echo "tracker is served on http://$(HOST):$(PORT)/  (demo event: http://$(HOST):$(PORT)/events/bercy-2012)"
-	$(BIN)/tracker run --host $(HOST) --port $(PORT)
+	TRACKER_BASE_URL="$${TRACKER_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/tracker run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -89,8 +89,14 @@ class Config:
     PDF_MEMORY_LIMIT = int(_env("PDF_MEMORY_LIMIT", "1024") or 1024)
     PDF_PROCESSES = int(_env("PDF_PROCESSES", "0") or 0) or None
 
-    # Absolute base for links in e-mails when no request is around (CLI, promotions).
-    BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
+    # Where people reach the app: every absolute link (e-mails, calendar files, PDFs)
+    # starts with it, never with the request's Host. Unset: http://127.0.0.1:5000,
+    # except in production, which refuses to start without it (checked by tracker.links).
+    BASE_URL = _env("BASE_URL")
+    # Host names the app answers to, separated by commas (Flask's TRUSTED_HOSTS); any
+    # other Host header gets a 400. Unset: any host, except in production: BASE_URL's.
+    TRUSTED_HOSTS = _env("TRUSTED_HOSTS")
+    STRICT_TRANSPORT_SECURITY: str | None = None  # the HSTS header, in production only
     PRIVACY_URL = _env("PRIVACY_URL")  # None: the built-in privacy notice
 
     @classmethod
@@ -119,8 +125,9 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
-    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = True  # the language cookie follows it
     PREFERRED_URL_SCHEME = "https"
+    STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"  # one year
 
     @classmethod
     def finalise(cls, values: dict) -> None:

@@ -595,3 +595,86 @@ def test_the_openapi_document_lists_the_endpoints(client):
         "/events/{slug}/stats",
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+# --- the error contract at the edges: 405, 414, 500 ---------------------------------------
+
+
+def test_a_method_not_allowed_says_which_are_with_a_stable_code(client, db, event, door):
+    _user, headers = door
+    for method, url, allowed in (
+        ("PUT", checkins_url(event), {"POST", "OPTIONS"}),
+        ("DELETE", f"/api/v1/events/{event.slug}/stats", {"GET", "HEAD", "OPTIONS"}),
+        ("POST", "/api/v1/openapi.json", {"GET", "HEAD", "OPTIONS"}),
+    ):
+        for language in ("en", "fr"):
+            response = client.open(
+                url, method=method, headers={**headers, "Accept-Language": language}
+            )
+            body = assert_error(response, 405, "method_not_allowed")
+            assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
+            assert "Method" not in body["error"]
+            assert (
+                body["message"]
+                == {
+                    "en": "This method is not allowed here.",
+                    "fr": "Cette méthode n’est pas autorisée ici.",
+                }[language]
+            )
+
+
+def test_an_unexpected_error_is_json_with_a_stable_code_and_no_traceback(
+    client, db, event, door, monkeypatch, caplog
+):
+    _user, headers = door
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("secret detail of the failure")
+
+    monkeypatch.setattr(services, "stats", broken)
+    for language in ("en", "fr"):
+        response = client.get(
+            f"/api/v1/events/{event.slug}/stats",
+            headers={**headers, "Accept-Language": language},
+        )
+        body = assert_error(response, 500, "internal_error")
+        text = response.get_data(as_text=True)
+        assert "Traceback" not in text and "secret detail" not in text
+        assert set(body) == {"error", "message"}
+    assert "secret detail of the failure" in caplog.text  # logged for the operator
+
+
+def test_a_uri_too_long_answers_414_in_json(client, db, event, door):
+    _user, headers = door
+    search = f"/api/v1/events/{event.slug}/registrations"
+    assert client.get(search, query_string={"q": "a" * 150}, headers=headers).status_code == 200
+    for url in (
+        f"{search}?q={'a' * 4000}",  # a route of the API
+        f"/api/v1/events/{'x' * 4000}/stats",
+        f"/api/v1/{'x' * 4000}",  # no route: the app's handler answers
+    ):
+        assert_error(client.get(url, headers=headers), 414, "uri_too_long")
+    assert_error(
+        client.delete(f"{checkins_url(event)}/{'A' * 4000}", headers=headers), 414, "uri_too_long"
+    )
+
+
+def test_a_uri_too_long_is_a_page_outside_the_api(client):
+    response = client.get(f"/events/{'x' * 4001}")
+    assert response.status_code == 414
+    assert response.mimetype == "text/html" and "Address too long" in response.text
+
+
+def test_the_openapi_document_declares_414_for_every_operation():
+    from tracker.api.openapi import openapi_document
+
+    document = openapi_document()
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    assert len(operations) == 4
+    for operation in operations:
+        response = operation["responses"]["414"]
+        schema = response["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Error"}
+    codes = document["components"]["schemas"]["Error"]["properties"]["error"]["description"]
+    for code in ("method_not_allowed", "uri_too_long", "internal_error", "unknown_host"):
+        assert code in codes

@@ -235,7 +235,12 @@ def unfrozen():
 def test_production_freezes_what_the_process_has_built(database_url, unfrozen):
     gc.unfreeze()
     app = create_app(
-        {"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url}
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": "p" * 40,
+            "DATABASE_URL": database_url,
+            "BASE_URL": "http://localhost",
+        }
     )
     assert gc.get_freeze_count() > 0
     app.extensions["db"].engine.dispose()
@@ -247,7 +252,12 @@ def test_production_freezes_what_the_process_has_built(database_url, unfrozen):
 
 def test_production_session_cookie_is_secure(database_url, unfrozen):
     app = create_app(
-        {"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url}
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": "p" * 40,
+            "DATABASE_URL": database_url,
+            "BASE_URL": "http://localhost",
+        }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     with app.test_client() as c:
@@ -349,7 +359,12 @@ def test_unknown_rate_limit_storage_refuses_to_start(database_url):
 
 
 def test_production_warns_that_memory_counters_are_per_worker(database_url, caplog, unfrozen):
-    settings = {"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url}
+    settings = {
+        "ENV_NAME": "production",
+        "SECRET_KEY": "p" * 40,
+        "DATABASE_URL": database_url,
+        "BASE_URL": "http://localhost",
+    }
     app = create_app(settings)
     app.extensions["db"].engine.dispose()
     assert "TRACKER_RATELIMIT_STORAGE_URL is memory://" in caplog.text

@@ -529,6 +529,8 @@ def test_organisers_download_and_door_staff_do_not(app, client, db):
         url, query_string={"what": "attendees", "format": "csv", "bom": "1", "separator": ";"}
     )
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    # One charset, as clients that parse the header strictly want it.
+    assert response.headers.getlist("Content-Type") == ["text/csv; charset=utf-8"]
     assert response.data.startswith(BOM + b"ID;First name")
     assert 'filename="attendees-attendance.csv"' in response.headers["Content-Disposition"]
 

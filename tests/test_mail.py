@@ -195,7 +195,11 @@ def check_registration_mail(message: EmailMessage, registration: Registration) -
     (vevent,) = calendar.walk("VEVENT")
     assert vevent.decoded("dtstart") == registration.event.starts_at.replace(microsecond=0)
     assert vevent.decoded("dtend") == registration.event.ends_at.replace(microsecond=0)
-    assert str(vevent["url"]).endswith(link)
+    # The calendar is shared: the public event page, not the private link.
+    assert str(vevent["url"]) == f"http://127.0.0.1:5000/events/{registration.event.slug}"
+    unfolded = ics.get_content().replace("\r\n ", "")
+    assert registration.manage_token not in unfolded
+    assert registration.checkin_code not in unfolded
 
 
 # --- the confirmation ------------------------------------------------------------

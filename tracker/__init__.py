@@ -7,10 +7,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
+from flask_login import current_user
 
 import config as config_module
-from tracker import auth, i18n, mail
+from tracker import auth, i18n, links, mail
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
 
@@ -41,6 +42,9 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    links.init_app(app)  # BASE_URL and the host names answered to
+    register_error_handlers(app)  # first: its check of the request runs before any other
+
     from flask_wtf.csrf import CSRFProtect
 
     CSRFProtect(app)
@@ -48,7 +52,6 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     mail.check_sender(app.config["MAIL_SENDER"])
     auth.init_app(app)
     Database(make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])).init_app(app)
-    register_error_handlers(app)
 
     from tracker.events.views import bp as events_bp
     from tracker.registration.views import bp as registration_bp
@@ -106,4 +109,14 @@ def _security_headers(response: Any) -> Any:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
+    hsts = current_app.config.get("STRICT_TRANSPORT_SECURITY")
+    if hsts:
+        headers.setdefault("Strict-Transport-Security", hsts)
+    # Whatever is answered to an account (a page, a download, the API) is for it alone:
+    # every page of a logged-in person shows at least who they are, and most show
+    # attendees' personal data. One rule for all of them, rather than a list of views
+    # that a new page would be missing from. A response that chose its own
+    # Cache-Control (a static file) keeps it.
+    if "Cache-Control" not in headers and current_user.is_authenticated:
+        headers["Cache-Control"] = "no-store"
     return response

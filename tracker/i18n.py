@@ -90,7 +90,12 @@ def switch(code: str) -> Response:
     response = redirect(target)
     if code in current_app.config["LANGUAGES"]:
         response.set_cookie(
-            LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            LANG_COOKIE,
+            code,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),  # HTTPS only
         )
     return response
 

@@ -99,6 +99,8 @@ def live_server(
         }
     )
     server = make_server("127.0.0.1", 0, server_app, threaded=True)
+    # The links of the e-mails lead back to this server, as TRACKER_BASE_URL would.
+    server_app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
     thread.start()
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.errors import MAX_URI_LENGTH
 from tracker.models import OrganisationType, RegistrationSource, RegistrationStatus
 
 MAX_ID = 2**31 - 1
@@ -38,7 +39,10 @@ SCHEMAS: dict[str, Any] = {
             "error": {
                 "type": "string",
                 "description": "A stable code: unauthorized, invalid_token, forbidden, "
-                "csrf_failed, not_found, invalid_body, invalid, invalid_choice, too_large, ...",
+                "csrf_failed, not_found, invalid_body, invalid, invalid_choice, too_large, "
+                "uri_too_long, method_not_allowed (with an Allow header), bad_request, "
+                "unknown_host (a Host header the server does not answer to), "
+                "internal_error, ...",
             },
             "message": {"type": "string", "description": "For people, in their language."},
             "field": {"type": "string", "description": "The input at fault, if one is."},
@@ -257,12 +261,14 @@ SLUG = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 80},
 }
 
-AUTH_ERRORS = {
+COMMON_ERRORS = {
     "401": _error("No valid token, and no logged-in session."),
     "403": _error(
         "The account's role may not do this, it has no access to this event, or (for a "
         "session) the X-CSRFToken header is missing or wrong."
     ),
+    # Every operation: the path and query string together are over 4,000 bytes.
+    "414": _error(f"The URI is too long (path and query string over {MAX_URI_LENGTH:,} bytes)."),
 }
 
 
@@ -292,7 +298,7 @@ def _paths() -> dict[str, Any]:
                     ),
                     "400": _error("The body is not a JSON object."),
                     "413": _error("The body is too large."),
-                    **AUTH_ERRORS,
+                    **COMMON_ERRORS,
                 },
             }
         },
@@ -336,7 +342,7 @@ def _paths() -> dict[str, Any]:
                         "Not checked in (result not_checked_in), unknown code, or no such event.",
                     ),
                     "422": _error("An invalid parameter."),
-                    **AUTH_ERRORS,
+                    **COMMON_ERRORS,
                 },
             }
         },
@@ -364,7 +370,7 @@ def _paths() -> dict[str, Any]:
                     "200": _json(_ref("SearchResults"), "Matching registrations, by name."),
                     "404": _error("No such event."),
                     "422": _error("An invalid parameter."),
-                    **AUTH_ERRORS,
+                    **COMMON_ERRORS,
                 },
             }
         },
@@ -376,7 +382,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("Stats"), "The figures."),
                     "404": _error("No such event."),
-                    **AUTH_ERRORS,
+                    **COMMON_ERRORS,
                 },
             }
         },

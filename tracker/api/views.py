@@ -30,7 +30,7 @@ from tracker.auth.access import DOOR
 from tracker.auth.services import live_token_user, token_lookup_hash, user_for_token
 from tracker.checkin import services
 from tracker.db import get_db
-from tracker.errors import DomainError, NotFound
+from tracker.errors import DomainError, NotFound, error_code, exception_headers, json_error
 from tracker.events.services import SLUG_RE, assigned, get_event_and_assignment
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import ApiToken, Event, Role, User
@@ -70,39 +70,26 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _error_response(
-    status: int,
-    error: str,
-    message: object,
-    field: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body: dict[str, Any] = {"error": error, "message": str(message)}
-    if field is not None:
-        body["field"] = field
-    response = jsonify(body)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
-
-
 @bp.errorhandler(ApiError)
 def _api_error(e: ApiError) -> Response:
-    return _error_response(e.status, e.error, e.message, e.field, e.headers)
+    return json_error(e.status, e.error, e.message, field=e.field, headers=e.headers)
 
 
 @bp.errorhandler(DomainError)
 def _domain_error(e: DomainError) -> Response:
-    return _error_response(e.status, e.code, e.message, e.field)
+    return json_error(e.status, e.code, e.message, field=e.field)
 
 
-HTTP_ERRORS = {
-    400: ("bad_request", _l("The request could not be understood.")),
-    401: ("unauthorized", _l("Log in, or send a valid API token.")),
-    403: ("forbidden", _l("Your account may not do this.")),
-    404: ("not_found", _l("Not found.")),
-    405: ("method_not_allowed", _l("This method is not allowed here.")),
-    413: ("too_large", _l("What you sent is too large.")),
+# The API's own wording; the codes are tracker.errors' (as for a 404 or 405 met while
+# routing, which the app's handler answers, since no view of the API was found).
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood."),
+    401: _l("Log in, or send a valid API token."),
+    403: _l("Your account may not do this."),
+    404: _l("Not found."),
+    405: _l("This method is not allowed here."),
+    413: _l("What you sent is too large."),
+    414: _l("The address of this request is too long."),
 }
 
 
@@ -111,8 +98,8 @@ def _http_error(e: HTTPException) -> Response | HTTPException:
     if e.code is not None and e.code < 400:  # a redirect, not an error
         return e
     status = e.code or 500
-    error, message = HTTP_ERRORS.get(status, ("error", _l("The request could not be handled.")))
-    return _error_response(status, error, message)
+    message = HTTP_MESSAGES.get(status, _l("The request could not be handled."))
+    return json_error(status, error_code(status), message, headers=exception_headers(e))
 
 
 # --- authentication --------------------------------------------------------------------

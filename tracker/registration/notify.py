@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session as DbSession
 
 from tracker import mail
 from tracker.calendar import registration_ics
+from tracker.links import absolute_url
 from tracker.models import Registration
 from tracker.registration.services import claim_link_again
 
 
-def external_url(endpoint: str, **values: object) -> str:
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
-
-
 def manage_url(registration: Registration) -> str:
-    return external_url("registration.manage", token=registration.manage_token)
+    return absolute_url("registration.manage", token=registration.manage_token)
 
 
 def _compose(registration: Registration, kind: str) -> mail.Mail:
@@ -47,7 +41,7 @@ def _compose(registration: Registration, kind: str) -> mail.Mail:
         html=html,
         attachments=[
             mail.Attachment("qr-code.png", registration.qr_png, "image", "png", inline_cid="qr"),
-            mail.Attachment("event.ics", registration_ics(registration, link), "text", "calendar"),
+            mail.Attachment("event.ics", registration_ics(registration), "text", "calendar"),
         ],
     )
 

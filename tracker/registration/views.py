@@ -193,7 +193,7 @@ def ics(token: str) -> Response:
     from tracker.calendar import registration_ics
 
     registration = services.get_by_token(get_db(), token)
-    body = registration_ics(registration, notify.manage_url(registration))
+    body = registration_ics(registration)
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{registration.event.slug}.ics"'

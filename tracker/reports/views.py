@@ -62,7 +62,7 @@ def download(slug: str) -> Response:
         separator=args.get("separator"),
     )
     filename, mimetype, body = export.render(get_db(), event, options)
-    response = Response(body, mimetype=mimetype)
+    # As the export states it: a mimetype would have "; charset=utf-8" added once more.
+    response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
     return response
