@@ -135,7 +135,24 @@ _SESSIONS_CONFIRMED = _SESSION_CONFIRMED.where(
 _BY_EMAIL_KEY = select(Registration).where(
     Registration.event_id == bindparam("event_id"), Registration.email_key == bindparam("key")
 )
+# At most one (a unique index over the registrations that are not cancelled).
+_LIVE_BY_EMAIL_KEY = _BY_EMAIL_KEY.where(Registration.status != CANCELLED)
+# A live one first, else the latest cancelled one.
+_ANY_BY_EMAIL_KEY = _BY_EMAIL_KEY.order_by(
+    (Registration.status == CANCELLED), Registration.id.desc()
+).limit(1)
 _ORGANISATION_BY_KEY = select(Organisation).where(Organisation.name_key == bindparam("key"))
+
+
+def registration_of(
+    db: DbSession, event: Event, email: str, *, cancelled: bool = False
+) -> Registration | None:
+    """The registration of this address at the event that is not cancelled (there is
+    at most one). With `cancelled`, a cancelled one counts too when there is no other:
+    the latest. A person who cancelled and registers again has a new registration; the
+    cancelled one keeps its own link and code, which lead only to "cancelled"."""
+    query = _ANY_BY_EMAIL_KEY if cancelled else _LIVE_BY_EMAIL_KEY
+    return db.scalar(query, {"event_id": event.id, "key": email_key(email)})
 
 
 def lock_event(db: DbSession, event: Event) -> Event:
@@ -335,28 +352,26 @@ def register(
     if not registration_is_open(event, now):
         raise RegistrationClosed()
     sessions = _chosen_sessions(event, data.session_ids)
-    key = email_key(data.email)
-    existing = db.scalar(_BY_EMAIL_KEY, {"event_id": event.id, "key": key})
-    if existing is not None and existing.status != CANCELLED:
+    existing = registration_of(db, event, data.email)
+    if existing is not None:
         raise AlreadyRegistered(existing)
 
     confirmable = _confirmable(db, event, data.organisation_type, sessions)
     status = CONFIRMED if confirmable else WAITLISTED
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
 
-    registration = existing or Registration(
+    # Always a new row: a cancelled registration of this address keeps its link and code.
+    registration = Registration(
         event=event,
         checkin_code=checkin_code,
         manage_token=new_manage_token(),
         qr_png=checkin_qr,
+        status=status,
+        created_at=now,
+        consent_at=now,
     )
-    if existing is None:
-        db.add(registration)
-    registration.created_at = now  # a returning person queues from now, not from before
-    registration.cancelled_at = None
+    db.add(registration)
     _apply(registration, data, organisation, sessions)
-    registration.status = status
-    registration.consent_at = now
     db.flush()
     return registration
 
@@ -407,16 +422,12 @@ def get_by_token(db: DbSession, token: str) -> Registration:
 
 
 def _check_email_free(db: DbSession, event: Event, registration: Registration, email: str) -> None:
-    """A changed address must not be another registration's at the same event."""
-    key = email_key(email)
-    if key == registration.email_key:
+    """A changed address must not be another live registration's at the same event
+    (a cancelled registration of it does not stand in the way, as when registering)."""
+    if email_key(email) == registration.email_key or registration.status == CANCELLED:
         return
-    clash = db.scalar(
-        select(Registration.id).where(
-            Registration.event_id == event.id, Registration.email_key == key
-        )
-    )
-    if clash is not None:
+    clash = registration_of(db, event, email)
+    if clash is not None and clash.id != registration.id:
         raise InvalidChoice(
             _l("Another registration already uses this e-mail address."), field="email"
         )
@@ -543,13 +554,16 @@ def add_registration(
     actor: User | None,
     source: RegistrationSource,
     override: bool = False,
+    after_cancellation: bool = False,
     now: datetime | None = None,
 ) -> Registration:
     """Register someone on an organiser's behalf (by hand or from a list), whether
     registration is open or not; `data.consent` is the organiser's word that the person
     agreed. Confirmed while places and the type's quota remain (or with `override`),
     waitlisted otherwise. Any registration of the address, cancelled ones included,
-    raises AlreadyRegistered: a list imported twice adds nobody twice."""
+    raises AlreadyRegistered: a list imported twice adds nobody twice. With
+    `after_cancellation` (a walk-in at the door) only a live registration does, and a
+    cancelled one is left as it is beside the new one."""
     now = now or utcnow()
     if not data.consent:
         raise InvalidChoice(
@@ -559,11 +573,7 @@ def add_registration(
     _check_keys(data)
     event = lock_event(db, event)
     sessions = _chosen_sessions(event, data.session_ids)
-    existing = db.scalar(
-        select(Registration).where(
-            Registration.event_id == event.id, Registration.email_key == email_key(data.email)
-        )
-    )
+    existing = registration_of(db, event, data.email, cancelled=not after_cancellation)
     if existing is not None:
         raise AlreadyRegistered(existing)
     confirmable = override or _confirmable(db, event, data.organisation_type, sessions)
@@ -674,6 +684,13 @@ def restore_registration(
     event = lock_event(db, registration.event)
     if registration.status != CANCELLED:
         raise InvalidChoice(_l("Only a cancelled registration can be restored."))
+    if registration_of(db, event, registration.email) is not None:
+        raise InvalidChoice(
+            _l(
+                "This address has registered again since it was cancelled: this "
+                "registration cannot be restored. The new one is in the list."
+            )
+        )
     before = registration_snapshot(registration)
     if _has_room(db, event, registration.organisation_type):
         counts = session_confirmed_counts(db, event)
