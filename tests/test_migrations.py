@@ -68,7 +68,7 @@ def empty_engine(database_url, tmp_path):
         admin.dispose()
 
 
-def _row(n: int, status: str, email: str, now: datetime) -> dict:
+def _row(n: int, status: str, email: str, now: datetime, **overrides: object) -> dict:
     code = f"CODE{n:022d}"
     return {
         "event_id": 1,
@@ -89,19 +89,31 @@ def _row(n: int, status: str, email: str, now: datetime) -> dict:
         "created_at": now,
         "updated_at": now,
         "badge_print_count": 0,
+        **overrides,
     }
 
 
-def test_upgrade_keeps_registrations_and_lets_a_cancelled_address_register_again(
+def test_upgrade_keeps_everything_and_lets_a_cancelled_address_register_again(
     empty_engine,
 ):
-    """On a database of the revision before: a cancelled and a live registration."""
+    """On a database of the revision before: a cancelled and a live registration, with
+    what refers to them (a check-in, a chosen session, history), and an organisation
+    typed online beside one an organiser imported."""
     with empty_engine.begin() as connection:
         command.upgrade(alembic_config(connection), "9c3e51a7d2b4")
     meta = MetaData()
     meta.reflect(bind=empty_engine)
-    events, organisations, registrations = (
-        meta.tables[n] for n in ("events", "organisations", "registrations")
+    events, organisations, registrations, sessions, chosen, checkins, audit = (
+        meta.tables[n]
+        for n in (
+            "events",
+            "organisations",
+            "registrations",
+            "sessions",
+            "registration_sessions",
+            "checkins",
+            "audit_log",
+        )
     )
     now = datetime(2026, 12, 1, tzinfo=UTC).replace(tzinfo=None)
     with empty_engine.begin() as connection:
@@ -126,8 +138,27 @@ def test_upgrade_keeps_registrations_and_lets_a_cancelled_address_register_again
                 id=1, name="Vegepolys", name_key="vegepolys", type="cluster", created_at=now
             )
         )
+        connection.execute(
+            insert(organisations).values(
+                id=2, name="Pôle Mer", name_key="pole mer", type="cluster", created_at=now
+            )
+        )
         connection.execute(insert(registrations).values(_row(1, "cancelled", "a@x.example", now)))
-        connection.execute(insert(registrations).values(_row(2, "confirmed", "b@x.example", now)))
+        connection.execute(
+            insert(registrations).values(
+                _row(2, "confirmed", "b@x.example", now, organisation_id=2, source="import")
+            )
+        )
+        connection.execute(insert(sessions).values(id=1, event_id=1, title="Plénière", position=0))
+        connection.execute(insert(chosen).values(registration_id=2, session_id=1))
+        connection.execute(
+            insert(checkins).values(
+                event_id=1, registration_id=2, scope=0, checked_in_at=now, door="Hall"
+            )
+        )
+        connection.execute(
+            insert(audit).values(at=now, event_id=1, registration_id=1, action="x", changes={})
+        )
 
     upgrade_database(empty_engine)
     with empty_engine.connect() as connection:
@@ -135,10 +166,17 @@ def test_upgrade_keeps_registrations_and_lets_a_cancelled_address_register_again
         stored = connection.execute(
             text("SELECT email_key, status FROM registrations ORDER BY id")
         ).all()
+        kept = [
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("registration_sessions", "checkins", "audit_log")
+        ]
+        listed = connection.execute(text("SELECT id, listed FROM organisations ORDER BY id")).all()
     assert [tuple(r) for r in stored] == [
         ("a@x.example", "cancelled"),
         ("b@x.example", "confirmed"),
     ]
+    assert kept == [1, 1, 1]  # nothing referring to a registration went with the old table
+    assert [(i, bool(v)) for i, v in listed] == [(1, False), (2, True)]
     # The cancelled address registers again; a live one still cannot twice.
     with empty_engine.begin() as connection:
         connection.execute(insert(registrations).values(_row(3, "confirmed", "a@x.example", now)))

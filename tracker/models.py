@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -75,6 +76,9 @@ class Organisation(Base):
     name_key: Mapped[str] = mapped_column(String(200), unique=True)
     type: Mapped[OrganisationType] = mapped_column(_enum(OrganisationType, "organisation_type"))
     region: Mapped[str | None] = mapped_column(String(100))
+    # Suggested while typing: an organiser or door staff entered, imported, edited or
+    # confirmed a registration with it. A name typed only on the public form is not.
+    listed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

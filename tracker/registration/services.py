@@ -243,26 +243,42 @@ def _confirmable(
 # --- organisations -------------------------------------------------------------
 
 
-def find_or_create_organisation(db: DbSession, name: str, type_: OrganisationType) -> Organisation:
+def find_or_create_organisation(
+    db: DbSession, name: str, type_: OrganisationType, *, listed: bool = False
+) -> Organisation:
+    """The organisation of this name (case, accents and spacing ignored), made if new.
+    `listed`: an organiser or door staff names it, so it is suggested from now on (a
+    name typed on the public form alone is not)."""
     key = organisation_key(name)
-    existing = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
-    if existing is not None:
-        return existing
-    organisation = Organisation(name=clean_name(name), name_key=key, type=type_)
-    try:
-        with db.begin_nested():
-            db.add(organisation)
-    except IntegrityError:  # created meanwhile by another transaction
-        found = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
-        if found is None:
-            raise
-        return found
+    organisation = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
+    if organisation is None:
+        organisation = Organisation(name=clean_name(name), name_key=key, type=type_, listed=listed)
+        try:
+            with db.begin_nested():
+                db.add(organisation)
+        except IntegrityError:  # created meanwhile by another transaction
+            organisation = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
+            if organisation is None:
+                raise
+    if listed:
+        list_organisation(organisation)
     return organisation
 
 
+def list_organisation(organisation: Organisation) -> None:
+    """Suggest this organisation from now on: an organiser has vouched for it."""
+    if not organisation.listed:
+        organisation.listed = True
+
+
 def suggest_organisations(db: DbSession, prefix: str = "", limit: int = 500) -> list[Any]:
-    """Known organisations as (name, type) rows, for suggestions while typing."""
-    query = select(Organisation.name, Organisation.type).order_by(Organisation.name).limit(limit)
+    """Listed organisations as (name, type) rows, for suggestions while typing."""
+    query = (
+        select(Organisation.name, Organisation.type)
+        .where(Organisation.listed.is_(True))
+        .order_by(Organisation.name)
+        .limit(limit)
+    )
     if prefix:
         query = query.where(
             Organisation.name_key.startswith(organisation_key(prefix), autoescape=True)
@@ -578,7 +594,9 @@ def add_registration(
         raise AlreadyRegistered(existing)
     confirmable = override or _confirmable(db, event, data.organisation_type, sessions)
     status = CONFIRMED if confirmable else WAITLISTED
-    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    organisation = find_or_create_organisation(
+        db, data.organisation, data.organisation_type, listed=True
+    )
     code = new_checkin_code()
     registration = Registration(
         event=event,
@@ -633,7 +651,9 @@ def edit_registration(
                 )
         _check_session_room(db, event, sessions, {s.id for s in registration.sessions})
     before = registration_snapshot(registration)
-    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    organisation = find_or_create_organisation(
+        db, data.organisation, data.organisation_type, listed=True
+    )
     _apply(registration, replace(data, locale=registration.locale), organisation, sessions)
     db.flush()
     changes = audit.diff(before, registration_snapshot(registration))
@@ -755,6 +775,7 @@ def confirm_registration(
                     )
                 )
     registration.status = CONFIRMED
+    list_organisation(registration.organisation)
     db.flush()
     changes: dict[str, Any] = {"status": [WAITLISTED.value, CONFIRMED.value]}
     if override:
