@@ -34,6 +34,7 @@ from tracker.db import get_db
 from tracker.errors import DomainError, NotFound
 from tracker.events.services import SLUG_RE, assigned, get_event_and_assignment
 from tracker.models import ApiToken, Event, Role, User
+from tracker.registration.forms import has_control_characters
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -225,7 +226,7 @@ def _text(value: Any, field: str, max_length: int, *, required: bool = False) ->
             field,
             _l("%(field)s must be at most %(n)d characters long.", field=field, n=max_length),
         )
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+    if has_control_characters(value):
         raise _invalid(
             field, _l("%(field)s contains characters that are not allowed.", field=field)
         )
