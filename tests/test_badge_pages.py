@@ -76,3 +76,36 @@ def test_a_batch_over_the_time_limit_is_refused_with_a_message_and_not_recorded(
     assert all(r.badge_print_count == 0 for r in regs)
     one = client.post(f"/events/{event.slug}/registrations/{regs[0].id}/badge.pdf")
     assert one.status_code == 422 and "took longer than" in one.text
+
+
+def test_a_session_of_another_event_is_refused_not_read_as_every_badge(app, client, db):
+    from tracker.models import Role
+
+    event = make_event(db)
+    elsewhere = make_event(db)
+    regs = people(db, event, 3)
+    make_registration(db, event, session_ids=[event.sessions[0].id])
+    organiser = make_user(app, db, Role.ORGANISER, [event], email="org-filter@example.org")
+    db.commit()
+    login(client, organiser)
+    stray = elsewhere.sessions[0].id
+    message = f"Session “{stray}” is not part of the event."
+    base = f"/events/{event.slug}/badges"
+
+    preview = client.get(f"{base}/preview.pdf?layout=a6&session={stray}")
+    assert preview.status_code == 400 and preview.mimetype == "text/html"
+    assert message in preview.text
+    page = client.get(f"{base}?session={stray}")
+    assert page.status_code == 400 and message in page.text
+    batch = client.post(base, data={"layout": "a4-8", "session": str(stray)})
+    assert batch.status_code == 400 and message in batch.text
+    db.expire_all()
+    assert all(r.badge_print_count == 0 for r in regs)  # nothing printed, nothing recorded
+
+    typed = client.get(f"{base}/preview.pdf", query_string={"session": "<b>1</b>"})
+    assert typed.status_code == 400
+    assert "Session “&lt;b&gt;1&lt;/b&gt;” is not part of the event." in typed.text
+    # The event's own session and no session at all still work.
+    own = client.get(f"{base}/preview.pdf?layout=a6&session={event.sessions[0].id}")
+    assert own.status_code == 200 and own.mimetype == "application/pdf"
+    assert client.get(f"{base}/preview.pdf?layout=a6&session=").status_code == 200

@@ -273,6 +273,8 @@ def test_badges_command(app, tmp_path):
         event = make_event(db)
         slug = event.slug
         people(db, event, 3)
+        elsewhere = make_event(db)
+        other_session, other_slug = elsewhere.sessions[0].id, elsewhere.slug
     runner = app.test_cli_runner()
     out = tmp_path / "badges.pdf"
     try:
@@ -283,9 +285,15 @@ def test_badges_command(app, tmp_path):
         assert again.exit_code != 0 and "No badge" in again.output
         unknown = runner.invoke(badges_command, ["no-such-event", "-o", str(out)])
         assert unknown.exit_code != 0 and "Traceback" not in unknown.output
+        out.unlink()
+        stray = runner.invoke(
+            badges_command, [slug, "-o", str(out), "--session", str(other_session)]
+        )
+        assert stray.exit_code != 0 and not out.exists()
+        assert f"Session “{other_session}” is not part of the event." in stray.output
     finally:
         with factory.begin() as db:
-            db.execute(delete(Event).where(Event.slug == slug))
+            db.execute(delete(Event).where(Event.slug.in_([slug, other_slug])))
 
 
 def test_names_in_other_scripts_get_a_fallback_font_not_empty_boxes(db, caplog):

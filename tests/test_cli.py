@@ -17,6 +17,7 @@ from tracker.auth.services import authenticate
 from tracker.cli import demo, event_create
 from tracker.demo import DEMO_COUNTS, DEMO_SLUG, seed_demo
 from tracker.models import Event, Registration, User
+from tracker.registration.services import suggest_organisations
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +49,15 @@ def test_demo_event_is_realistic_and_seeded_once(db, app_ctx):
     assert event.registration_opens_at < event.registration_closes_at  # open now
     again, added_again = seed_demo(db)
     assert again.id == event.id and added_again == 0
+
+
+def test_the_demo_organisations_are_suggested(db, app, app_ctx):
+    seed_demo(db)
+    db.commit()
+    with app.test_client() as client:
+        found = client.get("/organisations.json?q=vegepolys").get_json()
+    assert [o["type"] for o in found] == ["cluster"]
+    assert len(suggest_organisations(db)) >= 20
 
 
 @pytest.mark.parametrize(

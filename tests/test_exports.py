@@ -15,12 +15,12 @@ from openpyxl import load_workbook
 
 from tests.conftest import attendance_event, make_event, make_registration
 from tests.test_organiser_events import login, make_user
+from tracker.errors import DomainError
 from tracker.models import Role
 from tracker.reports.cli import export_command
 from tracker.reports.exports import (
     BOM,
     EXPORTS,
-    ExportError,
     Options,
     Table,
     neutralise,
@@ -443,9 +443,10 @@ def test_unsupported_combinations_are_refused(db, event):
         (("headcount", "csv"), {"bom": "yes"}, "byte-order mark"),
     ]
     for (what, fmt), options, message in cases:
-        with pytest.raises(ExportError) as refused:
+        with pytest.raises(DomainError) as refused:  # ExportError, or NotASession
             export, parsed = parse_options(what, fmt, **options)
             export.render(db, event, parsed)
+        assert refused.value.status == 400
         assert message in str(refused.value.message), (what, fmt, options)
 
 

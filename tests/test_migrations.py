@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
+
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, create_engine, insert, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from tracker.cli import alembic_config, upgrade_database
 from tracker.db import make_engine
@@ -67,3 +73,145 @@ def test_tokens_of_accounts_disabled_before_the_session_version_are_revoked(tmp_
     assert revoked[1] is None and revoked[2] is not None
     assert versions == [0, 0]
     engine.dispose()
+
+
+@pytest.fixture
+def empty_engine(database_url, tmp_path):
+    """An empty database of the suite's kind: a SQLite file, or a scratch PostgreSQL
+    database beside the suite's own."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() != "postgresql":
+        engine = make_engine(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"{parsed.database}_mig_{secrets.token_hex(4)}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(parsed.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _row(n: int, status: str, email: str, now: datetime, **overrides: object) -> dict:
+    code = f"CODE{n:022d}"
+    return {
+        "event_id": 1,
+        "first_name": "Anne",
+        "last_name": f"Moreau {n}",
+        "email": email,
+        "email_key": email,
+        "organisation_id": 1,
+        "organisation_type": "cluster",
+        "source": "online",
+        "search_key": "anne",
+        "status": status,
+        "checkin_code": code,
+        "manage_token": f"token-{code}",
+        "qr_png": b"",
+        "locale": "fr",
+        "consent_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "badge_print_count": 0,
+        **overrides,
+    }
+
+
+def test_upgrade_keeps_everything_and_lets_a_cancelled_address_register_again(
+    empty_engine,
+):
+    """On a database of the revision before: a cancelled and a live registration, with
+    what refers to them (a check-in, a chosen session, history), and an organisation
+    typed online beside one an organiser imported."""
+    with empty_engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "9c3e51a7d2b4")
+    meta = MetaData()
+    meta.reflect(bind=empty_engine)
+    events, organisations, registrations, sessions, chosen, checkins, audit = (
+        meta.tables[n]
+        for n in (
+            "events",
+            "organisations",
+            "registrations",
+            "sessions",
+            "registration_sessions",
+            "checkins",
+            "audit_log",
+        )
+    )
+    now = datetime(2026, 12, 1, tzinfo=UTC).replace(tzinfo=None)
+    with empty_engine.begin() as connection:
+        connection.execute(
+            insert(events).values(
+                id=1,
+                slug="ancien",
+                title="Atelier",
+                timezone="Europe/Paris",
+                starts_at=now,
+                ends_at=now,
+                registration_opens_at=now,
+                registration_closes_at=now,
+                edit_deadline=now,
+                type_quotas={},
+                badge_colours={},
+                created_at=now,
+            )
+        )
+        connection.execute(
+            insert(organisations).values(
+                id=1, name="Vegepolys", name_key="vegepolys", type="cluster", created_at=now
+            )
+        )
+        connection.execute(
+            insert(organisations).values(
+                id=2, name="Pôle Mer", name_key="pole mer", type="cluster", created_at=now
+            )
+        )
+        connection.execute(insert(registrations).values(_row(1, "cancelled", "a@x.example", now)))
+        connection.execute(
+            insert(registrations).values(
+                _row(2, "confirmed", "b@x.example", now, organisation_id=2, source="import")
+            )
+        )
+        connection.execute(insert(sessions).values(id=1, event_id=1, title="Plénière", position=0))
+        connection.execute(insert(chosen).values(registration_id=2, session_id=1))
+        connection.execute(
+            insert(checkins).values(
+                event_id=1, registration_id=2, scope=0, checked_in_at=now, door="Hall"
+            )
+        )
+        connection.execute(
+            insert(audit).values(at=now, event_id=1, registration_id=1, action="x", changes={})
+        )
+
+    upgrade_database(empty_engine)
+    with empty_engine.connect() as connection:
+        assert _differences(connection) == []
+        stored = connection.execute(
+            text("SELECT email_key, status FROM registrations ORDER BY id")
+        ).all()
+        kept = [
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("registration_sessions", "checkins", "audit_log")
+        ]
+        listed = connection.execute(text("SELECT id, listed FROM organisations ORDER BY id")).all()
+    assert [tuple(r) for r in stored] == [
+        ("a@x.example", "cancelled"),
+        ("b@x.example", "confirmed"),
+    ]
+    assert kept == [1, 1, 1]  # nothing referring to a registration went with the old table
+    assert [(i, bool(v)) for i, v in listed] == [(1, False), (2, True)]
+    # The cancelled address registers again; a live one still cannot twice.
+    with empty_engine.begin() as connection:
+        connection.execute(insert(registrations).values(_row(3, "confirmed", "a@x.example", now)))
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(insert(registrations).values(_row(4, "waitlisted", "b@x.example", now)))
+    with empty_engine.begin() as connection:  # cancelled ones may be any number
+        connection.execute(insert(registrations).values(_row(5, "cancelled", "b@x.example", now)))

@@ -105,12 +105,12 @@ def test_same_address_may_register_at_another_event(db):
     assert make_registration(db, b, email="anne@example.org").status == CONFIRMED
 
 
-def test_a_cancelled_person_registering_again_reuses_the_registration(db):
+def test_a_cancelled_person_registering_again_gets_a_new_registration(db):
     event = make_event(db, capacity=1)
     first = make_registration(db, event, email="anne@example.org")
     cancel_registration(db, first)
     again = make_registration(db, event, email="anne@example.org", first_name="Anne")
-    assert again.id == first.id
+    assert again.id != first.id and first.status == CANCELLED
     assert again.status == CONFIRMED and again.first_name == "Anne"
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from tests.conftest import form_data, make_event, make_registration
+from tests.conftest import form_data, make_event, make_registration, registration_data
 from tracker.db import utcnow
 from tracker.events.services import SessionSpec
-from tracker.models import Registration
+from tracker.models import Organisation, Registration, RegistrationSource
+from tracker.registration.services import (
+    add_registration,
+    confirm_registration,
+    edit_registration,
+)
 
 
 def _count(db, event) -> int:
@@ -71,14 +77,53 @@ def test_form_has_the_contract_field_names(client, db):
     assert 'href="/privacy"' in page
 
 
-def test_known_organisations_are_suggested(client, db):
+def test_organisations_an_organiser_entered_are_suggested(client, db):
     event = make_event(db)
-    make_registration(db, event, organisation="Aerospace Valley")
+    add_registration(
+        db,
+        event,
+        registration_data(organisation="Aerospace Valley"),
+        actor=None,
+        source=RegistrationSource.MANUAL,
+    )
     db.commit()
     page = client.get(f"/events/{event.slug}/register").text
     assert '<option value="Aerospace Valley" data-type="cluster">' in page
     found = client.get("/organisations.json?q=aero").get_json()
     assert {"name": "Aerospace Valley", "type": "cluster"} in found
+
+
+def test_organisation_names_typed_on_the_public_form_are_not_suggested(client, db):
+    event, elsewhere = make_event(db), make_event(db)
+    db.commit()
+    typed = "Arnaque Pharma — appelez le 08 99"
+    response = client.post(
+        f"/events/{event.slug}/register", data=form_data(event, organisation=typed)
+    )
+    assert response.status_code == 303
+    for slug in (event.slug, elsewhere.slug):
+        page = html.unescape(client.get(f"/events/{slug}/register").text)
+        assert typed not in page
+    assert client.get("/organisations.json?q=arnaque").get_json() == []
+    # The same name keeps being one organisation, whatever the spelling.
+    make_registration(db, elsewhere, organisation="ARNAQUE pharma — appelez le 08 99")
+    names = db.scalars(select(Organisation.name).where(Organisation.name.ilike("%pharma%")))
+    assert list(names) == [typed]
+
+
+def test_an_organisation_is_listed_once_an_organiser_uses_or_confirms_it(client, db):
+    def suggested(prefix):
+        return [o["name"] for o in client.get(f"/organisations.json?q={prefix}").get_json()]
+
+    event = make_event(db, capacity=1)
+    make_registration(db, event, organisation="Zircon Pôle Mer")
+    waiting = make_registration(db, event, organisation="Zircon Cluster en attente")
+    assert suggested("zircon") == []
+    edited = make_registration(db, make_event(db), organisation="Zircon Typo")
+    edit_registration(db, edited, registration_data(organisation="ZIRCON pole mer"), actor=None)
+    assert suggested("zircon") == ["Zircon Pôle Mer"]  # the first spelling stays
+    confirm_registration(db, waiting, actor=None, override=True)
+    assert suggested("zircon") == ["Zircon Cluster en attente", "Zircon Pôle Mer"]
 
 
 def test_success_redirects_to_the_private_page_with_everything(client, db, outbox):

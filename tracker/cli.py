@@ -50,8 +50,26 @@ def alembic_config(connection: Any = None) -> Any:
 def upgrade_database(engine: Any, revision: str = "head") -> None:
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+        return
+    # SQLite alters a table by copying it, dropping the old one and renaming the copy
+    # (Alembic's batch mode). With foreign keys enforced, dropping a table deletes the
+    # rows of other tables that refer to it (ON DELETE CASCADE): check-ins, choices of
+    # sessions, history. Enforcement is switched off for the migration (the pragma works
+    # only outside a transaction) and the references are checked before committing.
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), revision)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left broken references: {broken[:5]}")
+        finally:
+            driver.execute("PRAGMA foreign_keys=ON")
 
 
 def _parse_local(value: str, tz: str, option: str) -> datetime:

@@ -161,9 +161,9 @@ def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int
     for type_, count in DEMO_COUNTS.items():
         for i in range(count):
             org = by_type[type_][i % len(by_type[type_])]
-            find_or_create_organisation(db, org["name"], OrganisationType(type_)).region = (
-                org["region"] or None
-            )
+            find_or_create_organisation(
+                db, org["name"], OrganisationType(type_), listed=True
+            ).region = org["region"] or None
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             email = f"{_ascii(first)}.{_ascii(last)}@{_domain(org['name'])}"
             while email in used_emails:

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -74,6 +76,9 @@ class Organisation(Base):
     name_key: Mapped[str] = mapped_column(String(200), unique=True)
     type: Mapped[OrganisationType] = mapped_column(_enum(OrganisationType, "organisation_type"))
     region: Mapped[str | None] = mapped_column(String(100))
+    # Suggested while typing: an organiser or door staff entered, imported, edited or
+    # confirmed a registration with it. A name typed only on the public form is not.
+    listed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -152,7 +157,19 @@ class Registration(Base):
 
     __tablename__ = "registrations"
     __table_args__ = (
-        UniqueConstraint("event_id", "email_key"),
+        # One registration of an address per event that is not cancelled: a person who
+        # cancelled and registers again gets a new row (a new link and check-in code),
+        # the cancelled one stays as it was.
+        Index(
+            "uq_registrations_event_email_active",
+            "event_id",
+            "email_key",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
+        # Every registration of an address, cancelled ones included (imports skip them).
+        Index("ix_registrations_event_email", "event_id", "email_key"),
         Index("ix_registrations_event_status", "event_id", "status", "created_at"),
         # The statistics count registrations per type, status and organisation from
         # indexes alone: one scan for an event, one lookup per check-in.

@@ -142,7 +142,8 @@ def live_event(live_server: LiveServer) -> Iterator[LiveEvent]:
     )
     with database.sessionmaker.begin() as dbs:
         organisations_before = set(dbs.scalars(select(Organisation.id)))
-        find_or_create_organisation(dbs, "Vegepolys", OrganisationType.CLUSTER)
+        # Known as an organiser entered it: suggested on the form.
+        find_or_create_organisation(dbs, "Vegepolys", OrganisationType.CLUSTER, listed=True)
         event = create_event(dbs, spec)
         live = LiveEvent(event.id, event.slug, event.title, [s.title for s in event.sessions])
     try:

@@ -34,6 +34,7 @@ from tracker.errors import DomainError, NotFound, error_code, exception_headers,
 from tracker.events.services import SLUG_RE, assigned, get_event_and_assignment
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import ApiToken, Event, Role, User
+from tracker.registration.forms import has_control_characters
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -212,7 +213,7 @@ def _text(value: Any, field: str, max_length: int, *, required: bool = False) ->
             field,
             _l("%(field)s must be at most %(n)d characters long.", field=field, n=max_length),
         )
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+    if has_control_characters(value):
         raise _invalid(
             field, _l("%(field)s contains characters that are not allowed.", field=field)
         )

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS
 from tracker.badges.services import record_printed, render_badges, select_registrations
 from tracker.cli import one_line_errors
-from tracker.events.services import get_event
+from tracker.events.services import get_event, session_filter
 from tracker.models import OrganisationType
 
 
@@ -43,10 +43,7 @@ def badges_command(
     """Print the confirmed people's badges of an event into one PDF."""
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event = get_event(db, slug)
-        if session_id is not None and session_id not in {s.id for s in event.sessions}:
-            raise click.BadParameter(
-                f"{session_id} is not a session of {slug}", param_hint="--session"
-            )
+        session_filter(event, session_id)
         people = select_registrations(
             db, event, types=types, session_id=session_id, not_printed=not_printed
         )

@@ -11,6 +11,7 @@ from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS
 from tracker.badges.services import record_printed, render_badges, select_registrations
 from tracker.db import get_db
 from tracker.errors import DomainError
+from tracker.events.services import session_filter
 from tracker.models import Event, OrganisationType, Role
 from tracker.organiser.services import get_registration
 from tracker.registration.forms import TYPE_SHORT_LABELS
@@ -28,17 +29,15 @@ def _pdf(body: bytes, filename: str, *, inline: bool = False) -> Response:
 
 
 def _filters(event: Event) -> dict:
-    """The batch filters from the query string or the form, checked."""
+    """The batch filters from the query string or the form, checked: a session of
+    another event is refused (a 400 that says which), never read as "every session"."""
     values = request.values
     layout = values.get("layout") or DEFAULT_LAYOUT
     types = [t for t in values.getlist("type") if t in {o.value for o in OrganisationType}]
-    session_id = values.get("session", type=int)
-    if session_id is not None and session_id not in {s.id for s in event.sessions}:
-        session_id = None
     return {
         "layout": layout if layout in LAYOUTS else DEFAULT_LAYOUT,
         "types": types,
-        "session_id": session_id,
+        "session_id": session_filter(event, values.get("session")),
         "not_printed": values.get("not_printed") == "y",
     }
 

@@ -19,6 +19,13 @@ from tracker.registration.forms import (
 )
 
 
+def door_field() -> HiddenField:
+    """The door name a device sends with every check-in, walk-in and undo. (Not
+    Optional(): it would stop the checks at a value that strips to nothing, such as a
+    lone U+0085.)"""
+    return HiddenField(validators=[at_most(100), no_control_characters])
+
+
 class WalkInForm(FlaskForm):
     first_name = text_field(_l("First name"), 100, autocomplete="off")
     last_name = text_field(_l("Last name"), 100, autocomplete="off")
@@ -40,5 +47,11 @@ class WalkInForm(FlaskForm):
             NumberRange(min=1, message=_l("This session is not part of the event.")),
         ],
     )
-    door = HiddenField(validators=[Optional(), at_most(100), no_control_characters])
-    nonce = HiddenField(validators=[Optional(), at_most(64), no_control_characters])
+    door = door_field()
+    nonce = HiddenField(validators=[at_most(64), no_control_characters])
+
+
+class UndoForm(FlaskForm):
+    """The undo of a check-in made from the search (the ids are read by the view)."""
+
+    door = door_field()

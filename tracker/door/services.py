@@ -30,7 +30,6 @@ from tracker.models import (
     RegistrationSource,
     RegistrationStatus,
     ScanLog,
-    Session,
     User,
 )
 from tracker.registration import services as registration_services
@@ -157,43 +156,36 @@ def register_walk_in(
     event = registration_services.lock_event(db, event)
     session = checkin.session_of(event, session_id)
 
-    existing: Registration | None = None
     if email:
-        existing = db.scalar(
-            select(Registration).where(
-                Registration.event_id == event.id,
-                Registration.email_key == registration_services.email_key(email),
-            )
-        )
-        if existing is not None and existing.status != RegistrationStatus.CANCELLED:
+        existing = registration_services.registration_of(db, event, email)
+        if existing is not None:
             raise AlreadyRegistered(existing)
 
     why_full = _why_full(db, event, data.organisation_type, session.id if session else None)
     if why_full is not None and not override:
         raise EventFull(why_full)
 
-    address = email or placeholder_email()
-    if existing is not None:  # a cancelled registration of this address: give it back
-        registration = _revive(db, existing, data, address, session, now)
-    else:
-        registration = registration_services.add_registration(
-            db,
-            event,
-            RegistrationData(
-                first_name=data.first_name,
-                last_name=data.last_name,
-                email=address,
-                organisation=data.organisation,
-                organisation_type=data.organisation_type,
-                session_ids=[session.id] if session is not None else [],
-                consent=True,  # given to the staff who typed it in: see the audit entry
-                locale=data.locale,
-            ),
-            actor=actor,
-            source=RegistrationSource.WALK_IN,
-            override=True,  # room was checked above, with the door's own wording
-            now=now,
-        )
+    # A cancelled registration of this address stays as it is (its badge still scans as
+    # cancelled): the walk-in is a new registration with its own code.
+    registration = registration_services.add_registration(
+        db,
+        event,
+        RegistrationData(
+            first_name=data.first_name,
+            last_name=data.last_name,
+            email=email or placeholder_email(),
+            organisation=data.organisation,
+            organisation_type=data.organisation_type,
+            session_ids=[session.id] if session is not None else [],
+            consent=True,  # given to the staff who typed it in: see the audit entry
+            locale=data.locale,
+        ),
+        actor=actor,
+        source=RegistrationSource.WALK_IN,
+        override=True,  # room was checked above, with the door's own wording
+        after_cancellation=True,
+        now=now,
+    )
 
     over_capacity = why_full is not None
     audit.record(
@@ -223,31 +215,3 @@ def register_walk_in(
         now=now,
     )
     return WalkIn(registration, outcome, over_capacity)
-
-
-def _revive(
-    db: DbSession,
-    registration: Registration,
-    data: WalkInData,
-    address: str,
-    session: Session | None,
-    now: datetime,
-) -> Registration:
-    """A cancelled registration of the same address, confirmed again as a walk-in."""
-    registration.first_name = registration_services.clean_name(data.first_name)
-    registration.last_name = registration_services.clean_name(data.last_name)
-    registration.email = address
-    registration.email_key = registration_services.email_key(address)
-    registration.organisation = registration_services.find_or_create_organisation(
-        db, data.organisation, data.organisation_type
-    )
-    registration.organisation_type = data.organisation_type
-    registration.sessions = [session] if session is not None else []
-    registration.search_key = registration_services.search_key(registration)
-    registration.source = RegistrationSource.WALK_IN
-    registration.status = RegistrationStatus.CONFIRMED
-    registration.consent_at = now
-    registration.created_at = now
-    registration.cancelled_at = None
-    db.flush()
-    return registration

@@ -27,7 +27,7 @@ from tracker.auth.access import DOOR, check, event_for, require
 from tracker.checkin import services as checkin
 from tracker.db import get_db
 from tracker.door import services
-from tracker.door.forms import WalkInForm
+from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
 from tracker.models import Event, OrganisationType, Registration
 from tracker.registration import notify
@@ -232,6 +232,11 @@ def undo(slug: str) -> tuple[Response, int]:
     The same service and the same answer as the API."""
     event = event_for(slug, DOOR)
     actor = check(DOOR)
+    form = UndoForm()
+    if not form.validate_on_submit():
+        errors = _errors(form)
+        first = next(iter(errors.values()), [_("This request could not be completed.")])[0]
+        return _json_error(INVALID, "invalid", first, errors)
     try:
         registration_id = _form_id("registration")
         if registration_id is None:
@@ -240,7 +245,7 @@ def undo(slug: str) -> tuple[Response, int]:
             get_db(),
             event,
             actor=actor,
-            door=(request.form.get("door") or "")[:100],
+            door=form.door.data or "",
             registration_id=registration_id,
             session_id=_form_id("session"),
         )

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext
 from sqlalchemy import Exists, bindparam, exists, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
@@ -319,6 +320,33 @@ def session_usage(db: DbSession, session: Session) -> tuple[int, int]:
         db.scalar(select(func.count(CheckIn.id)).where(CheckIn.session_id == session.id)) or 0
     )
     return held, checked_in
+
+
+class NotASession(DomainError):
+    """A filter or an option naming no session of the event: refused rather than
+    ignored, since no session would mean everyone (every badge, the whole list)."""
+
+    code = "not_a_session"
+    status = 400
+    field = "session"
+
+
+def session_filter(event: Event, value: str | int | None) -> int | None:
+    """The session that a filter names, as typed in a query string, a form or on the
+    command line: None when empty, else the id of one of the event's sessions, or
+    NotASession saying which value was wrong."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        session_id = int(text)
+        if any(s.id == session_id for s in event.sessions):
+            return session_id
+    shown = "".join(c for c in text if c.isprintable())[:40]
+    # Translated now, as plain text: the typed value is escaped wherever it is shown.
+    raise NotASession(gettext("Session “%(value)s” is not part of the event.", value=shown))
 
 
 class SessionInUse(DomainError):

@@ -28,9 +28,13 @@ from tracker.models import OrganisationType, RegistrationSource
 _REFUSED_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
 
 
+def has_control_characters(value: str) -> bool:
+    """What a one-line input must not hold (forms and the JSON API alike)."""
+    return any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value)
+
+
 def no_control_characters(_form: Form, field: Field) -> None:
-    value = field.data or ""
-    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
+    if has_control_characters(field.data or ""):
         raise ValidationError(_l("Control characters and line breaks are not allowed here."))
 
 

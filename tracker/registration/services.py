@@ -135,7 +135,24 @@ _SESSIONS_CONFIRMED = _SESSION_CONFIRMED.where(
 _BY_EMAIL_KEY = select(Registration).where(
     Registration.event_id == bindparam("event_id"), Registration.email_key == bindparam("key")
 )
+# At most one (a unique index over the registrations that are not cancelled).
+_LIVE_BY_EMAIL_KEY = _BY_EMAIL_KEY.where(Registration.status != CANCELLED)
+# A live one first, else the latest cancelled one.
+_ANY_BY_EMAIL_KEY = _BY_EMAIL_KEY.order_by(
+    (Registration.status == CANCELLED), Registration.id.desc()
+).limit(1)
 _ORGANISATION_BY_KEY = select(Organisation).where(Organisation.name_key == bindparam("key"))
+
+
+def registration_of(
+    db: DbSession, event: Event, email: str, *, cancelled: bool = False
+) -> Registration | None:
+    """The registration of this address at the event that is not cancelled (there is
+    at most one). With `cancelled`, a cancelled one counts too when there is no other:
+    the latest. A person who cancelled and registers again has a new registration; the
+    cancelled one keeps its own link and code, which lead only to "cancelled"."""
+    query = _ANY_BY_EMAIL_KEY if cancelled else _LIVE_BY_EMAIL_KEY
+    return db.scalar(query, {"event_id": event.id, "key": email_key(email)})
 
 
 def lock_event(db: DbSession, event: Event) -> Event:
@@ -226,26 +243,42 @@ def _confirmable(
 # --- organisations -------------------------------------------------------------
 
 
-def find_or_create_organisation(db: DbSession, name: str, type_: OrganisationType) -> Organisation:
+def find_or_create_organisation(
+    db: DbSession, name: str, type_: OrganisationType, *, listed: bool = False
+) -> Organisation:
+    """The organisation of this name (case, accents and spacing ignored), made if new.
+    `listed`: an organiser or door staff names it, so it is suggested from now on (a
+    name typed on the public form alone is not)."""
     key = organisation_key(name)
-    existing = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
-    if existing is not None:
-        return existing
-    organisation = Organisation(name=clean_name(name), name_key=key, type=type_)
-    try:
-        with db.begin_nested():
-            db.add(organisation)
-    except IntegrityError:  # created meanwhile by another transaction
-        found = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
-        if found is None:
-            raise
-        return found
+    organisation = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
+    if organisation is None:
+        organisation = Organisation(name=clean_name(name), name_key=key, type=type_, listed=listed)
+        try:
+            with db.begin_nested():
+                db.add(organisation)
+        except IntegrityError:  # created meanwhile by another transaction
+            organisation = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
+            if organisation is None:
+                raise
+    if listed:
+        list_organisation(organisation)
     return organisation
 
 
+def list_organisation(organisation: Organisation) -> None:
+    """Suggest this organisation from now on: an organiser has vouched for it."""
+    if not organisation.listed:
+        organisation.listed = True
+
+
 def suggest_organisations(db: DbSession, prefix: str = "", limit: int = 500) -> list[Any]:
-    """Known organisations as (name, type) rows, for suggestions while typing."""
-    query = select(Organisation.name, Organisation.type).order_by(Organisation.name).limit(limit)
+    """Listed organisations as (name, type) rows, for suggestions while typing."""
+    query = (
+        select(Organisation.name, Organisation.type)
+        .where(Organisation.listed.is_(True))
+        .order_by(Organisation.name)
+        .limit(limit)
+    )
     if prefix:
         query = query.where(
             Organisation.name_key.startswith(organisation_key(prefix), autoescape=True)
@@ -335,28 +368,26 @@ def register(
     if not registration_is_open(event, now):
         raise RegistrationClosed()
     sessions = _chosen_sessions(event, data.session_ids)
-    key = email_key(data.email)
-    existing = db.scalar(_BY_EMAIL_KEY, {"event_id": event.id, "key": key})
-    if existing is not None and existing.status != CANCELLED:
+    existing = registration_of(db, event, data.email)
+    if existing is not None:
         raise AlreadyRegistered(existing)
 
     confirmable = _confirmable(db, event, data.organisation_type, sessions)
     status = CONFIRMED if confirmable else WAITLISTED
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
 
-    registration = existing or Registration(
+    # Always a new row: a cancelled registration of this address keeps its link and code.
+    registration = Registration(
         event=event,
         checkin_code=checkin_code,
         manage_token=new_manage_token(),
         qr_png=checkin_qr,
+        status=status,
+        created_at=now,
+        consent_at=now,
     )
-    if existing is None:
-        db.add(registration)
-    registration.created_at = now  # a returning person queues from now, not from before
-    registration.cancelled_at = None
+    db.add(registration)
     _apply(registration, data, organisation, sessions)
-    registration.status = status
-    registration.consent_at = now
     db.flush()
     return registration
 
@@ -435,16 +466,12 @@ def get_by_token(db: DbSession, token: str) -> Registration:
 
 
 def _check_email_free(db: DbSession, event: Event, registration: Registration, email: str) -> None:
-    """A changed address must not be another registration's at the same event."""
-    key = email_key(email)
-    if key == registration.email_key:
+    """A changed address must not be another live registration's at the same event
+    (a cancelled registration of it does not stand in the way, as when registering)."""
+    if email_key(email) == registration.email_key or registration.status == CANCELLED:
         return
-    clash = db.scalar(
-        select(Registration.id).where(
-            Registration.event_id == event.id, Registration.email_key == key
-        )
-    )
-    if clash is not None:
+    clash = registration_of(db, event, email)
+    if clash is not None and clash.id != registration.id:
         raise InvalidChoice(
             _l("Another registration already uses this e-mail address."), field="email"
         )
@@ -571,13 +598,16 @@ def add_registration(
     actor: User | None,
     source: RegistrationSource,
     override: bool = False,
+    after_cancellation: bool = False,
     now: datetime | None = None,
 ) -> Registration:
     """Register someone on an organiser's behalf (by hand or from a list), whether
     registration is open or not; `data.consent` is the organiser's word that the person
     agreed. Confirmed while places and the type's quota remain (or with `override`),
     waitlisted otherwise. Any registration of the address, cancelled ones included,
-    raises AlreadyRegistered: a list imported twice adds nobody twice."""
+    raises AlreadyRegistered: a list imported twice adds nobody twice. With
+    `after_cancellation` (a walk-in at the door) only a live registration does, and a
+    cancelled one is left as it is beside the new one."""
     now = now or utcnow()
     if not data.consent:
         raise InvalidChoice(
@@ -587,16 +617,14 @@ def add_registration(
     _check_keys(data)
     event = lock_event(db, event)
     sessions = _chosen_sessions(event, data.session_ids)
-    existing = db.scalar(
-        select(Registration).where(
-            Registration.event_id == event.id, Registration.email_key == email_key(data.email)
-        )
-    )
+    existing = registration_of(db, event, data.email, cancelled=not after_cancellation)
     if existing is not None:
         raise AlreadyRegistered(existing)
     confirmable = override or _confirmable(db, event, data.organisation_type, sessions)
     status = CONFIRMED if confirmable else WAITLISTED
-    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    organisation = find_or_create_organisation(
+        db, data.organisation, data.organisation_type, listed=True
+    )
     code = new_checkin_code()
     registration = Registration(
         event=event,
@@ -651,7 +679,9 @@ def edit_registration(
                 )
         _check_session_room(db, event, sessions, {s.id for s in registration.sessions})
     before = registration_snapshot(registration)
-    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    organisation = find_or_create_organisation(
+        db, data.organisation, data.organisation_type, listed=True
+    )
     _apply(registration, replace(data, locale=registration.locale), organisation, sessions)
     db.flush()
     changes = audit.diff(before, registration_snapshot(registration))
@@ -702,6 +732,13 @@ def restore_registration(
     event = lock_event(db, registration.event)
     if registration.status != CANCELLED:
         raise InvalidChoice(_l("Only a cancelled registration can be restored."))
+    if registration_of(db, event, registration.email) is not None:
+        raise InvalidChoice(
+            _l(
+                "This address has registered again since it was cancelled: this "
+                "registration cannot be restored. The new one is in the list."
+            )
+        )
     before = registration_snapshot(registration)
     if _has_room(db, event, registration.organisation_type):
         counts = session_confirmed_counts(db, event)
@@ -766,6 +803,7 @@ def confirm_registration(
                     )
                 )
     registration.status = CONFIRMED
+    list_organisation(registration.organisation)
     db.flush()
     changes: dict[str, Any] = {"status": [WAITLISTED.value, CONFIRMED.value]}
     if override:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session as DbSession
 from tracker.checkin.services import SCAN_LABELS
 from tracker.door.services import NO_EMAIL_DOMAIN
 from tracker.errors import DomainError
+from tracker.events.services import session_filter
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     CheckIn,
@@ -251,8 +252,7 @@ class Export:
         if options.session_id is not None:
             if not self.per_session:
                 raise ExportError(_l("Only the sign-in sheet can be made for one session."))
-            if options.session_id not in {s.id for s in event.sessions}:
-                raise ExportError(_l("This session is not part of the event."))
+            session_filter(event, options.session_id)
 
     def filename(self, event: Event, options: Options) -> str:
         return f"{self.identifier}-{event.slug}.{options.format}"
