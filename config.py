@@ -6,6 +6,7 @@ real TRACKER_SECRET_KEY; development keeps a generated one under instance/.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -29,6 +30,17 @@ def _dev_secret_key() -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+# The limits of the work done in child processes (seconds, MiB, MB), checked at start-up.
+LIMIT_DEFAULTS = {
+    "PDF_TIMEOUT": "120",
+    "PDF_MEMORY_LIMIT": "1024",
+    "IMPORT_TIMEOUT": "30",
+    "IMPORT_MEMORY_LIMIT": "512",
+    "IMPORT_MAX_UNZIPPED_MB": "50",
+}
+WHOLE_LIMITS = {"PDF_MEMORY_LIMIT", "IMPORT_MEMORY_LIMIT", "IMPORT_MAX_UNZIPPED_MB"}
 
 
 class Config:
@@ -76,9 +88,17 @@ class Config:
     # Every PDF is made in a child process stopped after PDF_TIMEOUT seconds or when it
     # needs more than PDF_MEMORY_LIMIT MiB; a badge batch is split over PDF_PROCESSES
     # processes (default: one per CPU).
-    PDF_TIMEOUT = float(_env("PDF_TIMEOUT", "120") or 120)
-    PDF_MEMORY_LIMIT = int(_env("PDF_MEMORY_LIMIT", "1024") or 1024)
+    PDF_TIMEOUT = _env("PDF_TIMEOUT", LIMIT_DEFAULTS["PDF_TIMEOUT"])
+    PDF_MEMORY_LIMIT = _env("PDF_MEMORY_LIMIT", LIMIT_DEFAULTS["PDF_MEMORY_LIMIT"])
     PDF_PROCESSES = int(_env("PDF_PROCESSES", "0") or 0) or None
+    # An imported list is read in a child process stopped after IMPORT_TIMEOUT seconds or
+    # when it needs more than IMPORT_MEMORY_LIMIT MiB; a workbook that unpacks to more
+    # than IMPORT_MAX_UNZIPPED_MB is refused before it is read.
+    IMPORT_TIMEOUT = _env("IMPORT_TIMEOUT", LIMIT_DEFAULTS["IMPORT_TIMEOUT"])
+    IMPORT_MEMORY_LIMIT = _env("IMPORT_MEMORY_LIMIT", LIMIT_DEFAULTS["IMPORT_MEMORY_LIMIT"])
+    IMPORT_MAX_UNZIPPED_MB = _env(
+        "IMPORT_MAX_UNZIPPED_MB", LIMIT_DEFAULTS["IMPORT_MAX_UNZIPPED_MB"]
+    )
 
     # Absolute base for links in e-mails when no request is around (CLI, promotions).
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
@@ -119,6 +139,21 @@ class ProductionConfig(Config):
                 "TRACKER_SECRET_KEY must be set to a random string of at least 32 characters "
                 "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
             )
+
+
+def check_limits(values: dict) -> None:
+    """The limits of LIMIT_DEFAULTS in `values` as numbers above 0 (whole numbers of MiB
+    and MB), or a RuntimeError that names the variable."""
+    for name in LIMIT_DEFAULTS:
+        value = values.get(name)
+        try:
+            number = int(str(value)) if name in WHOLE_LIMITS else float(str(value))
+        except ValueError:
+            number = 0
+        if not (number > 0 and math.isfinite(number)):
+            kind = "a whole number above 0" if name in WHOLE_LIMITS else "a number above 0"
+            raise RuntimeError(f"TRACKER_{name} must be {kind}, not {value!r}")
+        values[name] = number
 
 
 CONFIGS = {"development": Config, "testing": TestConfig, "production": ProductionConfig}
