@@ -32,7 +32,8 @@ def _dev_secret_key() -> str:
     return key
 
 
-# The limits of the work done in child processes (seconds, MiB, MB), checked at start-up.
+# The limits of the work done in child processes (seconds, MiB, MB), checked at start-up;
+# gunicorn.conf.py reads them too, to keep its worker timeout above them.
 LIMIT_DEFAULTS = {
     "PDF_TIMEOUT": "120",
     "PDF_MEMORY_LIMIT": "1024",
@@ -41,6 +42,10 @@ LIMIT_DEFAULTS = {
     "IMPORT_MAX_UNZIPPED_MB": "50",
 }
 WHOLE_LIMITS = {"PDF_MEMORY_LIMIT", "IMPORT_MEMORY_LIMIT", "IMPORT_MAX_UNZIPPED_MB"}
+# What a request may spend beyond its longest limit: a 10,000-row import checks every row
+# after reading the file (about 45 s of CPU on a 2-core machine, several times that in
+# wall-clock time when the machine is busy); gunicorn kills a worker silent for longer.
+WORKER_TIMEOUT_MARGIN = 300
 
 
 class Config:
@@ -154,6 +159,27 @@ def check_limits(values: dict) -> None:
             kind = "a whole number above 0" if name in WHOLE_LIMITS else "a number above 0"
             raise RuntimeError(f"TRACKER_{name} must be {kind}, not {value!r}")
         values[name] = number
+
+
+def server_settings() -> dict:
+    """What gunicorn.conf.py needs, read from the environment now: TRACKER_BIND,
+    TRACKER_WORKERS, and a worker timeout above the app's own limits."""
+    limits = {name: _env(name, default) for name, default in LIMIT_DEFAULTS.items()}
+    check_limits(limits)
+    longest = max(limits["PDF_TIMEOUT"], limits["IMPORT_TIMEOUT"])
+    workers = _env("WORKERS", "2")
+    try:
+        count = int(str(workers))
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise RuntimeError(f"TRACKER_WORKERS must be a whole number above 0, not {workers!r}")
+    bind = [b.strip() for b in (_env("BIND", "127.0.0.1:8000") or "").split(",") if b.strip()]
+    return {
+        "bind": bind,
+        "workers": count,
+        "timeout": math.ceil(longest) + WORKER_TIMEOUT_MARGIN,
+    }
 
 
 CONFIGS = {"development": Config, "testing": TestConfig, "production": ProductionConfig}
