@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 from gunicorn.config import Config as GunicornConfig
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from tests.test_import import small_workbook, with_shared_strings
 from tracker import create_app
@@ -154,11 +156,32 @@ def peak_rss_mib(pid: int) -> int:
 
 
 @pytest.fixture
-def server(tmp_path):
+def own_database(tmp_path) -> Iterator[str]:
+    """A database for the server alone (it commits): a SQLite file, or on PostgreSQL a
+    scratch database beside the suite's."""
+    url = os.environ.get("TRACKER_TEST_DATABASE_URL")
+    if not url or make_url(url).get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+        return
+    parsed = make_url(url)
+    name = f"{parsed.database}_gunicorn_{secrets.token_hex(4)}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def server(tmp_path, own_database):
     """gunicorn started as the README says, on a database of its own with an event of
     10,000 places and its organiser."""
     port = free_port()
-    database = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    database = own_database
     setup = create_app(
         {"ENV_NAME": "testing", "DATABASE_URL": database, "MAIL_OUTBOX": str(tmp_path)}
     )

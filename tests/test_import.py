@@ -641,3 +641,11 @@ def test_cli_refuses_a_hostile_file_in_one_line(runner, db, event, tmp_path, hos
         "invitees in it (one sheet, no pictures), or save it as CSV."
     ]
     assert count(db, event) == 0
+
+
+def test_a_refusal_from_the_child_is_in_the_readers_language(client, db, event, as_organiser):
+    as_organiser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    giant = "Anne;Roux;anne@example.org;ADEME;agency;;" + "x;" * 60_000
+    response = upload(as_organiser, event, csv_bytes(HEADER, giant))
+    assert response.status_code == 422
+    assert "La ligne 2 dépasse 100000 caractères" in text(response)
