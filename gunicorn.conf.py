@@ -34,7 +34,7 @@ forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 
 # The request line and headers' limits (gunicorn's defaults, said here): a longer
-# request line is answered 414, too many or too long headers 400.
+# request line is answered 414, too many or too long headers 431.
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190

@@ -317,3 +317,13 @@ def test_hostile_lists_neither_stop_nor_swell_the_workers(server):
     for pid, peak in before.items():
         assert peak_rss_mib(pid) - peak < 30
     assert "WORKER TIMEOUT" not in log.read_text()
+
+
+def test_the_request_limits_said_in_the_file_hold(server):
+    _process, base, _log, _database = server
+    assert httpx.get(f"{base}/login", timeout=10).status_code == 200
+    assert httpx.get(f"{base}/{'x' * 5000}", timeout=10).status_code == 414
+    many = {f"X-Header-{n}": "1" for n in range(101)}
+    assert httpx.get(f"{base}/login", headers=many, timeout=10).status_code == 431
+    long = {"X-Long": "x" * 9000}
+    assert httpx.get(f"{base}/login", headers=long, timeout=10).status_code == 431
