@@ -6,6 +6,7 @@ real TRACKER_SECRET_KEY; development keeps a generated one under instance/.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -29,6 +30,22 @@ def _dev_secret_key() -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+# The limits of the work done in child processes (seconds, MiB, MB), checked at start-up;
+# gunicorn.conf.py reads them too, to keep its worker timeout above them.
+LIMIT_DEFAULTS = {
+    "PDF_TIMEOUT": "120",
+    "PDF_MEMORY_LIMIT": "1024",
+    "IMPORT_TIMEOUT": "30",
+    "IMPORT_MEMORY_LIMIT": "512",
+    "IMPORT_MAX_UNZIPPED_MB": "50",
+}
+WHOLE_LIMITS = {"PDF_MEMORY_LIMIT", "IMPORT_MEMORY_LIMIT", "IMPORT_MAX_UNZIPPED_MB"}
+# What a request may spend beyond its longest limit: a 10,000-row import checks every row
+# after reading the file (about 45 s of CPU on a 2-core machine, several times that in
+# wall-clock time when the machine is busy); gunicorn kills a worker silent for longer.
+WORKER_TIMEOUT_MARGIN = 300
 
 
 class Config:
@@ -85,9 +102,17 @@ class Config:
     # Every PDF is made in a child process stopped after PDF_TIMEOUT seconds or when it
     # needs more than PDF_MEMORY_LIMIT MiB; a badge batch is split over PDF_PROCESSES
     # processes (default: one per CPU).
-    PDF_TIMEOUT = float(_env("PDF_TIMEOUT", "120") or 120)
-    PDF_MEMORY_LIMIT = int(_env("PDF_MEMORY_LIMIT", "1024") or 1024)
+    PDF_TIMEOUT = _env("PDF_TIMEOUT", LIMIT_DEFAULTS["PDF_TIMEOUT"])
+    PDF_MEMORY_LIMIT = _env("PDF_MEMORY_LIMIT", LIMIT_DEFAULTS["PDF_MEMORY_LIMIT"])
     PDF_PROCESSES = int(_env("PDF_PROCESSES", "0") or 0) or None
+    # An imported list is read in a child process stopped after IMPORT_TIMEOUT seconds or
+    # when it needs more than IMPORT_MEMORY_LIMIT MiB; a workbook that unpacks to more
+    # than IMPORT_MAX_UNZIPPED_MB is refused before it is read.
+    IMPORT_TIMEOUT = _env("IMPORT_TIMEOUT", LIMIT_DEFAULTS["IMPORT_TIMEOUT"])
+    IMPORT_MEMORY_LIMIT = _env("IMPORT_MEMORY_LIMIT", LIMIT_DEFAULTS["IMPORT_MEMORY_LIMIT"])
+    IMPORT_MAX_UNZIPPED_MB = _env(
+        "IMPORT_MAX_UNZIPPED_MB", LIMIT_DEFAULTS["IMPORT_MAX_UNZIPPED_MB"]
+    )
 
     # Where people reach the app: every absolute link (e-mails, calendar files, PDFs)
     # starts with it, never with the request's Host. Unset: http://127.0.0.1:5000,
@@ -137,6 +162,42 @@ class ProductionConfig(Config):
                 "TRACKER_SECRET_KEY must be set to a random string of at least 32 characters "
                 "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
             )
+
+
+def check_limits(values: dict) -> None:
+    """The limits of LIMIT_DEFAULTS in `values` as numbers above 0 (whole numbers of MiB
+    and MB), or a RuntimeError that names the variable."""
+    for name in LIMIT_DEFAULTS:
+        value = values.get(name)
+        try:
+            number = int(str(value)) if name in WHOLE_LIMITS else float(str(value))
+        except ValueError:
+            number = 0
+        if not (number > 0 and math.isfinite(number)):
+            kind = "a whole number above 0" if name in WHOLE_LIMITS else "a number above 0"
+            raise RuntimeError(f"TRACKER_{name} must be {kind}, not {value!r}")
+        values[name] = number
+
+
+def server_settings() -> dict:
+    """What gunicorn.conf.py needs, read from the environment now: TRACKER_BIND,
+    TRACKER_WORKERS, and a worker timeout above the app's own limits."""
+    limits = {name: _env(name, default) for name, default in LIMIT_DEFAULTS.items()}
+    check_limits(limits)
+    longest = max(limits["PDF_TIMEOUT"], limits["IMPORT_TIMEOUT"])
+    workers = _env("WORKERS", "2")
+    try:
+        count = int(str(workers))
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise RuntimeError(f"TRACKER_WORKERS must be a whole number above 0, not {workers!r}")
+    bind = [b.strip() for b in (_env("BIND", "127.0.0.1:8000") or "").split(",") if b.strip()]
+    return {
+        "bind": bind,
+        "workers": count,
+        "timeout": math.ceil(longest) + WORKER_TIMEOUT_MARGIN,
+    }
 
 
 CONFIGS = {"development": Config, "testing": TestConfig, "production": ProductionConfig}

@@ -3,8 +3,13 @@ service from the command line."""
 
 from __future__ import annotations
 
+import base64
 import io
+import os
 import re
+import struct
+import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import openpyxl
@@ -13,6 +18,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import make_event, make_registration
 from tests.test_organiser_events import login, make_user, text
+from tracker import limited
 from tracker.models import AuditEntry, Registration, RegistrationSource, Role
 from tracker.organiser.commands import import_command
 from tracker.registration import importer
@@ -391,3 +397,255 @@ def test_the_size_message_also_with_csrf_on(app, client, db, event, as_organiser
     response = upload(as_organiser, event, b"x" * (2 * 1024 * 1024 + 1))
     assert response.status_code == 413
     assert "The file is larger than 2 MB" in text(response)
+
+
+# --- hostile files: refused under the limits, read in a child ------------------------
+
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def small_workbook(rows: int = 1) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(list(importer.COLUMNS))
+    for n in range(rows):
+        sheet.append(["Anne", "Roux", f"anne.{n}@example.org", "ADEME", "agency", None, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def rebuilt(workbook: bytes, parts: dict, level: int = 9) -> bytes:
+    """The workbook with some parts replaced (or added) by what a generator of bytes
+    yields."""
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as target:
+        names = [info.filename for info in source.infolist()]
+        for name in names + [n for n in parts if n not in names]:
+            if name in parts:
+                with target.open(name, "w") as stream:
+                    for chunk in parts[name]():
+                        stream.write(chunk)
+            else:
+                target.writestr(source.getinfo(name), source.read(name))
+    return out.getvalue()
+
+
+SHARED_STRINGS_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+
+
+def with_shared_strings(workbook: bytes, items: Iterable[bytes], level: int = 9) -> bytes:
+    """The workbook with a shared strings part holding `items` (<si> elements)."""
+    types = zipfile.ZipFile(io.BytesIO(workbook)).read("[Content_Types].xml")
+    override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
+    types = types.replace(b"</Types>", override.encode() + b"</Types>")
+
+    def strings():
+        yield f'<?xml version="1.0"?><sst xmlns="{SHEET_NS}">'.encode()
+        yield from items
+        yield b"</sst>"
+
+    return rebuilt(
+        workbook,
+        {"[Content_Types].xml": lambda: [types], "xl/sharedStrings.xml": strings},
+        level=level,
+    )
+
+
+def repeated(piece: bytes, times: int, batch: int = 100_000):
+    for start in range(0, times, batch):
+        yield piece * min(batch, times - start)
+
+
+def inline_row(number: int, values) -> str:
+    cells = "".join(
+        f'<c r="{chr(65 + i)}{number}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(values)
+    )
+    return f'<row r="{number}">{cells}</row>'
+
+
+def sheet(dimension: str, *rows: str):
+    def chunks():
+        yield (
+            f'<?xml version="1.0"?><worksheet xmlns="{SHEET_NS}"><dimension ref="{dimension}"/>'
+            f"<sheetData>{''.join(rows)}</sheetData></worksheet>"
+        ).encode()
+
+    return chunks
+
+
+def empty_cells(header: str, cells: int):
+    def chunks():
+        yield f'<?xml version="1.0"?><worksheet xmlns="{SHEET_NS}"><sheetData>{header}'.encode()
+        yield b'<row r="2">'
+        yield from repeated(b"<c/>", cells)
+        yield b"</row></sheetData></worksheet>"
+
+    return chunks
+
+
+def lying_sizes(workbook: bytes, member: str, declared: int) -> bytes:
+    """The workbook with `member`'s uncompressed size in its local and central headers
+    replaced by `declared`."""
+    data = bytearray(workbook)
+    info = zipfile.ZipFile(io.BytesIO(workbook)).getinfo(member)
+    struct.pack_into("<I", data, info.header_offset + 22, declared)
+    name = member.encode()
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", data, central + 24, declared)
+    return bytes(data)
+
+
+@pytest.fixture(scope="module")
+def hostile() -> dict[str, bytes]:
+    base = small_workbook()
+    header = inline_row(1, importer.COLUMNS[:5])
+    return {
+        # 5,000,000 shared strings: 85 MB of XML in a file of about 250 KB.
+        "shared strings": with_shared_strings(base, repeated(b"<si><t>x</t></si>", 5_000_000)),
+        # 2,000,000 empty cells: 8 MB of XML packed about 1000 to 1.
+        "empty cells": rebuilt(base, {"xl/worksheets/sheet1.xml": empty_cells(header, 2_000_000)}),
+        # The whole sheet's dimension and one cell in its last row: a million empty rows.
+        "huge dimension": rebuilt(
+            base,
+            {
+                "xl/worksheets/sheet1.xml": sheet(
+                    "A1:XFD1048576", header, inline_row(1048576, ["Anne"])
+                )
+            },
+        ),
+        # A member that declares 100 bytes and unpacks to far more.
+        "lying sizes": lying_sizes(small_workbook(3000), "xl/worksheets/sheet1.xml", 100),
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("shared strings", "This workbook holds more than 50 MB once unpacked"),
+        ("empty cells", "This file is not an ordinary workbook"),
+        ("huge dimension", "The file has more than 50000 lines, empty ones included"),
+        ("lying sizes", "This file cannot be read as an Excel workbook (.xlsx)."),
+    ],
+)
+def test_hostile_workbooks_are_refused_clearly(
+    client, db, event, as_organiser, hostile, kind, message
+):
+    content = hostile[kind]
+    assert len(content) < 2 * 1024 * 1024  # under the upload limit
+    response = upload(as_organiser, event, content, "invites.xlsx")
+    assert response.status_code == 422
+    assert message in text(response)
+    assert count(db, event) == 0
+
+
+def test_a_csv_with_one_giant_line_is_refused_clearly(client, db, event, as_organiser):
+    giant = "Anne;Roux;anne@example.org;ADEME;agency;;" + "x;" * 700_000
+    response = upload(as_organiser, event, csv_bytes(HEADER, giant))
+    assert response.status_code == 422
+    assert "Line 2 is longer than 100000 characters" in text(response)
+    assert count(db, event) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (small_workbook(), "invites.csv", "This file is a workbook, not CSV text"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "old.csv", "is a workbook, not CSV"),
+        (csv_bytes(HEADER), "invites.xlsx", "cannot be read as an Excel workbook"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "photo.xlsx", "cannot be read as an Excel workbook"),
+    ],
+)
+def test_a_file_that_is_not_what_its_name_says(
+    client, db, event, as_organiser, content, name, message
+):
+    response = upload(as_organiser, event, content, name)
+    assert response.status_code == 422
+    assert message in text(response)
+    assert count(db, event) == 0
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused(client, db, event, as_organiser):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("word/document.xml", "<document/>")
+    response = upload(as_organiser, event, out.getvalue(), "invites.xlsx")
+    assert response.status_code == 422
+    assert "cannot be read as an Excel workbook" in text(response)
+
+
+def test_the_documented_maximum_is_read(app_ctx):
+    table = importer.read_table("invites.xlsx", small_workbook(importer.MAX_ROWS))
+    assert len(table.rows) == importer.MAX_ROWS
+    lines = [HEADER] + [f"A;R;a.{n}@example.org;ADEME;agency;;" for n in range(importer.MAX_ROWS)]
+    assert len(importer.read_table("invites.csv", csv_bytes(*lines)).rows) == importer.MAX_ROWS
+
+
+def test_reading_over_its_time_is_stopped_with_a_clear_message(app, app_ctx, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_TIMEOUT", 0.05)
+    with pytest.raises(importer.ImportFileError) as caught:
+        importer.read_table("invites.xlsx", small_workbook(importer.MAX_ROWS))
+    assert "Reading this file took longer than 0.05 seconds and was stopped" in str(
+        caught.value.message
+    )
+
+
+def peak_rss_kib() -> int:
+    return int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+
+
+def address_space_mib() -> int:
+    return (
+        int(re.search(r"VmSize:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) // 1024
+    )
+
+
+def test_a_workbook_that_needs_much_memory_is_stopped_in_a_child(app, app_ctx, monkeypatch):
+    """20,000 shared strings of 2,000 random characters and an emoji (40 MB, which no
+    packing makes smaller, and 160 MB in memory): more than the reading process may hold,
+    so it is stopped; this process does not grow meanwhile."""
+    emoji = "😀".encode()
+    strings = (
+        b"<si><t>" + emoji + base64.b64encode(os.urandom(1500)) + b"</t></si>"
+        for _ in range(20_000)
+    )
+    content = with_shared_strings(small_workbook(), strings, level=1)
+    start = limited.run_one(address_space_mib, limits=limited.Limits(10, 4096))
+    limit = start + 60  # what a child has at its start, and 60 MiB
+    monkeypatch.setitem(app.config, "IMPORT_MEMORY_LIMIT", limit)
+    assert len(importer.read_table("invites.xlsx", small_workbook(200)).rows) == 200
+    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from now
+    before = peak_rss_kib()
+    with pytest.raises(importer.ImportFileError) as caught:
+        importer.read_table("invites.xlsx", content)
+    assert f"Reading this file needed more than {limit} MiB of memory and was stopped" in str(
+        caught.value.message
+    )
+    # The file is handed to the child (one copy of its 31 MB); what reading it takes is not.
+    assert peak_rss_kib() - before < len(content) // 1024 + 16 * 1024
+
+
+def test_cli_refuses_a_hostile_file_in_one_line(runner, db, event, tmp_path, hostile):
+    path = tmp_path / "invites.xlsx"
+    path.write_bytes(hostile["shared strings"])
+    result = runner.invoke(import_command, [event.slug, str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: This workbook holds more than 50 MB once unpacked: keep only the list of "
+        "invitees in it (one sheet, no pictures), or save it as CSV."
+    ]
+    assert count(db, event) == 0
+
+
+def test_a_refusal_from_the_child_is_in_the_readers_language(client, db, event, as_organiser):
+    as_organiser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    giant = "Anne;Roux;anne@example.org;ADEME;agency;;" + "x;" * 60_000
+    response = upload(as_organiser, event, csv_bytes(HEADER, giant))
+    assert response.status_code == 422
+    assert "La ligne 2 dépasse 100000 caractères" in text(response)

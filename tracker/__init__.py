@@ -36,6 +36,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
         app.config.from_object(base)
     values = dict(app.config)
     base.finalise(values)
+    config_module.check_limits(values)
     app.config.update(values)
 
     logging.basicConfig(

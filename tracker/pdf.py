@@ -8,15 +8,14 @@ WeasyPrint logs and skips, so the document renders without that resource and not
 outside the app is read or requested. A FatalURLFetchingError would abort the whole
 document instead: no badge batch should fail because of one person's name.
 
-Every document is rendered in a child process forked from multiprocessing's fork server,
-which has loaded this module (and so WeasyPrint) once: forking it costs milliseconds, and
-the child starts single-threaded and clean whatever the web server's threads are doing.
-The child runs under an address-space limit (PDF_MEMORY_LIMIT MiB) and the parent waits
-at most PDF_TIMEOUT seconds before killing it; either way the caller gets a PdfLimitError
-with a message that says what to do, instead of a machine brought to its knees. A
-document made of independent parts (sheets of badges, which carry no page numbers) is
-rendered in several children at once and the parts are merged with pypdf. What the
-children logged and which URLs they were asked for come back to this process.
+Every document is rendered in a child process by tracker.limited, whose fork server has
+loaded this module (and so WeasyPrint) once. The child runs under an address-space limit
+(PDF_MEMORY_LIMIT MiB) and the parent waits at most PDF_TIMEOUT seconds before killing it;
+either way the caller gets a PdfLimitError with a message that says what to do, instead
+of a machine brought to its knees. A document made of independent parts (sheets of
+badges, which carry no page numbers) is rendered in several children at once and the
+parts are merged with pypdf. What the children logged and which URLs they were asked for
+come back to this process.
 """
 
 from __future__ import annotations
@@ -25,11 +24,9 @@ import io
 import logging
 import multiprocessing
 import re
-import resource
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -46,9 +43,11 @@ from weasyprint import CSS, HTML  # noqa: E402
 from weasyprint.text.fonts import FontConfiguration  # noqa: E402
 from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
+from tracker import limited  # noqa: E402
 from tracker.errors import DomainError  # noqa: E402
 
 log = logging.getLogger(__name__)
+limited.preload(__name__)
 
 DEFAULT_TIMEOUT = 120.0  # seconds
 DEFAULT_MEMORY_LIMIT = 1024  # MiB of address space per rendering process
@@ -126,37 +125,38 @@ def render_pdf_parts(parts: Iterable[str], *, css: str = "") -> bytes:
     merged in order. For documents whose pages stand alone (no "page N of M"). Each
     part's process starts as soon as the part is produced, while the next is made."""
     limits = _limits()
-    context = _context()
     fetcher = SafeFetcher()  # this process's record of what the children were asked for
     started = time.monotonic()
-    workers = []
     try:
-        for html in parts:
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_child, args=(sender, html, css, limits))
-            process.daemon = True
-            workers.append((process, receiver))
-            process.start()
-            sender.close()
-        results = [_wait(process, receiver, started, limits) for process, receiver in workers]
-    finally:
-        for process, receiver in workers:
-            if process.is_alive():
-                process.kill()
-            if process.pid is not None:
-                process.join()
-            receiver.close()
+        outcomes = limited.run(
+            _render_in_child, ((html, css) for html in parts), limits, what="PDF rendering"
+        )
+    except limited.TimeLimitExceeded:
+        raise PdfLimitError(
+            _l(
+                "Making this PDF took longer than %(seconds)s seconds and was stopped: "
+                "ask for fewer pages at a time.",
+                seconds=f"{limits.timeout:g}",
+            )
+        ) from None
+    except limited.MemoryLimitExceeded:
+        raise PdfLimitError(
+            _l(
+                "Making this PDF needed more than %(mib)d MiB of memory and was stopped: "
+                "ask for fewer pages at a time.",
+                mib=limits.memory_mib,
+            )
+        ) from None
+    results: list[_Result] = [outcome.value for outcome in outcomes]
     for result in results:
         fetcher.asked.extend(result.asked)
         fetcher.refused.extend(result.refused)
-        for name, level, message in result.records:
-            logging.getLogger(name).log(level, "%s", message)
     log.info(
         "PDF rendered in %.2f s by %d process(es), largest peak %d MiB",
         time.monotonic() - started,
-        len(results),
-        max(r.peak_mib for r in results),
-        extra={"pdf_peaks_mib": [r.peak_mib for r in results]},
+        len(outcomes),
+        max(o.peak_mib for o in outcomes),
+        extra={"pdf_peaks_mib": [o.peak_mib for o in outcomes]},
     )
     if len(results) == 1:
         return results[0].pdf
@@ -164,40 +164,18 @@ def render_pdf_parts(parts: Iterable[str], *, css: str = "") -> bytes:
 
 
 @dataclass
-class _Limits:
-    timeout: float
-    memory_mib: int
-
-
-@dataclass
 class _Result:
     pdf: bytes = b""
     asked: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-    records: list[tuple[str, int, str]] = field(default_factory=list)
-    peak_mib: int = 0
-    error: str = ""  # "memory" or the text of an unexpected exception
 
 
-def _limits() -> _Limits:
+def _limits() -> limited.Limits:
     config = current_app.config if has_app_context() else {}
-    return _Limits(
+    return limited.Limits(
         timeout=float(config.get("PDF_TIMEOUT") or DEFAULT_TIMEOUT),
         memory_mib=int(config.get("PDF_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT),
     )
-
-
-_fork_server: multiprocessing.context.BaseContext | None = None
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    """The fork server context, with this module preloaded (started on first use)."""
-    global _fork_server
-    if _fork_server is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["__main__", __name__])
-        _fork_server = context
-    return _fork_server
 
 
 def pdf_processes() -> int:
@@ -206,49 +184,11 @@ def pdf_processes() -> int:
     return max(1, int(configured or multiprocessing.cpu_count()))
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[tuple[str, int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.name, record.levelno, record.getMessage()))
-
-
-def _child(sender: Connection, html: str, css: str, limits: _Limits) -> None:
-    """Runs in the child: limits first, then WeasyPrint; the result goes back whole."""
-    memory = limits.memory_mib * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = int(limits.timeout) + 5  # a backstop should the parent be gone
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    collect = _Collect()
-    logging.getLogger().addHandler(collect)
+def _render_in_child(html: str, css: str) -> _Result:
+    """Runs in the child: WeasyPrint, and what it was asked to fetch."""
     fetcher = SafeFetcher()
-    result = _Result()
-    try:
-        result.pdf = _render(html, css, fetcher)
-    except Exception as e:  # noqa: BLE001 - reported to the parent, which raises
-        # Out of memory shows as MemoryError in Python code, and as about any error
-        # from native code (a failed allocation): the address space reached is the tell.
-        if isinstance(e, MemoryError) or _peak_address_space() >= memory * 0.9:
-            result.error = "memory"
-        else:
-            result.error = f"{type(e).__name__}: {e}"
-    result.asked, result.refused, result.records = fetcher.asked, fetcher.refused, collect.records
-    result.peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    try:
-        sender.send(result)
-    except MemoryError:
-        sender.send(_Result(error="memory"))
-
-
-def _peak_address_space() -> int:
-    """Bytes: the largest address space this process has had (VmPeak)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmPeak:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    pdf = _render(html, css, fetcher)
+    return _Result(pdf=pdf, asked=fetcher.asked, refused=fetcher.refused)
 
 
 def _render(html: str, css: str, fetcher: SafeFetcher) -> bytes:
@@ -260,40 +200,6 @@ def _render(html: str, css: str, fetcher: SafeFetcher) -> bytes:
         else []
     )
     return document.write_pdf(stylesheets=sheets, font_config=_fonts)
-
-
-def _wait(
-    process: multiprocessing.process.BaseProcess,
-    receiver: Connection,
-    started: float,
-    limits: _Limits,
-) -> _Result:
-    remaining = started + limits.timeout - time.monotonic()
-    if not receiver.poll(max(0.0, remaining)):
-        log.warning("PDF rendering stopped after %.0f s", limits.timeout)
-        raise PdfLimitError(
-            _l(
-                "Making this PDF took longer than %(seconds)s seconds and was stopped: "
-                "ask for fewer pages at a time.",
-                seconds=f"{limits.timeout:g}",
-            )
-        )
-    try:
-        result: _Result = receiver.recv()
-    except EOFError:  # the child died without a word: out of memory in native code
-        result = _Result(error="memory")
-    if result.error == "memory":
-        log.warning("PDF rendering went over its %d MiB", limits.memory_mib)
-        raise PdfLimitError(
-            _l(
-                "Making this PDF needed more than %(mib)d MiB of memory and was stopped: "
-                "ask for fewer pages at a time.",
-                mib=limits.memory_mib,
-            )
-        )
-    if result.error:
-        raise RuntimeError(f"PDF rendering failed: {result.error}")
-    return result
 
 
 def _merge(parts: list[bytes]) -> bytes:

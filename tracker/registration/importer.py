@@ -8,6 +8,13 @@ import itself run inside a savepoint that is rolled back: it shows exactly what
 the import will do (who is confirmed, who is waitlisted, who is refused and why).
 Addresses already registered for the event, cancelled ones included, are skipped:
 importing the same file twice adds nobody twice.
+
+A file comes from outside and is read in a child process (tracker.limited) stopped after
+IMPORT_TIMEOUT seconds or beyond IMPORT_MEMORY_LIMIT MiB. A workbook is checked before
+openpyxl opens it: what its members declare and what they really unpack to (counted as
+they are unpacked) must stay under IMPORT_MAX_UNZIPPED_MB and a compression ratio no
+spreadsheet reaches. Then at most MAX_LINES lines (empty ones included), MAX_COLUMNS
+columns and MAX_CELLS filled cells are read, and a CSV line is at most MAX_LINE_CHARS long.
 """
 
 from __future__ import annotations
@@ -17,16 +24,19 @@ import datetime as dt
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
+import openpyxl
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.datastructures import MultiDict
 
-from tracker import audit
+from config import LIMIT_DEFAULTS
+from tracker import audit, limited
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType, RegistrationSource, User
@@ -43,9 +53,17 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = COLUMNS[:5]
 MAX_ROWS = 10_000
-MAX_COLUMNS = 100  # of an XLSX sheet; more are ignored
+MAX_COLUMNS = 100  # of a line; more are ignored
+MAX_LINES = 5 * MAX_ROWS  # read, empty ones included
+MAX_CELLS = MAX_ROWS * MAX_COLUMNS  # read that hold a value
+MAX_LINE_CHARS = 100_000  # of a line of a CSV file
+MAX_COMPRESSION_RATIO = 100  # of a workbook's member (spreadsheets stay far below)
+RATIO_GRACE = 1024 * 1024  # bytes a member may unpack to before its ratio counts
 SESSION_SEPARATORS = re.compile(r"[;|]")
 EXTENSIONS = (".csv", ".xlsx")
+WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (zip), old .xls
+
+limited.preload(__name__)
 
 
 class ImportFileError(DomainError):
@@ -124,17 +142,68 @@ class ImportReport:
 
 def read_table(filename: str, content: bytes) -> Table:
     """The rows of a CSV (UTF-8, with or without BOM, `,` `;` or tab separated) or
-    XLSX file, as {column: text}. Raises ImportFileError for a file that cannot be
-    read as a whole."""
+    XLSX file, as {column: text}, read in a child process under the import limits.
+    Raises ImportFileError for a file that cannot be read as a whole."""
     name = filename.lower()
     if name.endswith(".xlsx"):
-        return _read_xlsx(content)
-    if name.endswith(".csv") or name.endswith(".txt"):
+        kind = "xlsx"
+    elif name.endswith(".csv") or name.endswith(".txt"):
+        kind = "csv"
+    else:
+        raise ImportFileError(_l("Choose a .csv or .xlsx file."))
+    config = current_app.config if has_app_context() else LIMIT_DEFAULTS
+    limits = limited.Limits(
+        timeout=float(config["IMPORT_TIMEOUT"]), memory_mib=int(config["IMPORT_MEMORY_LIMIT"])
+    )
+    max_unzipped = int(config["IMPORT_MAX_UNZIPPED_MB"])
+    try:
+        table = limited.run_one(
+            _read_in_child, kind, content, max_unzipped, limits=limits, what="Reading a list"
+        )
+    except limited.TimeLimitExceeded:
+        raise ImportFileError(
+            _l(
+                "Reading this file took longer than %(seconds)s seconds and was stopped: "
+                "check that it is the list of invitees, or split it into several files.",
+                seconds=f"{limits.timeout:g}",
+            )
+        ) from None
+    except limited.MemoryLimitExceeded:
+        raise ImportFileError(
+            _l(
+                "Reading this file needed more than %(mib)d MiB of memory and was stopped: "
+                "check that it is the list of invitees, or split it into several files.",
+                mib=limits.memory_mib,
+            )
+        ) from None
+    if isinstance(table, _Refused):
+        raise ImportFileError(table.message)
+    return table
+
+
+@dataclass
+class _Refused:
+    message: object  # a lazy translated message, translated in the parent
+
+
+def _read_in_child(kind: str, content: bytes, max_unzipped_mb: int) -> Table | _Refused:
+    """Runs in the child: the table, or why the file is refused."""
+    try:
+        if kind == "xlsx":
+            return _read_xlsx(content, max_unzipped_mb * 1024 * 1024)
         return _read_csv(content)
-    raise ImportFileError(_l("Choose a .csv or .xlsx file."))
+    except ImportFileError as e:
+        return _Refused(e.message)
 
 
 def _read_csv(content: bytes) -> Table:
+    if content.startswith(WORKBOOK_SIGNATURES):
+        raise ImportFileError(
+            _l(
+                "This file is a workbook, not CSV text: name it .xlsx, or save it as "
+                "“CSV UTF-8”, and try again."
+            )
+        )
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -144,6 +213,16 @@ def _read_csv(content: bytes) -> Table:
                 "(or as .xlsx) and try again."
             )
         ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise ImportFileError(
+                _l(
+                    "Line %(line)d is longer than %(max)d characters: check that this file "
+                    "is the list of invitees.",
+                    line=number,
+                    max=MAX_LINE_CHARS,
+                )
+            )
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     separator = max([",", ";", "\t"], key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False)
@@ -156,7 +235,11 @@ def _read_csv(content: bytes) -> Table:
                 previous = reader.line_num
         except csv.Error as e:
             raise ImportFileError(
-                _l("Line %(line)d cannot be read as CSV (%(reason)s).", line=previous + 1, reason=e)
+                _l(
+                    "Line %(line)d cannot be read as CSV (%(reason)s).",
+                    line=previous + 1,
+                    reason=str(e),
+                )
             ) from None
 
     table = _table(lines())
@@ -164,12 +247,65 @@ def _read_csv(content: bytes) -> Table:
     return table
 
 
-def _read_xlsx(content: bytes) -> Table:
-    import openpyxl
-
+def _check_archive(content: bytes, max_unzipped: int) -> None:
+    """Refuses a workbook that would unpack to more than `max_unzipped` bytes, or whose
+    members are packed far more tightly than a spreadsheet can be: first from what the
+    members declare, then by unpacking them and counting, in case they lie."""
     unreadable = _l("This file cannot be read as an Excel workbook (.xlsx).")
+    too_large = ImportFileError(
+        _l(
+            "This workbook holds more than %(mb)d MB once unpacked: keep only the list of "
+            "invitees in it (one sheet, no pictures), or save it as CSV.",
+            mb=max_unzipped // (1024 * 1024),
+        )
+    )
+    packed = ImportFileError(
+        _l(
+            "This file is not an ordinary workbook: it unpacks to far more than a "
+            "spreadsheet of its size can hold. Save the list again from your spreadsheet."
+        )
+    )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = archive.infolist()
+    except MemoryError:
+        raise  # the limit of the child, which says so
+    except Exception:  # zipfile raises many kinds: any means unreadable
+        raise ImportFileError(unreadable) from None
+    if sum(m.file_size for m in members) > max_unzipped:
+        raise too_large
+    for member in members:
+        if _too_packed(member.file_size, member.compress_size):
+            raise packed
+    total = 0
+    for member in members:
+        unpacked = 0
+        try:
+            with archive.open(member) as stream:
+                while chunk := stream.read(64 * 1024):
+                    unpacked += len(chunk)
+                    total += len(chunk)
+                    if total > max_unzipped:
+                        raise too_large
+                    if _too_packed(unpacked, member.compress_size):
+                        raise packed
+        except (ImportFileError, MemoryError):
+            raise
+        except Exception:  # a bad checksum, an unknown compression, a truncated member
+            raise ImportFileError(unreadable) from None
+
+
+def _too_packed(unpacked: int, compressed: int) -> bool:
+    return unpacked > RATIO_GRACE and unpacked > MAX_COMPRESSION_RATIO * max(compressed, 1)
+
+
+def _read_xlsx(content: bytes, max_unzipped: int) -> Table:
+    unreadable = _l("This file cannot be read as an Excel workbook (.xlsx).")
+    _check_archive(content, max_unzipped)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except MemoryError:
+        raise
     except Exception:  # openpyxl and zipfile raise many kinds: any means unreadable
         raise ImportFileError(unreadable) from None
     try:
@@ -184,12 +320,40 @@ def _read_xlsx(content: bytes) -> Table:
             try:
                 for number, values in enumerate(rows, start=1):
                     yield number, list(values)
+            except MemoryError:
+                raise
             except Exception:  # a damaged sheet: any error means unreadable
                 raise ImportFileError(unreadable) from None
 
         return _table(lines())
     finally:
         workbook.close()
+
+
+def _counted(lines: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+    """The lines, their first MAX_COLUMNS cells, refused beyond MAX_LINES lines or
+    MAX_CELLS filled cells."""
+    cells = 0
+    for read, (line, values) in enumerate(lines, start=1):
+        if read > MAX_LINES:
+            raise ImportFileError(
+                _l(
+                    "The file has more than %(max)d lines, empty ones included: split it "
+                    "into several files.",
+                    max=MAX_LINES,
+                )
+            )
+        kept = values[:MAX_COLUMNS]
+        cells += sum(1 for v in kept if v is not None and v != "")
+        if cells > MAX_CELLS:
+            raise ImportFileError(
+                _l(
+                    "The file has more than %(max)d filled cells: keep only the columns to "
+                    "import, or split it into several files.",
+                    max=MAX_CELLS,
+                )
+            )
+        yield line, kept
 
 
 def _cell(value: Any) -> str:
@@ -205,7 +369,7 @@ def _cell(value: Any) -> str:
 
 
 def _table(lines: Iterable[tuple[int, list[Any]]]) -> Table:
-    iterator = iter(lines)
+    iterator = _counted(lines)
     header: list[str] | None = None
     for _line, values in iterator:
         cells = [_cell(v).strip().lstrip("\ufeff").lower() for v in values]

@@ -1,0 +1,329 @@
+"""The production command: gunicorn with the repository's gunicorn.conf.py. Its worker
+timeout stays above the app's own limits, and the documented maximums work through it."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from gunicorn.config import Config as GunicornConfig
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from tests.test_import import small_workbook, with_shared_strings
+from tracker import create_app
+from tracker.auth.services import create_user
+from tracker.cli import upgrade_database
+from tracker.db import utcnow
+from tracker.events.services import EventSpec, create_event
+from tracker.models import Registration, Role
+from tracker.registration import importer
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "gunicorn.conf.py"
+PORTS = range(5131, 5140)
+PASSWORD = "a long enough password for tests"  # noqa: S105 - tests only
+
+
+def load_conf(monkeypatch, **env: str) -> dict:
+    for name in list(os.environ):
+        if name.startswith("TRACKER_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"TRACKER_PDF_TIMEOUT": "600"},
+        {"TRACKER_IMPORT_TIMEOUT": "900.5", "TRACKER_PDF_TIMEOUT": "5"},
+        {"TRACKER_PDF_TIMEOUT": "0.5", "TRACKER_IMPORT_TIMEOUT": "0.5"},
+    ],
+)
+def test_the_worker_timeout_is_above_the_apps_limits(monkeypatch, env):
+    conf = load_conf(monkeypatch, **env)
+    pdf = float(env.get("TRACKER_PDF_TIMEOUT", "120"))
+    reading = float(env.get("TRACKER_IMPORT_TIMEOUT", "30"))
+    assert conf["timeout"] > max(pdf, reading) + 60  # room for the rest of the request
+    assert conf["graceful_timeout"] >= conf["timeout"]
+    # Every name is one of gunicorn's settings, with a value it accepts.
+    settings = GunicornConfig()
+    for name, value in conf.items():
+        if name.startswith("_") or not name.islower() or callable(value):
+            continue
+        if isinstance(value, type(os)):
+            continue
+        assert name in settings.settings, name
+        settings.set(name, value)
+    assert settings.timeout == conf["timeout"]
+    assert settings.forwarded_allow_ips == []  # the app decides (TRACKER_PROXY_COUNT)
+
+
+def test_bind_and_workers_come_from_the_environment(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf["bind"] == ["127.0.0.1:8000"] and conf["workers"] == 2
+    conf = load_conf(monkeypatch, TRACKER_BIND="0.0.0.0:8080", TRACKER_WORKERS="4")
+    assert conf["bind"] == ["0.0.0.0:8080"] and conf["workers"] == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TRACKER_WORKERS", "two"),
+        ("TRACKER_WORKERS", "0"),
+        ("TRACKER_IMPORT_TIMEOUT", "soon"),
+        ("TRACKER_PDF_TIMEOUT", "-1"),
+        ("TRACKER_IMPORT_MEMORY_LIMIT", "1.5"),
+    ],
+)
+def test_a_bad_setting_stops_gunicorn_with_its_name(monkeypatch, name, value):
+    with pytest.raises(RuntimeError, match=name):
+        load_conf(monkeypatch, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("IMPORT_TIMEOUT", "nan"), ("IMPORT_MAX_UNZIPPED_MB", "0"), ("PDF_MEMORY_LIMIT", "x")],
+)
+def test_a_bad_limit_stops_the_app_with_its_name(database_url, name, value):
+    with pytest.raises(RuntimeError, match=f"TRACKER_{name}"):
+        create_app({"ENV_NAME": "testing", "DATABASE_URL": database_url, name: value})
+
+
+# --- the real server ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            with suppress(OSError):
+                s.bind(("127.0.0.1", port))
+                return port
+    pytest.skip("no free port in 5131-5139")
+
+
+class Browser:
+    """A browser session over plain HTTP: the session cookie is Secure in production,
+    which an HTTP client library would not send back, so it is kept here."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(
+            base_url=base, timeout=600, headers={"Accept-Language": "en"}, follow_redirects=False
+        )
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = self.http.request(method, url, headers={"Cookie": cookie}, **kwargs)
+        for header in response.headers.get_list("set-cookie"):
+            name, value = header.split(";", 1)[0].split("=", 1)
+            self.cookies[name.strip()] = value
+        return response
+
+    def csrf(self, url: str) -> str:
+        page = self.request("GET", url)
+        assert page.status_code == 200, page.text[:500]
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+
+
+def workers(master: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{master}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return sorted(found)
+
+
+def peak_rss_mib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) // 1024
+
+
+@pytest.fixture
+def own_database(tmp_path) -> Iterator[str]:
+    """A database for the server alone (it commits): a SQLite file, or on PostgreSQL a
+    scratch database beside the suite's."""
+    url = os.environ.get("TRACKER_TEST_DATABASE_URL")
+    if not url or make_url(url).get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+        return
+    parsed = make_url(url)
+    name = f"{parsed.database}_gunicorn_{secrets.token_hex(4)}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def server(tmp_path, own_database):
+    """gunicorn started as the README says, on a database of its own with an event of
+    10,000 places and its organiser."""
+    port = free_port()
+    database = own_database
+    setup = create_app(
+        {"ENV_NAME": "testing", "DATABASE_URL": database, "MAIL_OUTBOX": str(tmp_path)}
+    )
+    upgrade_database(setup.extensions["db"].engine)
+    with setup.app_context(), setup.extensions["db"].sessionmaker.begin() as db:
+        starts = utcnow() + timedelta(days=30)
+        event = create_event(
+            db,
+            EventSpec(
+                slug="big-day",
+                title="Big day",
+                starts_at=starts,
+                capacity=20_000,
+                registration_opens_at=utcnow() - timedelta(days=1),
+            ),
+        )
+        create_user(db, "orga@example.org", PASSWORD, Role.ORGANISER, [event])
+    setup.extensions["db"].engine.dispose()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    env.update(
+        TRACKER_ENV="production",
+        TRACKER_SECRET_KEY=secrets.token_hex(32),
+        TRACKER_DATABASE_URL=database,
+        TRACKER_INSTANCE_PATH=str(tmp_path / "instance"),
+        TRACKER_MAIL_OUTBOX=str(tmp_path / "outbox"),
+        TRACKER_BASE_URL=f"http://127.0.0.1:{port}",
+        TRACKER_BIND=f"127.0.0.1:{port}",
+    )
+    log = (tmp_path / "gunicorn.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - the README's command
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "tracker:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()[-3000:]
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/login", timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()[-3000:]
+            time.sleep(0.2)
+        yield process, base, tmp_path / "gunicorn.log", database
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def logged_in(base: str) -> Browser:
+    browser = Browser(base)
+    token = browser.csrf("/login")
+    response = browser.request(
+        "POST",
+        "/login",
+        data={"email": "orga@example.org", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 303, response.text[:500]
+    return browser
+
+
+def upload(browser: Browser, content: bytes, name: str) -> httpx.Response:
+    token = browser.csrf("/events/big-day/import")
+    return browser.request(
+        "POST",
+        "/events/big-day/import",
+        data={"csrf_token": token},
+        files={"file": (name, content, "application/octet-stream")},
+    )
+
+
+@pytest.mark.slow
+def test_a_list_of_the_documented_maximum_is_imported_through_gunicorn(server):
+    """10,000 rows: the preview then the import, each a request of about 45 s of CPU here
+    (more than gunicorn's default 30 s worker timeout), each answered with its page."""
+    process, base, log, database = server
+    browser = logged_in(base)
+    header = ",".join(importer.COLUMNS)
+    rows = [
+        f"Camille,Martin {n},camille.{n}@vegepolys.example,Végépolys {n % 300},cluster,,"
+        for n in range(importer.MAX_ROWS)
+    ]
+    content = ("\n".join([header, *rows]) + "\n").encode()
+    assert len(content) < 2 * 1024 * 1024
+
+    preview = upload(browser, content, "invites.csv")
+    assert preview.status_code == 200, preview.text[:500]
+    assert 'data-count="imported">10000' in preview.text
+    token = re.search(r'name="token" value="([^"]+)"', preview.text).group(1)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', preview.text).group(1)
+    done = browser.request(
+        "POST", "/events/big-day/import/confirm", data={"token": token, "csrf_token": csrf}
+    )
+    assert done.status_code == 200, done.text[:500]
+    assert "Import done" in done.text and 'data-count="imported">10000' in done.text
+    assert "WORKER TIMEOUT" not in log.read_text()
+
+    app = create_app({"ENV_NAME": "testing", "DATABASE_URL": database})
+    with app.app_context(), app.extensions["db"].sessionmaker() as db:
+        assert db.scalar(select(func.count(Registration.id))) == importer.MAX_ROWS
+    app.extensions["db"].engine.dispose()
+
+
+def test_hostile_lists_neither_stop_nor_swell_the_workers(server):
+    """Two spreadsheet bombs at once: both refused with their message, by workers that
+    neither die nor grow, while the app keeps answering."""
+    process, base, log, _database = server
+    bomb = with_shared_strings(small_workbook(), [b"<si><t>x</t></si>" * 5_000_000])
+    before = {pid: peak_rss_mib(pid) for pid in workers(process.pid)}
+    answers: list[httpx.Response] = []
+
+    def send() -> None:
+        answers.append(upload(logged_in(base), bomb, "invites.xlsx"))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [422, 422]
+    assert all("This workbook holds more than 50 MB once unpacked" in a.text for a in answers)
+    assert httpx.get(f"{base}/login", timeout=10).status_code == 200
+    assert workers(process.pid) == sorted(before)  # none killed and replaced
+    for pid, peak in before.items():
+        assert peak_rss_mib(pid) - peak < 30
+    assert "WORKER TIMEOUT" not in log.read_text()
+
+
+def test_the_request_limits_said_in_the_file_hold(server):
+    _process, base, _log, _database = server
+    assert httpx.get(f"{base}/login", timeout=10).status_code == 200
+    assert httpx.get(f"{base}/{'x' * 5000}", timeout=10).status_code == 414
+    many = {f"X-Header-{n}": "1" for n in range(101)}
+    assert httpx.get(f"{base}/login", headers=many, timeout=10).status_code == 431
+    long = {"X-Long": "x" * 9000}
+    assert httpx.get(f"{base}/login", headers=long, timeout=10).status_code == 431
