@@ -48,6 +48,7 @@ from tracker.models import (
 )
 from tracker.organiser import services
 from tracker.organiser.forms import (
+    OVERLAP_LABEL,
     EventForm,
     NewEventForm,
     NewRegistrationForm,
@@ -114,6 +115,8 @@ def _show_domain_error(form: FlaskForm, error: DomainError) -> None:
     field = getattr(form, error.field, None) if error.field else None
     if field is not None and hasattr(field, "errors"):
         field.errors = [*field.errors, error.message]
+        if isinstance(error, registrations.SessionsOverlap):
+            field.errors.append(_("Tick “%(label)s” to save anyway.", label=OVERLAP_LABEL))
     else:
         flash(str(error.message), "error")
 
@@ -446,6 +449,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
                     actor=_actor(),
                     source=RegistrationSource.MANUAL,
                     override=form.override.data,
+                    allow_overlap=form.allow_overlap.data,
                 )
             except AlreadyRegistered as e:
                 existing = e.registration  # type: ignore[assignment]
@@ -499,7 +503,12 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
     elif form.validate_on_submit():
         try:
             promoted = registrations.edit_registration(
-                db, item, _registration_data(form), actor=_actor(), override=form.override.data
+                db,
+                item,
+                _registration_data(form),
+                actor=_actor(),
+                override=form.override.data,
+                allow_overlap=form.allow_overlap.data,
             )
         except DomainError as e:
             _show_domain_error(form, e)
