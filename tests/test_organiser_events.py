@@ -79,7 +79,8 @@ def event_form(**overrides: object) -> dict[str, object]:
 
 @pytest.fixture
 def event(db):
-    return make_event(db, capacity=2)
+    # 10 December 2030, 09:00 to 17:00 in Paris: the day the sessions below are typed in.
+    return make_event(db, capacity=2, starts_at=datetime(2030, 12, 10, 8, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -73,15 +74,17 @@ def upgrade_database(engine: Any, revision: str = "head") -> None:
 
 
 def _parse_local(value: str, tz: str, option: str) -> datetime:
-    from tracker.events.services import zone
+    """A local time typed in `tz` (or with its own offset), aware; a time the clocks
+    skip or repeat in `tz` is refused with the organiser screens' message."""
+    from tracker.events.services import local_to_utc
 
     try:
-        naive = datetime.fromisoformat(value)
+        typed = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date and time like 2026-12-10T09:00", param_hint=option
         ) from None
-    return naive if naive.tzinfo else naive.replace(tzinfo=zone(tz))
+    return local_to_utc(typed, tz, field=option.lstrip("-"))  # type: ignore[return-value]
 
 
 db_group = click.Group("db", help="Database schema.")
@@ -153,7 +156,14 @@ event_group = click.Group("event", help="Events.")
 @click.option("--venue")
 @click.option("--organiser")
 @click.option("--capacity", type=click.IntRange(min=0))
-@click.option("--session", "sessions", multiple=True, help="A session title (repeatable)")
+@click.option(
+    "--session",
+    "sessions",
+    multiple=True,
+    metavar="TITLE[@START/END]",
+    help="A session, with its local times if given, e.g. "
+    "'Table ronde 1@2026-12-10T11:00/2026-12-10T12:30' (repeatable)",
+)
 @click.option(
     "--quota",
     "quotas",
@@ -176,7 +186,7 @@ def event_create(
     quotas: tuple[str, ...],
 ) -> None:
     """Create an event; registration opens now and closes at its start."""
-    from tracker.events.services import EventSpec, SessionSpec, create_event
+    from tracker.events.services import EventSpec, create_event
 
     spec = EventSpec(
         slug=slug,
@@ -187,7 +197,7 @@ def event_create(
         capacity=capacity,
         starts_at=_parse_local(starts, tz, "--starts"),
         ends_at=_parse_local(ends, tz, "--ends") if ends else None,
-        sessions=[SessionSpec(title=t) for t in sessions],
+        sessions=[_parse_session(value, tz) for value in sessions],
         type_quotas=_parse_quotas(quotas),
     )
     with current_app.extensions["db"].sessionmaker.begin() as db:
@@ -195,6 +205,27 @@ def event_create(
         click.echo(f"event {event.slug} created (id {event.id})")
         for s in event.sessions:
             click.echo(f"  session {s.id}: {s.title}")
+
+
+# "Title@2026-12-10T11:00/2026-12-10T12:30": a title, then its local start and end.
+_SESSION_TIMES = re.compile(r"^(?P<title>.*\S)\s*@\s*(?P<when>\d{4}-\d{2}-\d{2}.*)$")
+
+
+def _parse_session(value: str, tz: str) -> Any:
+    """A --session value: a title alone, or TITLE@START/END with local times in `tz`
+    (START and END like 2026-12-10T11:00, or END as 12:30 on the start's day)."""
+    from tracker.events.services import SessionSpec
+
+    found = _SESSION_TIMES.match(value.strip())
+    if found is None:
+        return SessionSpec(title=value)
+    starts_text, _, ends_text = found["when"].partition("/")
+    starts = _parse_local(starts_text.strip(), tz, "--session")
+    ends_text = ends_text.strip()
+    if len(ends_text) <= 5:  # a time of the start's day
+        ends_text = f"{starts_text.strip()[:10]}T{ends_text}"
+    ends = _parse_local(ends_text, tz, "--session")
+    return SessionSpec(title=found["title"], starts_at=starts, ends_at=ends)
 
 
 def _parse_quotas(values: tuple[str, ...]) -> dict[str, int]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask_babel import gettext
+from babel.dates import format_date
+from flask_babel import get_locale, gettext
 from sqlalchemy import Exists, bindparam, exists, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
@@ -67,6 +68,87 @@ def zone(name: str) -> ZoneInfo:
         raise DomainError(_l("Unknown time zone: %(name)s", name=name), field="timezone") from None
 
 
+def local_to_utc(value: datetime | None, tz: str, *, field: str) -> datetime | None:
+    """A local time typed in the event's time zone (a form, the command line), as an
+    aware datetime: the one place where typed times get their offset. A time the clocks
+    skip (the spring change: 02:30 on the last Sunday of March in Paris) or show twice
+    (the autumn change) is refused rather than guessed. An aware value is kept."""
+    if value is None or value.tzinfo is not None:
+        return value
+    where = zone(tz)
+    first = value.replace(tzinfo=where, fold=0)
+    second = value.replace(tzinfo=where, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    shown = value.strftime("%Y-%m-%d %H:%M")
+    if first.astimezone(UTC).astimezone(where).replace(tzinfo=None) != value:
+        raise DomainError(
+            _l(
+                "%(time)s does not exist in %(zone)s: the clocks go forward that night. "
+                "Choose a time outside the skipped hour.",
+                time=shown,
+                zone=tz,
+            ),
+            field=field,
+        )
+    raise DomainError(
+        _l(
+            "%(time)s happens twice in %(zone)s: the clocks go back that night. "
+            "Choose a time outside the repeated hour.",
+            time=shown,
+            zone=tz,
+        ),
+        field=field,
+    )
+
+
+@dataclass
+class _Settings:
+    """An event's times once the defaults are filled in."""
+
+    ends_at: datetime
+    opens: datetime
+    closes: datetime
+    edit_deadline: datetime
+
+
+def _settings(spec: EventSpec, opens: datetime) -> _Settings:
+    """The rules of an event's settings, for every path that creates or edits one (the
+    organiser screens, the command line, the demo): the error names the field as the
+    organiser's form does. Left empty, the end is 8 hours after the start, registration
+    closes at the start and changes are allowed until it closes (or the event ends)."""
+    zone(spec.timezone)
+    if not spec.title.strip():
+        raise DomainError(_l("The title is required."), field="title")
+    ends_at = spec.ends_at or spec.starts_at + timedelta(hours=8)
+    if ends_at <= spec.starts_at:
+        raise DomainError(_l("The event must end after it starts."), field="ends_at")
+    closes = spec.registration_closes_at or spec.starts_at
+    if closes <= opens:
+        raise DomainError(
+            _l("Registration must close after it opens."), field="registration_closes_at"
+        )
+    edit_deadline = spec.edit_deadline or min(closes, ends_at)
+    if edit_deadline <= opens:
+        raise DomainError(
+            _l("Changes must be allowed until a time after registration opens."),
+            field="edit_deadline",
+        )
+    if edit_deadline > ends_at:
+        raise DomainError(
+            _l("Changes cannot be allowed after the event ends."), field="edit_deadline"
+        )
+    if spec.capacity is not None and not 0 <= spec.capacity <= QUOTA_MAX:
+        raise DomainError(
+            _l("A whole number from 0 to %(max)d, please.", max=QUOTA_MAX), field="capacity"
+        )
+    valid_types = {t.value for t in OrganisationType}
+    for type_, quota in spec.type_quotas.items():
+        if type_ not in valid_types or not 0 <= quota <= QUOTA_MAX:
+            raise DomainError(_l("Invalid quota for %(type)s.", type=type_), field="type_quotas")
+    return _Settings(ends_at, opens, closes, edit_deadline)
+
+
 def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None) -> Event:
     """Create an event and its sessions. Registration opens now and closes at the start
     unless told otherwise; changes are allowed until registration closes."""
@@ -76,23 +158,11 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
             _l("The slug may hold only lower-case letters, digits and dashes (at most 80)."),
             field="slug",
         )
-    zone(spec.timezone)
-    if not spec.title.strip():
-        raise DomainError(_l("The title is required."), field="title")
-    ends_at = spec.ends_at or spec.starts_at + timedelta(hours=8)
-    if ends_at <= spec.starts_at:
-        raise DomainError(_l("The event must end after it starts."), field="ends")
-    if spec.capacity is not None and spec.capacity < 0:
-        raise DomainError(_l("The capacity cannot be negative."), field="capacity")
-    valid_types = {t.value for t in OrganisationType}
-    for type_, quota in spec.type_quotas.items():
-        if type_ not in valid_types or quota < 0:
-            raise DomainError(_l("Invalid quota for %(type)s.", type=type_), field="type_quotas")
+    settings = _settings(spec, spec.registration_opens_at or now)
     if db.scalar(select(Event.id).where(Event.slug == spec.slug)) is not None:
         raise DomainError(
             _l("An event with the slug %(slug)s already exists.", slug=spec.slug), field="slug"
         )
-    closes = spec.registration_closes_at or spec.starts_at
     event = Event(
         slug=spec.slug,
         title=spec.title.strip(),
@@ -101,27 +171,18 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
         venue=spec.venue,
         timezone=spec.timezone,
         starts_at=spec.starts_at,
-        ends_at=ends_at,
-        registration_opens_at=spec.registration_opens_at or now,
-        registration_closes_at=closes,
-        edit_deadline=spec.edit_deadline or closes,
+        ends_at=settings.ends_at,
+        registration_opens_at=settings.opens,
+        registration_closes_at=settings.closes,
+        edit_deadline=settings.edit_deadline,
         capacity=spec.capacity,
         type_quotas=dict(spec.type_quotas),
     )
     for position, s in enumerate(spec.sessions):
-        if s.capacity is not None and s.capacity < 0:
-            raise DomainError(_l("The capacity cannot be negative."), field="sessions")
-        event.sessions.append(
-            Session(
-                title=s.title,
-                kind=s.kind,
-                room=s.room,
-                starts_at=s.starts_at,
-                ends_at=s.ends_at,
-                capacity=s.capacity,
-                position=position,
-            )
-        )
+        _check_session(event, s)
+        session = Session(position=position)
+        _apply_session(session, s)
+        event.sessions.append(session)
     db.add(event)
     db.flush()
     return event
@@ -192,35 +253,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _check_settings(spec: EventSpec, ends_at: datetime) -> None:
-    zone(spec.timezone)
-    if not spec.title.strip():
-        raise DomainError(_l("The title is required."), field="title")
-    if ends_at <= spec.starts_at:
-        raise DomainError(_l("The event must end after it starts."), field="ends_at")
-    if spec.capacity is not None and not 0 <= spec.capacity <= QUOTA_MAX:
-        raise DomainError(_l("The capacity cannot be negative."), field="capacity")
-    valid_types = {t.value for t in OrganisationType}
-    for type_, quota in spec.type_quotas.items():
-        if type_ not in valid_types or not 0 <= quota <= QUOTA_MAX:
-            raise DomainError(_l("Invalid quota for %(type)s.", type=type_), field="type_quotas")
-
-
 def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list[Any]]:
     """Change an event's settings (not its slug, not its sessions) and return what
-    changed as {"field": [old, new]}. Left empty, the end is 8 hours after the start,
-    registration opens at once and closes at the start, and changes are allowed until
-    it closes, as when the event was created. Lowering the capacity below the number
-    of confirmed people takes nobody's place: the caller says so, and promotes from
-    the waitlist (under the event lock) when places were added."""
-    ends_at = spec.ends_at or spec.starts_at + timedelta(hours=8)
-    _check_settings(spec, ends_at)
-    opens = spec.registration_opens_at or event.registration_opens_at
-    closes = spec.registration_closes_at or spec.starts_at
-    if closes <= opens:
-        raise DomainError(
-            _l("Registration must close after it opens."), field="registration_closes_at"
-        )
+    changed as {"field": [old, new]}. The same rules and defaults as when the event was
+    created (registration opens when it opened unless told otherwise), and its sessions
+    must still fall within its days. Lowering the capacity below the number of
+    confirmed people takes nobody's place: the caller says so, and promotes from the
+    waitlist (under the event lock) when places were added."""
+    settings = _settings(spec, spec.registration_opens_at or event.registration_opens_at)
+    days = _days(spec.timezone, spec.starts_at, settings.ends_at)
+    for s in event.sessions:
+        if _outside(days, spec.timezone, s.starts_at, s.ends_at) is not None:
+            raise DomainError(
+                _l(
+                    "The session “%(title)s” would fall outside the event’s days "
+                    "(%(days)s): change its times first.",
+                    title=s.title,
+                    days=_days_text(days),
+                ),
+                field="starts_at",
+            )
     before = event_snapshot(event)
     event.title = spec.title.strip()
     event.description = spec.description or None
@@ -228,10 +280,10 @@ def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list
     event.organiser = spec.organiser or None
     event.timezone = spec.timezone
     event.starts_at = spec.starts_at
-    event.ends_at = ends_at
-    event.registration_opens_at = opens
-    event.registration_closes_at = closes
-    event.edit_deadline = spec.edit_deadline or closes
+    event.ends_at = settings.ends_at
+    event.registration_opens_at = settings.opens
+    event.registration_closes_at = settings.closes
+    event.edit_deadline = settings.edit_deadline
     event.capacity = spec.capacity
     event.type_quotas = dict(spec.type_quotas)
     db.flush()
@@ -249,13 +301,51 @@ def session_snapshot(session: Session) -> dict[str, Any]:
     }
 
 
-def _check_session(spec: SessionSpec) -> None:
+def _days(tz: str, starts_at: datetime, ends_at: datetime) -> tuple[date, date]:
+    """The first and last days of an event, in its time zone."""
+    where = zone(tz)
+    return starts_at.astimezone(where).date(), ends_at.astimezone(where).date()
+
+
+def _outside(days: tuple[date, date], tz: str, *times: datetime | None) -> datetime | None:
+    """The first of `times` that falls on no day of the event, if any."""
+    where = zone(tz)
+    for value in times:
+        if value is not None and not days[0] <= value.astimezone(where).date() <= days[1]:
+            return value
+    return None
+
+
+def _days_text(days: tuple[date, date]) -> str:
+    locale = str(get_locale())
+    first = format_date(days[0], "long", locale=locale)
+    if days[0] == days[1]:
+        return first
+    return f"{first} – {format_date(days[1], 'long', locale=locale)}"
+
+
+def _check_session(event: Event, spec: SessionSpec) -> None:
+    """A session's rules: a title, an end after its start, a capacity within bounds, and
+    its times within the event's days (in the event's time zone)."""
     if not spec.title.strip():
         raise DomainError(_l("The title is required."), field="title")
     if spec.starts_at and spec.ends_at and spec.ends_at <= spec.starts_at:
         raise DomainError(_l("The session must end after it starts."), field="ends_at")
     if spec.capacity is not None and not 0 <= spec.capacity <= QUOTA_MAX:
-        raise DomainError(_l("The capacity cannot be negative."), field="capacity")
+        raise DomainError(
+            _l("A whole number from 0 to %(max)d, please.", max=QUOTA_MAX), field="capacity"
+        )
+    days = _days(event.timezone, event.starts_at, event.ends_at)
+    outside = _outside(days, event.timezone, spec.starts_at, spec.ends_at)
+    if outside is not None:
+        raise DomainError(
+            _l(
+                "“%(title)s” must start and end within the event’s days (%(days)s).",
+                title=spec.title.strip(),
+                days=_days_text(days),
+            ),
+            field="starts_at" if outside is spec.starts_at else "ends_at",
+        )
 
 
 def _apply_session(session: Session, spec: SessionSpec) -> None:
@@ -269,7 +359,7 @@ def _apply_session(session: Session, spec: SessionSpec) -> None:
 
 def add_session(db: DbSession, event: Event, spec: SessionSpec) -> Session:
     """A new session, last in the programme."""
-    _check_session(spec)
+    _check_session(event, spec)
     session = Session(position=max((s.position for s in event.sessions), default=-1) + 1)
     _apply_session(session, spec)
     event.sessions.append(session)
@@ -280,7 +370,7 @@ def add_session(db: DbSession, event: Event, spec: SessionSpec) -> Session:
 def update_session(db: DbSession, session: Session, spec: SessionSpec) -> dict[str, list[Any]]:
     """Change a session; returns what changed. A capacity below the number of people
     already holding a seat takes nobody's seat: it only stops new ones."""
-    _check_session(spec)
+    _check_session(session.event, spec)
     before = session_snapshot(session)
     _apply_session(session, spec)
     db.flush()

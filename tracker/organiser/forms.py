@@ -182,6 +182,7 @@ class SessionForm(FlaskForm):
 
 
 OVERRIDE_LABEL = _l("Allow going over capacity (the event’s, a type’s quota or a session’s)")
+OVERLAP_LABEL = _l("Allow sessions held at the same time")
 
 
 class OrganiserRegistrationForm(EditRegistrationForm):
@@ -190,6 +191,7 @@ class OrganiserRegistrationForm(EditRegistrationForm):
     website = None  # type: ignore[assignment]  # no honeypot behind a login
     sessions = MultiCheckboxField(_l("Sessions"), coerce=int, choices=[])
     override = BooleanField(OVERRIDE_LABEL)
+    allow_overlap = BooleanField(OVERLAP_LABEL)
 
 
 class NewRegistrationForm(OrganiserRegistrationForm):

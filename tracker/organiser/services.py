@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
 from tracker import audit
-from tracker.db import utcnow
-from tracker.errors import DomainError, InvalidChoice, NotFound
+from tracker.errors import InvalidChoice, NotFound
 from tracker.events import services as events
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
@@ -86,11 +85,6 @@ def managed_events(db: DbSession, user: User) -> list[EventSummary]:
 
 def create_event(db: DbSession, spec: events.EventSpec, *, actor: User) -> Event:
     """A new event; its creator is one of the accounts that manage it."""
-    opens = spec.registration_opens_at or utcnow()
-    if (spec.registration_closes_at or spec.starts_at) <= opens:
-        raise DomainError(
-            _l("Registration must close after it opens."), field="registration_closes_at"
-        )
     event = events.create_event(db, spec)
     if event not in actor.events:
         actor.events.append(event)

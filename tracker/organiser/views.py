@@ -48,6 +48,7 @@ from tracker.models import (
 )
 from tracker.organiser import services
 from tracker.organiser.forms import (
+    OVERLAP_LABEL,
     EventForm,
     NewEventForm,
     NewRegistrationForm,
@@ -114,6 +115,8 @@ def _show_domain_error(form: FlaskForm, error: DomainError) -> None:
     field = getattr(form, error.field, None) if error.field else None
     if field is not None and hasattr(field, "errors"):
         field.errors = [*field.errors, error.message]
+        if isinstance(error, registrations.SessionsOverlap):
+            field.errors.append(_("Tick “%(label)s” to save anyway.", label=OVERLAP_LABEL))
     else:
         flash(str(error.message), "error")
 
@@ -146,13 +149,6 @@ def _local(value: datetime | None, tz: str) -> datetime | None:
     return value.astimezone(events.zone(tz)).replace(tzinfo=None)
 
 
-def _aware(value: datetime | None, tz: str) -> datetime | None:
-    """A local time typed in the event's time zone, as an aware datetime."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=events.zone(tz))
-
-
 def _fill_event_form(form: EventForm, event: Event) -> None:
     tz = event.timezone
     form.title.data = event.title
@@ -171,10 +167,11 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
 
 
 def _typed(
-    typed: datetime | None, tz: str, before: datetime | None, before_tz: str
+    field: str, typed: datetime | None, tz: str, before: datetime | None, before_tz: str
 ) -> datetime | None:
-    """The time typed, aware. A time shown to the minute and sent back unchanged keeps
-    its seconds: saving an untouched form changes nothing."""
+    """The time typed in `field`, aware (a time the clocks skip or repeat is refused).
+    A time shown to the minute and sent back unchanged keeps its seconds: saving an
+    untouched form changes nothing."""
     if (
         before is not None
         and typed is not None
@@ -182,7 +179,7 @@ def _typed(
         and _local(before, tz).replace(second=0, microsecond=0) == typed  # type: ignore[union-attr]
     ):
         return before
-    return _aware(typed, tz)
+    return events.local_to_utc(typed, tz, field=field)
 
 
 def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> events.EventSpec:
@@ -190,7 +187,7 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
 
     def when(name: str) -> datetime | None:
         before = getattr(event, name) if event is not None else None
-        return _typed(getattr(form, name).data, tz, before, event.timezone if event else tz)
+        return _typed(name, getattr(form, name).data, tz, before, event.timezone if event else tz)
 
     return events.EventSpec(
         slug=slug,
@@ -295,8 +292,8 @@ def _session_spec(form: SessionForm, tz: str, item: Session | None = None) -> ev
         title=form.title.data,
         kind=form.kind.data or None,
         room=form.room.data or None,
-        starts_at=_typed(form.starts_at.data, tz, item.starts_at if item else None, tz),
-        ends_at=_typed(form.ends_at.data, tz, item.ends_at if item else None, tz),
+        starts_at=_typed("starts_at", form.starts_at.data, tz, item and item.starts_at, tz),
+        ends_at=_typed("ends_at", form.ends_at.data, tz, item and item.ends_at, tz),
         capacity=form.capacity.data,
     )
 
@@ -452,6 +449,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
                     actor=_actor(),
                     source=RegistrationSource.MANUAL,
                     override=form.override.data,
+                    allow_overlap=form.allow_overlap.data,
                 )
             except AlreadyRegistered as e:
                 existing = e.registration  # type: ignore[assignment]
@@ -505,7 +503,12 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
     elif form.validate_on_submit():
         try:
             promoted = registrations.edit_registration(
-                db, item, _registration_data(form), actor=_actor(), override=form.override.data
+                db,
+                item,
+                _registration_data(form),
+                actor=_actor(),
+                override=form.override.data,
+                allow_overlap=form.allow_overlap.data,
             )
         except DomainError as e:
             _show_domain_error(form, e)

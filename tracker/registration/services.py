@@ -328,6 +328,48 @@ def _chosen_sessions(event: Event, ids: list[int]) -> list[Session]:
     return [by_id[i] for i in dict.fromkeys(ids)]
 
 
+class SessionsOverlap(InvalidChoice):
+    """Two chosen sessions take place at the same time (the two round tables)."""
+
+    field = "sessions"
+
+
+def overlapping(
+    sessions: Collection[Session], held: Collection[int] = ()
+) -> tuple[Session, Session] | None:
+    """The first two of `sessions` that take place at the same time, in programme
+    order, or None. A session without a start and an end overlaps nothing; one that
+    starts when another ends does not overlap it. Two sessions both in `held` (already
+    on the registration: accepted earlier by an organiser) are not held against it."""
+    timed = sorted(
+        (s for s in sessions if s.starts_at is not None and s.ends_at is not None),
+        key=lambda s: (s.starts_at, s.position, s.id),
+    )
+    for i, first in enumerate(timed):
+        for second in timed[i + 1 :]:
+            if second.starts_at >= first.ends_at:  # type: ignore[operator]
+                break
+            if first.id in held and second.id in held:
+                continue
+            return (first, second) if first.position <= second.position else (second, first)
+    return None
+
+
+def check_sessions_apart(sessions: Collection[Session], held: Collection[int] = ()) -> None:
+    """The rule of every path that chooses sessions for someone (the public form, the
+    private page, organisers, imports, the door): SessionsOverlap names two chosen
+    sessions that take place at the same time."""
+    found = overlapping(sessions, held)
+    if found is not None:
+        raise SessionsOverlap(
+            _l(
+                "“%(first)s” and “%(second)s” take place at the same time: choose one of them.",
+                first=found[0].title,
+                second=found[1].title,
+            )
+        )
+
+
 def _check_session_room(
     db: DbSession,
     event: Event,
@@ -368,6 +410,7 @@ def register(
     if not registration_is_open(event, now):
         raise RegistrationClosed()
     sessions = _chosen_sessions(event, data.session_ids)
+    check_sessions_apart(sessions)
     existing = registration_of(db, event, data.email)
     if existing is not None:
         raise AlreadyRegistered(existing)
@@ -492,6 +535,7 @@ def update_registration(
     if not can_edit(registration, now):
         raise EditClosed()
     sessions = _chosen_sessions(event, data.session_ids)
+    check_sessions_apart(sessions, {s.id for s in registration.sessions})
     _check_email_free(db, event, registration, data.email)
     if registration.status == CONFIRMED:
         if data.organisation_type != registration.organisation_type:
@@ -598,13 +642,15 @@ def add_registration(
     actor: User | None,
     source: RegistrationSource,
     override: bool = False,
+    allow_overlap: bool = False,
     after_cancellation: bool = False,
     now: datetime | None = None,
 ) -> Registration:
     """Register someone on an organiser's behalf (by hand or from a list), whether
     registration is open or not; `data.consent` is the organiser's word that the person
     agreed. Confirmed while places and the type's quota remain (or with `override`),
-    waitlisted otherwise. Any registration of the address, cancelled ones included,
+    waitlisted otherwise. Sessions at the same time are refused unless `allow_overlap`
+    (the organiser's own tick). Any registration of the address, cancelled ones included,
     raises AlreadyRegistered: a list imported twice adds nobody twice. With
     `after_cancellation` (a walk-in at the door) only a live registration does, and a
     cancelled one is left as it is beside the new one."""
@@ -617,6 +663,8 @@ def add_registration(
     _check_keys(data)
     event = lock_event(db, event)
     sessions = _chosen_sessions(event, data.session_ids)
+    if not allow_overlap:
+        check_sessions_apart(sessions)
     existing = registration_of(db, event, data.email, cancelled=not after_cancellation)
     if existing is not None:
         raise AlreadyRegistered(existing)
@@ -659,13 +707,17 @@ def edit_registration(
     *,
     actor: User | None,
     override: bool = False,
+    allow_overlap: bool = False,
 ) -> list[Registration]:
     """An organiser's edit, at any time and in any status. For a confirmed person a new
     type must have room under its quota and a new session a free seat, unless
-    `override`. Returns the people promoted (a change can free a place)."""
+    `override`; sessions at the same time are refused unless `allow_overlap`. Returns
+    the people promoted (a change can free a place)."""
     _check_keys(data)
     event = lock_event(db, registration.event)
     sessions = _chosen_sessions(event, data.session_ids)
+    if not allow_overlap:
+        check_sessions_apart(sessions, {s.id for s in registration.sessions})
     _check_email_free(db, event, registration, data.email)
     if registration.status == CONFIRMED and not override:
         if data.organisation_type != registration.organisation_type:
