@@ -34,8 +34,8 @@ from tracker.models import (
     Session,
     User,
 )
-from tracker.registration.services import organisation_key
 from tracker.reports import services as reports
+from tracker.text import fold
 
 _CODE_RE = re.compile(r"[^A-Z2-7]")
 
@@ -340,8 +340,8 @@ def undo_check_in(
 
 def search(db: DbSession, event: Event, query: str, *, limit: int = 20) -> list[Registration]:
     """Registrations whose names, address or organisation contain every word typed
-    (case and accents ignored)."""
-    words = organisation_key(query).split()[:6]
+    (both folded alike: case, accents, apostrophes and hyphens ignored)."""
+    words = fold(query).split()[:6]
     stmt = (
         select(Registration)
         .where(Registration.event_id == event.id)

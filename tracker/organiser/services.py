@@ -37,7 +37,7 @@ from tracker.models import (
 )
 from tracker.registration import notify
 from tracker.registration import services as registrations
-from tracker.registration.services import organisation_key
+from tracker.text import fold
 
 PER_PAGE = 50
 DB_INT_MAX = 2**31 - 1  # ids beyond a 32-bit column name nothing (and must not reach it)
@@ -301,10 +301,10 @@ def list_registrations(
     db: DbSession, event: Event, filters: Filters, page: int = 1, per_page: int = PER_PAGE
 ) -> Page:
     """One page of the event's registrations, by name, with the filters applied. The
-    search matches every word typed in names, address and organisation, without case
-    or accents (as the door's search does)."""
+    search matches every word typed in names, address and organisation, folded (as the
+    door's search does)."""
     conditions: list[Any] = [Registration.event_id == event.id]
-    for word in organisation_key(filters.q).split()[:6]:
+    for word in fold(filters.q).split()[:6]:
         conditions.append(Registration.search_key.contains(word, autoescape=True))
     if filters.type:
         conditions.append(Registration.organisation_type == OrganisationType(filters.type))

@@ -12,7 +12,6 @@ import base64
 import io
 import re
 import secrets
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -48,6 +47,7 @@ from tracker.models import (
     User,
     registration_sessions,
 )
+from tracker.text import fold
 
 CONFIRMED = RegistrationStatus.CONFIRMED
 WAITLISTED = RegistrationStatus.WAITLISTED
@@ -67,10 +67,9 @@ def clean_name(value: str) -> str:
 
 
 def organisation_key(name: str) -> str:
-    """The identity of an organisation name: case, accents and spacing ignored."""
-    decomposed = unicodedata.normalize("NFKD", clean_name(name))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return stripped.casefold()
+    """The identity of an organisation name: its folding (tracker.text.fold), which
+    ignores case, accents, spacing, apostrophes and hyphens."""
+    return fold(name)
 
 
 def email_key(email: str) -> str:
@@ -280,9 +279,7 @@ def suggest_organisations(db: DbSession, prefix: str = "", limit: int = 500) -> 
         .limit(limit)
     )
     if prefix:
-        query = query.where(
-            Organisation.name_key.startswith(organisation_key(prefix), autoescape=True)
-        )
+        query = query.where(Organisation.name_key.startswith(fold(prefix), autoescape=True))
     return list(db.execute(query))
 
 
@@ -439,9 +436,9 @@ def _apply(
 
 
 def search_key(registration: Registration) -> str:
-    """What the door's search matches: names, address and organisation, without case
-    or accents."""
-    return organisation_key(
+    """What the door's search matches: names, address and organisation, folded
+    (tracker.text.fold) as the words typed are."""
+    return fold(
         " ".join(
             [
                 registration.first_name,
