@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -215,3 +215,109 @@ def test_upgrade_keeps_everything_and_lets_a_cancelled_address_register_again(
         connection.execute(insert(registrations).values(_row(4, "waitlisted", "b@x.example", now)))
     with empty_engine.begin() as connection:  # cancelled ones may be any number
         connection.execute(insert(registrations).values(_row(5, "cancelled", "b@x.example", now)))
+
+
+def test_upgrade_merges_the_organisations_that_transliteration_makes_one(empty_engine):
+    """On a database of the revision before: "Cœur de France" and "Coeur de France",
+    and three ways of typing Ville-d'Avray, were different organisations; they become
+    one each (the listed one, else the oldest), and every registration is kept."""
+    with empty_engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "8d41b7e9a2f3")
+    meta = MetaData()
+    meta.reflect(bind=empty_engine)
+    events, organisations, registrations = (
+        meta.tables[n] for n in ("events", "organisations", "registrations")
+    )
+    now = datetime(2026, 12, 1, tzinfo=UTC).replace(tzinfo=None)
+    day = timedelta(days=1)
+    with empty_engine.begin() as connection:
+        connection.execute(
+            insert(events).values(
+                id=1,
+                slug="ancien",
+                title="Atelier",
+                timezone="Europe/Paris",
+                starts_at=now,
+                ends_at=now,
+                registration_opens_at=now,
+                registration_closes_at=now,
+                edit_deadline=now,
+                type_quotas={},
+                badge_colours={},
+                created_at=now,
+            )
+        )
+        for id_, name, key, listed, created_at, region in [
+            (1, "Cœur de France", "cœur de france", False, now - 2 * day, None),
+            (2, "Coeur de France", "coeur de france", True, now - day, None),
+            (3, "Ville-d'Avray", "ville-d'avray", False, now - 3 * day, None),
+            (4, "Ville d’Avray", "ville d’avray", True, now - day, "Île-de-France"),
+            (5, "ville d avray", "ville d avray", False, now - 2 * day, None),
+            # A key that an older folding left behind, which the next one's new key is.
+            (6, "Végépolys", "végépolys", True, now, None),
+            (7, "Moveo", "vegepolys", True, now, None),
+        ]:
+            connection.execute(
+                insert(organisations).values(
+                    id=id_,
+                    name=name,
+                    name_key=key,
+                    type="cluster",
+                    listed=listed,
+                    created_at=created_at,
+                    region=region,
+                )
+            )
+        for n, organisation_id in enumerate([1, 1, 2, 3, 4, 5, 5, 6, 7], start=1):
+            connection.execute(
+                insert(registrations).values(
+                    _row(
+                        n,
+                        "confirmed",
+                        f"p{n}@x.example",
+                        now,
+                        organisation_id=organisation_id,
+                        first_name="Władysław",
+                        last_name="Œuvray",
+                    )
+                )
+            )
+
+    upgrade_database(empty_engine)
+    with empty_engine.connect() as connection:
+        assert _differences(connection) == []
+        kept = connection.execute(
+            text("SELECT id, name, name_key, listed, region FROM organisations ORDER BY id")
+        ).all()
+        moved = connection.execute(
+            text("SELECT id, organisation_id, search_key FROM registrations ORDER BY id")
+        ).all()
+    assert [(i, name, key, bool(listed), region) for i, name, key, listed, region in kept] == [
+        (2, "Coeur de France", "coeur de france", True, None),  # the listed one
+        (4, "Ville d’Avray", "ville d avray", True, "Île-de-France"),  # the listed one
+        (6, "Végépolys", "vegepolys", True, None),
+        (7, "Moveo", "moveo", True, None),
+    ]
+    assert [(i, org) for i, org, _key in moved] == [
+        (1, 2), (2, 2), (3, 2), (4, 4), (5, 4), (6, 4), (7, 4), (8, 6), (9, 7)
+    ]  # fmt: skip
+    assert moved[0][2] == "wladyslaw oeuvray p1@x.example coeur de france"
+    assert moved[3][2] == "wladyslaw oeuvray p4@x.example ville d avray"
+
+    with empty_engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "8d41b7e9a2f3")
+    with empty_engine.connect() as connection:
+        keys = connection.execute(text("SELECT name_key FROM organisations ORDER BY id")).all()
+        searched = connection.execute(text("SELECT search_key FROM registrations WHERE id = 1"))
+        assert [k for (k,) in keys] == ["coeur de france", "ville d’avray", "vegepolys", "moveo"]
+        assert searched.scalar() == "władysław œuvray p1@x.example coeur de france"
+    upgrade_database(empty_engine)
+
+
+def test_upgrade_without_organisations_to_merge(empty_engine):
+    upgrade_database(empty_engine)
+    with empty_engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "8d41b7e9a2f3")
+    upgrade_database(empty_engine)
+    with empty_engine.connect() as connection:
+        assert _differences(connection) == []

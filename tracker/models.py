@@ -72,7 +72,8 @@ class Organisation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # casefolded, accent-free, single-spaced: " VEGEPOLYS" and "Végépolys" are one.
+    # tracker.text.fold (transliterated, casefolded, apostrophes, hyphens and spaces as
+    # one space): " VEGEPOLYS" and "Végépolys", "Cœur" and "coeur" are one.
     name_key: Mapped[str] = mapped_column(String(200), unique=True)
     type: Mapped[OrganisationType] = mapped_column(_enum(OrganisationType, "organisation_type"))
     region: Mapped[str | None] = mapped_column(String(100))
@@ -197,7 +198,7 @@ class Registration(Base):
     source: Mapped[RegistrationSource] = mapped_column(
         _enum(RegistrationSource, "registration_source"), default=RegistrationSource.ONLINE
     )
-    # Names, address and organisation, case- and accent-free, for the door's search.
+    # Names, address and organisation, folded (tracker.text.fold), for the door's search.
     search_key: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[RegistrationStatus] = mapped_column(
         _enum(RegistrationStatus, "registration_status")

@@ -36,7 +36,7 @@ from tracker.models import (
 )
 from tracker.pdf import pdf_processes, render_pdf_parts
 from tracker.registration.forms import TYPE_SHORT_LABELS
-from tracker.registration.services import QR_SCALE, qr_png
+from tracker.registration.services import QR_SCALE, name_order, qr_png
 
 DEFAULT_COLOURS = {
     "cluster": "#00695c",
@@ -79,7 +79,6 @@ def select_registrations(
         select(Registration)
         .where(Registration.event_id == event.id, Registration.status.in_(list(statuses)))
         .options(selectinload(Registration.sessions), undefer(Registration.qr_png))
-        .order_by(Registration.last_name, Registration.first_name, Registration.id)
     )
     if types:
         query = query.where(
@@ -95,7 +94,7 @@ def select_registrations(
         )
     if not_printed:
         query = query.where(Registration.badge_print_count == 0)
-    return list(db.scalars(query))
+    return sorted(db.scalars(query), key=name_order)
 
 
 def name_size(name: str, layout: Layout) -> float:

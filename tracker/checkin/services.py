@@ -34,8 +34,9 @@ from tracker.models import (
     Session,
     User,
 )
-from tracker.registration.services import organisation_key
+from tracker.registration.services import ids_by_name, registrations_in_order
 from tracker.reports import services as reports
+from tracker.text import fold
 
 _CODE_RE = re.compile(r"[^A-Z2-7]")
 
@@ -340,18 +341,15 @@ def undo_check_in(
 
 def search(db: DbSession, event: Event, query: str, *, limit: int = 20) -> list[Registration]:
     """Registrations whose names, address or organisation contain every word typed
-    (case and accents ignored)."""
-    words = organisation_key(query).split()[:6]
-    stmt = (
-        select(Registration)
-        .where(Registration.event_id == event.id)
-        .options(selectinload(Registration.checkins), selectinload(Registration.sessions))
-        .order_by(Registration.last_name, Registration.first_name, Registration.id)
-        .limit(limit)
+    (both folded alike: case, accents, apostrophes and hyphens ignored), the first
+    `limit` by name in French alphabetical order."""
+    words = fold(query).split()[:6]
+    conditions = [Registration.event_id == event.id]
+    conditions += [Registration.search_key.contains(word, autoescape=True) for word in words]
+    ids = ids_by_name(db, *conditions)[:limit]
+    return registrations_in_order(
+        db, ids, selectinload(Registration.checkins), selectinload(Registration.sessions)
     )
-    for word in words:
-        stmt = stmt.where(Registration.search_key.contains(word, autoescape=True))
-    return list(db.scalars(stmt))
 
 
 def counters(db: DbSession, event: Event) -> dict[str, Any]:

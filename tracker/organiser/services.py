@@ -36,7 +36,8 @@ from tracker.models import (
 )
 from tracker.registration import notify
 from tracker.registration import services as registrations
-from tracker.registration.services import organisation_key
+from tracker.registration.services import ids_by_name, registrations_in_order
+from tracker.text import fold
 
 PER_PAGE = 50
 DB_INT_MAX = 2**31 - 1  # ids beyond a 32-bit column name nothing (and must not reach it)
@@ -294,11 +295,12 @@ class Page:
 def list_registrations(
     db: DbSession, event: Event, filters: Filters, page: int = 1, per_page: int = PER_PAGE
 ) -> Page:
-    """One page of the event's registrations, by name, with the filters applied. The
-    search matches every word typed in names, address and organisation, without case
-    or accents (as the door's search does)."""
+    """One page of the event's registrations, by name in French alphabetical order
+    (sorted over every match, so that pages follow each other), with the filters
+    applied. The search matches every word typed in names, address and organisation,
+    folded (as the door's search does)."""
     conditions: list[Any] = [Registration.event_id == event.id]
-    for word in organisation_key(filters.q).split()[:6]:
+    for word in fold(filters.q).split()[:6]:
         conditions.append(Registration.search_key.contains(word, autoescape=True))
     if filters.type:
         conditions.append(Registration.organisation_type == OrganisationType(filters.type))
@@ -323,18 +325,15 @@ def list_registrations(
             if filters.checked_in == "yes"
             else Registration.id.not_in(present)
         )
-    total = db.scalar(select(func.count(Registration.id)).where(*conditions)) or 0
+    ids = ids_by_name(db, *conditions)
+    total = len(ids)
     pages = max((total + per_page - 1) // per_page, 1)
     number = min(max(page, 1), pages)
-    items = list(
-        db.scalars(
-            select(Registration)
-            .where(*conditions)
-            .options(selectinload(Registration.sessions), selectinload(Registration.checkins))
-            .order_by(Registration.last_name, Registration.first_name, Registration.id)
-            .offset((number - 1) * per_page)
-            .limit(per_page)
-        )
+    items = registrations_in_order(
+        db,
+        ids[(number - 1) * per_page : number * per_page],
+        selectinload(Registration.sessions),
+        selectinload(Registration.checkins),
     )
     return Page(items, total, number, pages, per_page)
 

@@ -12,7 +12,6 @@ import base64
 import io
 import re
 import secrets
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -48,6 +47,7 @@ from tracker.models import (
     User,
     registration_sessions,
 )
+from tracker.text import fold, sort_key
 
 CONFIRMED = RegistrationStatus.CONFIRMED
 WAITLISTED = RegistrationStatus.WAITLISTED
@@ -67,14 +67,41 @@ def clean_name(value: str) -> str:
 
 
 def organisation_key(name: str) -> str:
-    """The identity of an organisation name: case, accents and spacing ignored."""
-    decomposed = unicodedata.normalize("NFKD", clean_name(name))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return stripped.casefold()
+    """The identity of an organisation name: its folding (tracker.text.fold), which
+    ignores case, accents, spacing, apostrophes and hyphens."""
+    return fold(name)
 
 
 def email_key(email: str) -> str:
     return email.strip().casefold()
+
+
+def name_order(person: Any) -> tuple[bytes, bytes, int]:
+    """How people are listed: last name, then first name, in French alphabetical order
+    (tracker.text.sort_key), then by id. `person`: a registration or a row with its
+    `id`, `last_name` and `first_name`."""
+    return (sort_key(person.last_name), sort_key(person.first_name), person.id)
+
+
+def ids_by_name(db: DbSession, *conditions: Any) -> list[int]:
+    """The ids of the registrations that meet `conditions`, in `name_order`. Every match
+    is sorted here, not by the database (whose ORDER BY is byte or locale order, not
+    French): a page of a list, or the first results of a search, are then the first in
+    that order. An event's registrations are a bounded list (hundreds, a few thousand),
+    and only three columns of each are read."""
+    rows = db.execute(
+        select(Registration.id, Registration.last_name, Registration.first_name).where(*conditions)
+    )
+    return [row.id for row in sorted(rows, key=name_order)]
+
+
+def registrations_in_order(db: DbSession, ids: list[int], *options: Any) -> list[Registration]:
+    """The registrations of `ids`, loaded with `options`, in the order of `ids`."""
+    if not ids:
+        return []
+    query = select(Registration).where(Registration.id.in_(ids)).options(*options)
+    found = {registration.id: registration for registration in db.scalars(query)}
+    return [found[id_] for id_ in ids if id_ in found]
 
 
 def new_checkin_code() -> str:
@@ -272,18 +299,16 @@ def list_organisation(organisation: Organisation) -> None:
 
 
 def suggest_organisations(db: DbSession, prefix: str = "", limit: int = 500) -> list[Any]:
-    """Listed organisations as (name, type) rows, for suggestions while typing."""
-    query = (
-        select(Organisation.name, Organisation.type)
-        .where(Organisation.listed.is_(True))
-        .order_by(Organisation.name)
-        .limit(limit)
+    """Listed organisations as (name, type, id) rows, for suggestions while typing, the
+    first `limit` in French alphabetical order (sorted here: the database's order is
+    not French; the listed organisations are a bounded list)."""
+    query = select(Organisation.name, Organisation.type, Organisation.id).where(
+        Organisation.listed.is_(True)
     )
     if prefix:
-        query = query.where(
-            Organisation.name_key.startswith(organisation_key(prefix), autoescape=True)
-        )
-    return list(db.execute(query))
+        query = query.where(Organisation.name_key.startswith(fold(prefix), autoescape=True))
+    rows = sorted(db.execute(query), key=lambda row: (sort_key(row.name), row.id))
+    return rows[:limit]
 
 
 # --- use cases ------------------------------------------------------------------
@@ -482,9 +507,9 @@ def _apply(
 
 
 def search_key(registration: Registration) -> str:
-    """What the door's search matches: names, address and organisation, without case
-    or accents."""
-    return organisation_key(
+    """What the door's search matches: names, address and organisation, folded
+    (tracker.text.fold) as the words typed are."""
+    return fold(
         " ".join(
             [
                 registration.first_name,

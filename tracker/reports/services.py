@@ -39,6 +39,7 @@ from tracker.models import (
     RegistrationStatus,
     registration_sessions,
 )
+from tracker.text import sort_key
 
 TIMELINE_MINUTES = 10
 TIMELINE_MAX_SLOTS = 288  # two days of 10-minute slots; a longer span lists only busy slots
@@ -359,7 +360,7 @@ def sort_organisations(
     if descending is None:
         descending = default_descending(sort)
     order = list(OrganisationType)
-    by_name = sorted(lines, key=lambda line: (line.name.casefold(), line.id))
+    by_name = sorted(lines, key=lambda line: (sort_key(line.name), line.id))
     if sort == "name":
         return by_name[::-1] if descending else by_name
     key: Any = {

@@ -54,8 +54,8 @@ from tracker.models import (
 )
 from tracker.pdf import page_counter, render_pdf
 from tracker.registration.forms import TYPE_LABELS
-from tracker.registration.services import organisation_key
 from tracker.reports.services import ENTRANCE
+from tracker.text import sort_key
 
 TYPE_ORDER = list(OrganisationType)  # cluster, ministry, region, agency, other
 TIME_FORMAT = "HH:mm"  # 24-hour clock in both languages of the sheet
@@ -104,20 +104,14 @@ class Sheet:
         return sum(row.checked_in_at is not None for row in self.rows)
 
 
-def _fold(text: str | None) -> str:
-    """Case- and accent-free, for sorting: "Élodie" sorts with "elodie", before "Emma"."""
-    return organisation_key(text or "")
-
-
 def _sort_key(row: Row) -> tuple[Any, ...]:
+    """By type, then organisation, last name and first name in French alphabetical
+    order: "Élodie" sorts with "elodie", before "Emma"; "Œuvray" among the O's."""
     return (
         TYPE_ORDER.index(row.type),
-        _fold(row.organisation),
-        _fold(row.last_name),
-        _fold(row.first_name),
-        row.organisation,
-        row.last_name,
-        row.first_name,
+        sort_key(row.organisation),
+        sort_key(row.last_name),
+        sort_key(row.first_name),
         row.registration_id,
     )
 
