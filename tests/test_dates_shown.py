@@ -120,3 +120,27 @@ def test_percentages_follow_the_locale_s_pattern(app, language, expected):
     with app.test_request_context("/", headers={"Accept-Language": language}):
         assert [percent(0.395), percent(1.0), percent(0.0)] == expected
         assert percent(None) == "–"
+
+
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [
+        ("fr", ["10/12/2026 23:50", "11/12/2026 00:00"]),
+        ("en", ["12/10/26 23:50", "12/11/26 00:00"]),
+    ],
+)
+def test_a_timeline_across_midnight_dates_its_slots_in_the_reader_s_language(app, language, labels):
+    from zoneinfo import ZoneInfo
+
+    from tracker.reports.services import Figures, Slot
+
+    paris = ZoneInfo("Europe/Paris")
+    slots = [
+        Slot(datetime(2026, 12, 10, 23, 50, tzinfo=paris), {"A": 1}),
+        Slot(datetime(2026, 12, 11, 0, 0, tzinfo=paris), {"A": 2}),
+    ]
+    figures = Figures(totals=None, by_type={}, by_session=[], timeline=slots)  # type: ignore[arg-type]
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        assert figures.slot_labels == labels
+    figures.timeline = slots[1:]  # one day: the times alone
+    assert figures.slot_labels == ["00:00"]
