@@ -61,6 +61,9 @@ def check_cancellation(message: EmailMessage, registration: Registration, before
     assert str(vevent["uid"]) == str(before["uid"])
     assert int(vevent["sequence"]) > int(before["sequence"])
     assert vevent.decoded("dtstart") == before.decoded("dtstart")
+    # iTIP: a CANCEL names its organiser, the address the e-mails come from.
+    sender = message["From"].addresses[0].addr_spec
+    assert str(vevent["organizer"]) == f"mailto:{sender}"
 
 
 def test_cancelling_through_the_private_link_e_mails_the_cancelled_calendar_entry(
