@@ -165,34 +165,47 @@ def part_of_type(message: EmailMessage, content_type: str) -> EmailMessage:
 
 
 def check_registration_mail(message: EmailMessage, registration: Registration) -> None:
-    """What every mail about a registration carries."""
+    """What every mail about a registration that is not cancelled carries: the private
+    link, the calendar entry, and for a confirmed person only, the check-in code and its
+    QR code (a waitlisted person gets them when a place is theirs)."""
     link = f"/r/{registration.manage_token}"
     assert message["To"] == registration.email
+    confirmed = registration.status == RegistrationStatus.CONFIRMED
 
     text = message.get_body(preferencelist=("plain",))
     assert text is not None
     text_body = text.get_content()
     assert link in text_body
-    assert registration.checkin_code in text_body
 
     html = message.get_body(preferencelist=("html",))
     assert html is not None
     html_body = html.get_content()
     assert link in html_body
-    assert 'src="cid:qr"' in html_body
 
-    qr = part_of_type(message, "image/png")
-    assert qr.get_content_disposition() == "inline"
-    assert qr["Content-ID"] == "<qr>"
-    png = qr.get_content()
-    assert png == registration.qr_png
-    assert qr_text_from_png(png) == registration.checkin_code
+    images = [p for p in message.walk() if p.get_content_maintype() == "image"]
+    if confirmed:
+        assert registration.checkin_code in text_body
+        (qr,) = images
+        assert qr.get_content_disposition() == "inline"
+        content_id = qr["Content-ID"]
+        assert content_id.startswith("<") and content_id.endswith(">") and "@" in content_id
+        assert f'src="cid:{content_id[1:-1]}"' in html_body
+        png = qr.get_content()
+        assert png == registration.qr_png
+        assert qr_text_from_png(png) == registration.checkin_code
+    else:
+        assert images == []
+        assert "cid:" not in html_body
+        assert registration.checkin_code not in text_body + html_body
+        assert "You will get your entrance code when a place is yours." in text_body
 
     ics = part_of_type(message, "text/calendar")
     assert ics.get_content_disposition() == "attachment"
     assert (ics.get_filename() or "").endswith(".ics")
     calendar = Calendar.from_ical(ics.get_content())
+    assert str(calendar["method"]) == "PUBLISH"
     (vevent,) = calendar.walk("VEVENT")
+    assert str(vevent["status"]) == ("CONFIRMED" if confirmed else "TENTATIVE")
     assert vevent.decoded("dtstart") == registration.event.starts_at.replace(microsecond=0)
     assert vevent.decoded("dtend") == registration.event.ends_at.replace(microsecond=0)
     # The calendar is shared: the public event page, not the private link.
@@ -257,7 +270,7 @@ def test_without_mail_server_the_mail_is_written_to_the_outbox(
     check_registration_mail(message, registration)
 
 
-def test_a_waitlisted_person_is_told_so_with_the_same_link_and_code(client, db, outbox):
+def test_a_waitlisted_person_is_told_so_with_the_link_but_no_code_yet(client, db, outbox):
     event = make_event(db, capacity=1)
     make_registration(db, event)
     db.commit()
@@ -269,7 +282,7 @@ def test_a_waitlisted_person_is_told_so_with_the_same_link_and_code(client, db, 
     assert registration is not None
     assert registration.status == RegistrationStatus.WAITLISTED
     (message,) = outbox.to(data["email"])  # type: ignore[arg-type]
-    check_registration_mail(message, registration)
+    check_registration_mail(message, registration)  # no code, no QR code, a tentative entry
     assert "waitlist" in message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
 
 

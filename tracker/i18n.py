@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
-from babel.numbers import format_percent
+from babel import Locale
+from babel.dates import (
+    format_date,
+    format_interval,
+    format_time,
+    get_datetime_format,
+    get_time_format,
+)
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, get_locale, gettext
@@ -101,8 +109,17 @@ def switch(code: str) -> Response:
 
 
 def local_datetime(value: datetime, tz: str, fmt: str = "long") -> str:
-    """A UTC datetime shown in the event's time zone, in the reader's language."""
-    return format_datetime(value, fmt, tzinfo=ZoneInfo(tz), locale=str(get_locale()))
+    """A UTC datetime shown in the event's time zone, in the reader's language: the date
+    at the width `fmt` and the time to the minute, joined by the locale's own pattern
+    ("4 janvier 2027, 09:00"). Never seconds, never a zone ("+0100"): a page shows the
+    event's zone once, where it shows the event's time."""
+    locale = str(get_locale())
+    local = value.astimezone(ZoneInfo(tz))
+    return (
+        get_datetime_format(fmt, locale=locale)
+        .replace("{0}", format_time(local, "short", locale=locale))
+        .replace("{1}", format_date(local, fmt, locale=locale))
+    )
 
 
 def local_date(value: datetime, tz: str, fmt: str = "full") -> str:
@@ -113,9 +130,48 @@ def local_time(value: datetime, tz: str, fmt: str = "short") -> str:
     return format_time(value, fmt, tzinfo=ZoneInfo(tz), locale=str(get_locale()))
 
 
+def time_span(start: datetime, end: datetime | None, tz: str, fmt: str = "full") -> str:
+    """From `start` to `end` in the zone `tz`, as the reader's language writes it: the
+    date once and both times on one day ("lundi 4 janvier 2027, 09:00 – 17:00"), both
+    dates and times across days; `start` alone without an end. The one way an event's or
+    a session's time span is shown (pages, e-mails, PDFs)."""
+    if end is None:
+        return local_datetime(start, tz, fmt)
+    locale = str(get_locale())
+    zone = ZoneInfo(tz)
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    if first.date() != last.date():
+        return (
+            Locale.parse(locale)
+            .interval_formats[None]
+            .replace("{0}", local_datetime(start, tz, fmt))
+            .replace("{1}", local_datetime(end, tz, fmt))
+        )
+    # The locale's clock: 24 hours in French, 12 in English.
+    clock = "H" if "H" in get_time_format("short", locale=locale).pattern else "h"
+    times = format_interval(first, last, f"{clock}m", tzinfo=zone, locale=locale)
+    return (
+        get_datetime_format(fmt, locale=locale)
+        .replace("{0}", times)
+        .replace("{1}", format_date(first, fmt, locale=locale))
+    )
+
+
+def event_span(event: Any, fmt: str = "full") -> str:
+    """An event's (or a session's, given its event's zone) time span: see time_span."""
+    return time_span(event.starts_at, event.ends_at, event.timezone, fmt)
+
+
 def percent(value: float | None) -> str:
-    """A rate as a percentage in the reader's language; a dash when there is none."""
-    return "–" if value is None else format_percent(value, "#,##0.#%", locale=str(get_locale()))
+    """A rate as a percentage in the reader's language, to one decimal at most, in the
+    locale's own pattern ("39,5 %" in French, "39.5%" in English); a dash when there is
+    none."""
+    if value is None:
+        return "–"
+    locale = Locale.parse(str(get_locale()))
+    pattern = copy.copy(locale.percent_formats[None])
+    pattern.frac_prec = (0, 1)
+    return pattern.apply(value, locale)
 
 
 def init_app(app: Flask) -> None:
@@ -126,6 +182,8 @@ def init_app(app: Flask) -> None:
         local_datetime=local_datetime,
         local_date=local_date,
         local_time=local_time,
+        time_span=time_span,
+        event_span=event_span,
         percent=percent,
     )
     app.jinja_env.globals.update(get_locale=get_locale)

@@ -18,7 +18,7 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ class Attachment:
     content: bytes
     maintype: str
     subtype: str
-    inline_cid: str | None = None  # referenced from the HTML part as cid:...
+    inline_cid: str | None = None  # referenced from the HTML part as cid:... (content_id)
 
     def part(self) -> MIMEBase:
         params = {"charset": "utf-8"} if self.maintype == "text" else {}
@@ -48,6 +48,14 @@ class Attachment:
         disposition = "inline" if self.inline_cid else "attachment"
         part.add_header("Content-Disposition", disposition, filename=self.filename)
         return part
+
+
+def content_id(name: str, sender: str) -> str:
+    """A Content-ID for a part of one message (without its angle brackets), unique to
+    that message (RFC 2392: world-unique, like a Message-ID): a mail client that keeps
+    a part by its id never shows one message's image in another."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return make_msgid(name, domain=domain)[1:-1]
 
 
 @dataclass
@@ -80,7 +88,8 @@ class Mail:
         msg["To"] = self.to
         msg["Subject"] = self.subject  # encoded (RFC 2047) when not ASCII
         msg["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or None)
-        msg["Date"] = formatdate(usegmt=True)
+        # RFC 5322: a numeric zone, "+0000" ("GMT" is its obsolete form).
+        msg["Date"] = format_datetime(datetime.now(UTC))
         return msg
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -20,8 +21,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    inspect,
     text,
 )
+from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.db import Base, utcnow
@@ -220,6 +223,10 @@ class Registration(Base):
     # address (at most one such e-mail every LINK_AGAIN_INTERVAL).
     link_sent_at: Mapped[datetime | None]
     badge_print_count: Mapped[int] = mapped_column(default=0)
+    # The SEQUENCE of its calendar file: one more at each change of status, so that a
+    # calendar replaces the entry it holds (confirmed, tentative, cancelled) with the new
+    # one (count_status_changes).
+    calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     event: Mapped[Event] = relationship(back_populates="registrations")
     organisation: Mapped[Organisation] = relationship(lazy="joined")
@@ -234,6 +241,15 @@ class Registration(Base):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+@listens_for(Registration, "before_update")
+def count_status_changes(_mapper: Any, _connection: Any, target: Registration) -> None:
+    """Each change of status (confirmed, waitlisted, cancelled, restored) makes a new
+    version of the registration's calendar entry: its SEQUENCE grows by one, in the
+    UPDATE itself (every change of status is made under the event's lock)."""
+    if inspect(target).attrs.status.history.has_changes():
+        target.calendar_sequence = Registration.calendar_sequence + 1  # type: ignore[assignment]
 
 
 user_events = Table(

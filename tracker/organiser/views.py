@@ -570,6 +570,7 @@ def cancel_registration(slug: str, registration_id: int) -> BaseResponse:
     except DomainError as e:
         flash(str(e.message), "error")
     else:
+        notify.send_cancelled(db, item)
         notify.send_promoted(db, promoted)
         flash(_("The registration has been cancelled."), "success")
         _flash_promoted(promoted)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session as DbSession
 
 from tracker import mail
 from tracker.calendar import registration_ics
+from tracker.door.services import has_email
 from tracker.links import absolute_url
-from tracker.models import Registration
+from tracker.models import Registration, RegistrationStatus
 from tracker.registration.services import claim_link_again
 
 
@@ -19,30 +20,44 @@ def manage_url(registration: Registration) -> str:
 
 
 def _compose(registration: Registration, kind: str) -> mail.Mail:
-    link = manage_url(registration)
+    """The e-mail of one kind: "confirmation" (or waitlist), "link" (sent again),
+    "promoted" (from the waitlist), "cancelled". Each carries the calendar file of the
+    registration as it now is; only a confirmed person's carries the entrance code and
+    its QR code (a waitlisted person gets it when a place is theirs)."""
+    event = registration.event
+    with_code = registration.status == RegistrationStatus.CONFIRMED
+    qr_cid = mail.content_id("qr", current_app.config["MAIL_SENDER"]) if with_code else None
     with force_locale(registration.locale):
         subjects = {
-            "confirmation": _("Your registration: %(title)s", title=registration.event.title),
-            "link": _("Your private link: %(title)s", title=registration.event.title),
-            "promoted": _("A place is yours: %(title)s", title=registration.event.title),
+            "confirmation": _("Your registration: %(title)s", title=event.title),
+            "link": _("Your private link: %(title)s", title=event.title),
+            "promoted": _("A place is yours: %(title)s", title=event.title),
+            "cancelled": _("Registration cancelled: %(title)s", title=event.title),
         }
         context = {
             "registration": registration,
-            "event": registration.event,
-            "manage_url": link,
+            "event": event,
+            "manage_url": manage_url(registration),
+            "event_url": absolute_url("events.show", slug=event.slug),
             "kind": kind,
+            "qr_cid": qr_cid,
         }
         text = render_template("email/registration.txt", **context)
         html = render_template("email/registration.html", **context)
+    attachments = []
+    if qr_cid:
+        attachments.append(
+            mail.Attachment("qr-code.png", registration.qr_png, "image", "png", inline_cid=qr_cid)
+        )
+    attachments.append(
+        mail.Attachment("event.ics", registration_ics(registration), "text", "calendar")
+    )
     return mail.Mail(
         to=registration.email,
         subject=subjects[kind],
         text=text,
         html=html,
-        attachments=[
-            mail.Attachment("qr-code.png", registration.qr_png, "image", "png", inline_cid="qr"),
-            mail.Attachment("event.ics", registration_ics(registration), "text", "calendar"),
-        ],
+        attachments=attachments,
     )
 
 
@@ -62,3 +77,10 @@ def send_link_again(db: DbSession, registration: Registration) -> bool:
 def send_promoted(db: DbSession, registrations: list[Registration]) -> None:
     for registration in registrations:
         mail.queue(db, _compose(registration, "promoted"))
+
+
+def send_cancelled(db: DbSession, registration: Registration) -> None:
+    """The cancellation, with the calendar file that takes the event out of a calendar
+    (not to a walk-in registered without an address)."""
+    if has_email(registration):
+        mail.queue(db, _compose(registration, "cancelled"))

@@ -24,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 
 from tracker.auth import ratelimit
 from tracker.db import get_db, release_write_lock
-from tracker.errors import AlreadyRegistered, DomainError
+from tracker.errors import AlreadyRegistered, DomainError, NotFound
 from tracker.events.services import get_event
 from tracker.models import Event, OrganisationType, Registration
 from tracker.registration import notify, services
@@ -184,7 +184,11 @@ def manage(token: str) -> Response:
 
 @bp.route("/r/<token>/qr.png")
 def qr(token: str) -> Response:
+    """The entrance code's image, for a confirmed person only: a waitlisted one gets it
+    when a place is theirs, a cancelled one never again."""
     registration = services.get_by_token(get_db(), token)
+    if registration.status != services.CONFIRMED:
+        raise NotFound()
     return _private(Response(registration.qr_png, mimetype="image/png"))
 
 
@@ -263,6 +267,7 @@ def cancel(token: str) -> Response | BaseResponse:
         except DomainError as e:
             flash(str(e.message), "error")
         else:
+            notify.send_cancelled(db, registration)
             notify.send_promoted(db, promoted)
             flash(_("Your registration has been cancelled."), "success")
         return redirect(url_for(".manage", token=token), code=303)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Integer
 
+from tracker.i18n import local_date
 from tracker.models import (
     ENTRANCE,
     CheckIn,
@@ -156,12 +157,17 @@ class Figures:
 
     @property
     def slot_labels(self) -> list[str]:
-        """The timeline's slots as clock times (with the date when it spans days)."""
+        """The timeline's slots as clock times, on 24 hours as on the sign-in sheets (with
+        the date as the reader's language writes it when the timeline spans days)."""
         if not self.timeline:
             return []
         days = self.timeline[0].starts_at.date() != self.timeline[-1].starts_at.date()
-        fmt = "%Y-%m-%d %H:%M" if days else "%H:%M"
-        return [slot.starts_at.strftime(fmt) for slot in self.timeline]
+        return [
+            f"{local_date(s.starts_at, str(s.starts_at.tzinfo), 'short')} {s.starts_at:%H:%M}"
+            if days
+            else f"{s.starts_at:%H:%M}"
+            for s in self.timeline
+        ]
 
 
 def _fold(line: Line, status: RegistrationStatus, count: int, present: int) -> None:
