@@ -49,7 +49,7 @@ LAYOUTS = {
         Layout("a4-8", 210, 297, 105, 74, columns=2, rows=4, cut_marks=True),
         Layout("a4-10", 210, 297, 85, 55, columns=2, rows=5, cut_marks=True),
         Layout("a6", 105, 148, 105, 148),
-        Layout("cr80", 86, 54, 86, 54),
+        Layout("cr80", 85.6, 53.98, 85.6, 53.98),  # ISO/IEC 7810 ID-1, a bank card
     ]
 }
 DEFAULT_LAYOUT = "a4-8"
