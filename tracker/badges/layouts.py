@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NAME_MARGIN = 5.0  # mm between the name and each side of the badge
+CUT_GUIDE = 0.2  # mm: the dashed border drawn inside a badge with cut guides
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -36,6 +39,13 @@ class Layout:
             self.margin_left + column * self.badge_width,
             self.margin_top + row * self.badge_height,
         )
+
+    @property
+    def name_width(self) -> float:
+        """The width (mm) the name is laid out in: the badge's less its margins and,
+        with cut guides, their border (templates/pdf/badges.css)."""
+        border = 2 * CUT_GUIDE if self.cut_marks else 0.0
+        return self.badge_width - border - 2 * NAME_MARGIN
 
     @property
     def qr_size(self) -> float:
