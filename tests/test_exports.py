@@ -129,10 +129,10 @@ def test_headcount_csv_has_the_known_figures(db, event):
         ["Vegepolys", "Cluster", "2", "1", "1"],
     ]
     assert tables["By session"] == [
-        ["Session", "Registered", "Present"],
-        ["Plénière", "4", "0"],
-        ["Table ronde 1", "2", "1"],
-        ["Table ronde 2", "0", "1"],
+        ["Session", "Registered", "Present", "Present, not registered"],
+        ["Plénière", "4", "0", "0"],
+        ["Table ronde 1", "2", "1", "0"],
+        ["Table ronde 2", "0", "1", "1"],  # H, let in without registering for it
     ]
     header, *cross = tables["Type × session"]
     assert header[:3] == ["Type", "Plénière: registered", "Plénière: present"]
@@ -174,6 +174,7 @@ def test_headcount_xlsx_has_one_typed_sheet_per_table(db, event):
         "Session": "Table ronde 1",
         "Registered": 2,
         "Present": 1,
+        "Present, not registered": 0,
     }
 
 

@@ -4,15 +4,20 @@ organisations, the live refresh part, the charts, and agreement with the stats A
 from __future__ import annotations
 
 import base64
+import io
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
+from pypdf import PdfReader
 
 from tests.conftest import attendance_event, make_event
 from tests.test_organiser_events import login, make_user
 from tracker.auth.services import create_token
+from tracker.db import utcnow
 from tracker.models import OrganisationType, Role
+from tracker.reports.services import figures, has_started
 
 
 class Tables(HTMLParser):
@@ -81,11 +86,12 @@ def test_the_dashboard_shows_the_known_figures(client, event, organiser):
     assert page.tables["table-by-session"][1:] == [
         ["Plénière", "4", "3", "0", "3"],
         ["Table ronde 1", "2", "2", "1", "1"],
-        ["Table ronde 2", "0", "0", "1", "0"],
+        # H was let in without registering for it: said, not left to look like an error.
+        ["Table ronde 2", "0", "0", "1 (of whom 1 not registered)", "0"],
     ]
     cross = {row[0]: row[1:] for row in page.tables["table-cross"][1:]}
     assert cross["Cluster"] == ["0 / 2", "1 / 2", "0 / 0"]
-    assert cross["Agency"] == ["0 / 0", "0 / 0", "1 / 0"]
+    assert cross["Agency"] == ["0 / 0", "0 / 0", "1 / 0 (1 not registered)"]
     assert page.tables["table-arrivals"] == [
         ["From", "A", "B", "Total"],
         ["09:00", "1", "0", "1"],
@@ -174,12 +180,13 @@ def test_dashboard_and_api_agree(app, client, db, event, organiser):
             api["by_type"][type_.value]["checked_in"],
         ]
     for row, session in zip(page.tables["table-by-session"][1:], api["by_session"], strict=True):
-        assert (row[0], int(row[1]), int(row[3])) == (
+        assert (row[0], int(row[1]), int(row[3].split()[0])) == (
             session["title"],
             session["registered"],
             session["checked_in"],
         )
     assert (api["registered"], api["checked_in"], api["no_show"]) == (8, 3, 3)
+    assert api["started"] is True
 
 
 def test_an_empty_event_and_french(client, db, organiser):
@@ -212,3 +219,53 @@ def test_every_download_link_of_the_dashboard_works(client, event, organiser):
         assert response.status_code == 200, link
         assert response.headers["Content-Disposition"].startswith("attachment;"), link
         assert len(response.data) > 100, link
+
+
+def test_before_the_start_nobody_is_a_no_show_and_after_it_they_are(
+    app, client, db, event, organiser
+):
+    """The dashboard, the API, the headcount export and the PDF report on both sides of
+    the start time: "not arrived yet" before it, "no-show" from it."""
+    with app.app_context():
+        token, _ = create_token(db, organiser, "stats")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def outputs() -> tuple[str, dict, str, str]:
+        db.commit()
+        page = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
+        api = client.get(f"/api/v1/events/{event.slug}/stats", headers=auth).get_json()
+        csv = client.get(f"/events/{event.slug}/export?what=headcount&format=csv")
+        pdf = client.get(f"/events/{event.slug}/export?what=headcount&format=pdf")
+        report = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+        return page, api, csv.get_data(as_text=True), " ".join(report.split())
+
+    event.starts_at = utcnow() + timedelta(hours=1)
+    page, api, csv, report = outputs()
+    assert "Not arrived yet" in page and "No-show" not in page
+    assert "Share not arrived yet" in page
+    assert (api["started"], api["no_show"]) == (False, 3)  # the key stays, with its count
+    assert "Not arrived yet,3" in csv and "No-show" not in csv
+    assert "Not arrived yet" in report and "No-show" not in report
+
+    event.starts_at = utcnow() - timedelta(minutes=1)
+    page, api, csv, report = outputs()
+    assert "No-shows" in page and "No-show rate" in page and "Not arrived" not in page
+    assert (api["started"], api["no_show"]) == (True, 3)
+    assert "No-show,3" in csv and "Not arrived" not in csv
+    assert "No-shows" in report and "Not arrived" not in report
+
+    # The moment of the start is the first moment of no-shows.
+    start = event.starts_at
+    assert not has_started(event, start - timedelta(seconds=1))
+    assert has_started(event, start)
+    assert figures(db, event, now=start - timedelta(seconds=1)).started is False
+
+
+def test_the_french_dashboard_before_the_start(client, db, event, organiser):
+    event.starts_at = utcnow() + timedelta(hours=1)
+    db.commit()
+    client.set_cookie("lang", "fr")
+    html = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
+    assert "Pas encore arrivés" in html and "Absents" not in html
+    sessions = Tables(html).tables["table-by-session"]
+    assert sessions[3][:4] == ["Table ronde 2", "0", "0", "1 (dont 1 non inscrit)"]

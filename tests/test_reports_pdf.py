@@ -54,3 +54,13 @@ def test_organisation_names_cannot_reach_the_file_system(app_ctx, db):
     text = "\n".join(pages_text(pdf))
     assert '<img src="file:///etc/passwd">' in text.replace("\n", "")
     assert b"root:x:0:0" not in pdf
+
+
+def test_a_session_row_says_who_was_present_without_registering(app_ctx, db):
+    # Table ronde 2: nobody registered, H let in: "1 present" beside "0 registered" and
+    # "0 no-shows" is said, not left to read as an error.
+    event = attendance_event(db)
+    text = " ".join("\n".join(pages_text(render_report(db, event))).split())
+    assert "Table ronde 2 0 0 1 (of whom 1 not registered) 0" in text
+    assert "1 / 0 (1 not registered)" in text
+    assert "Table ronde 1 2 2 1 1" in text  # nothing to say

@@ -127,18 +127,23 @@ def test_session_sheets_list_their_registered_and_their_checked_in(db, event):
 
 def test_present_and_registered_figures(db, event):
     plenary, rt1, rt2 = sessions(event)
-    assert "3 present / 6 registered" in text(render_signin(db, event))
+    # G, a walk-in, is present but was not expected: in N, not in M.
+    assert "3 present / 5 registered" in text(render_signin(db, event))
     assert "1 present / 2 registered" in text(render_signin(db, event, rt1))
     assert "1 present / 0 registered" in text(render_signin(db, event, rt2))
     assert "0 present / 3 registered" in text(render_signin(db, event, plenary))
     sheet = signin_sheet(db, event)
-    assert (sheet.present, sheet.registered) == (3, 6)
+    assert (sheet.present, sheet.registered) == (3, 5)
 
 
 def test_the_figures_agree_with_the_attendance_report(db, event):
     report = figures(db, event, organisations=False, arrivals=False)
     sheet = signin_sheet(db, event)
-    assert (sheet.present, sheet.registered) == (report.totals.present, report.totals.confirmed)
+    walk_ins = 1  # G
+    assert (sheet.present, sheet.registered) == (
+        report.totals.present,
+        report.totals.confirmed - walk_ins,
+    )
     for line in report.by_session:
         sheet = signin_sheet(db, event, line.id)
         assert (sheet.present, sheet.registered) == (line.present, line.confirmed), line.title
@@ -151,9 +156,29 @@ def test_someone_cancelled_after_checking_in_stays_listed_but_not_expected(db, e
     db.flush()
     whole = render_signin(db, event)
     assert listed(whole) == ["B", "A", "C", "E", "G", "H"]
-    assert "3 present / 5 registered" in text(whole)
+    assert "3 present / 4 registered" in text(whole)
     session = render_signin(db, event, rt1)
     assert listed(session) == ["A", "C"] and "1 present / 1 registered" in text(session)
+
+
+def test_a_walk_in_at_a_session_door_counts_as_present_not_as_expected(db, event):
+    from tracker.door.services import WalkInData, register_walk_in
+
+    _plenary, _rt1, rt2 = sessions(event)
+    walk_in = register_walk_in(
+        db,
+        event,
+        WalkInData("I", "Person I", "Vegepolys", OrganisationType.CLUSTER),
+        actor=None,
+        door="B",
+        session_id=rt2,
+        now=at(10, 5),
+    )
+    assert [s.id for s in walk_in.registration.sessions] == [rt2]  # registered for it
+    session = render_signin(db, event, rt2)
+    assert listed(session) == ["I", "H"]
+    assert "2 present / 0 registered" in text(session)
+    assert "3 present / 5 registered" in text(render_signin(db, event))  # not at the entrance
 
 
 def test_check_in_times_in_the_event_time_zone(db, event):

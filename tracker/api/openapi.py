@@ -178,6 +178,7 @@ SCHEMAS: dict[str, Any] = {
             "cancelled",
             "checked_in",
             "no_show",
+            "started",
             "by_type",
             "by_session",
         ],
@@ -194,7 +195,12 @@ SCHEMAS: dict[str, Any] = {
             "no_show": {
                 "type": "integer",
                 "minimum": 0,
-                "description": "Confirmed and not checked in at the entrance.",
+                "description": "Confirmed and not checked in at the entrance: no-shows once "
+                "the event has started, people who have not arrived yet before (see started).",
+            },
+            "started": {
+                "type": "boolean",
+                "description": "Whether the event has started (its start time has passed).",
             },
             "by_type": {
                 "type": "object",

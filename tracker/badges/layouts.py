@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NAME_MARGIN = 5.0  # mm between the name and each side of the badge
+CUT_GUIDE = 0.2  # mm: the dashed border drawn inside a badge with cut guides
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -38,6 +41,13 @@ class Layout:
         )
 
     @property
+    def name_width(self) -> float:
+        """The width (mm) the name is laid out in: the badge's less its margins and,
+        with cut guides, their border (templates/pdf/badges.css)."""
+        border = 2 * CUT_GUIDE if self.cut_marks else 0.0
+        return self.badge_width - border - 2 * NAME_MARGIN
+
+    @property
     def qr_size(self) -> float:
         """At least 20 mm: large enough for a phone or a handheld scanner at 100 %."""
         return max(20.0, min(self.badge_height * 0.42, self.badge_width * 0.34, 36.0))
@@ -49,7 +59,7 @@ LAYOUTS = {
         Layout("a4-8", 210, 297, 105, 74, columns=2, rows=4, cut_marks=True),
         Layout("a4-10", 210, 297, 85, 55, columns=2, rows=5, cut_marks=True),
         Layout("a6", 105, 148, 105, 148),
-        Layout("cr80", 86, 54, 86, 54),
+        Layout("cr80", 85.6, 53.98, 85.6, 53.98),  # ISO/IEC 7810 ID-1, a bank card
     ]
 }
 DEFAULT_LAYOUT = "a4-8"

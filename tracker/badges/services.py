@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload, undefer
 
-from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS, Layout
+from tracker.badges import fonts
+from tracker.badges.layouts import CUT_GUIDE, DEFAULT_LAYOUT, LAYOUTS, NAME_MARGIN, Layout
 from tracker.db import utcnow
 from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
@@ -46,9 +47,9 @@ DEFAULT_COLOURS = {
     "other": "#4b5563",
 }
 _COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}")
-_GLYPH_WIDTH = 0.7  # average advance of a bold sans-serif glyph, in em (generous)
 NAME_STEP = 0.25  # mm: name sizes are multiples of it, one stylesheet class each
 MIN_NAME_SIZE = 3.0
+NAME_FIT = 0.999  # of the name's width: room for rounding (the measure is the renderer's)
 MIN_SHEETS_PER_PROCESS = 10  # below this, another process costs more than it saves
 
 
@@ -99,30 +100,52 @@ def select_registrations(
 
 def name_size(name: str, layout: Layout) -> float:
     """The largest font size (mm, a multiple of NAME_STEP) at which the name fits on at
-    most two lines."""
-    width = layout.badge_width - 10
+    most two lines of the badge, measured in the badge's own font (tracker.badges.fonts).
+
+    Lines break where the renderer may break them: at spaces and after a hyphen followed
+    by a letter ("MONTMORENCY-" / "LAVAL"). Breaking at no other place can only make the
+    printed name take fewer lines than counted here, never more."""
+    width = layout.name_width * NAME_FIT
+    pieces = _pieces(name)
     size = largest_name_size(layout)
-    words = name.split() or [""]
-    while size > MIN_NAME_SIZE:
-        per_line = width / (size * _GLYPH_WIDTH)
-        if max(len(w) for w in words) <= per_line and _lines(words, per_line) <= 2:
-            return size
+    while size > MIN_NAME_SIZE and _lines(pieces, width / size) > 2:
         size -= NAME_STEP
-    return MIN_NAME_SIZE
+    return max(size, MIN_NAME_SIZE)
 
 
 def largest_name_size(layout: Layout) -> float:
     return math.floor(min(layout.badge_height * 0.14, 11.0) / NAME_STEP) * NAME_STEP
 
 
-def _lines(words: list[str], per_line: float) -> int:
-    lines, current = 1, 0
-    for word in words:
-        needed = len(word) if current == 0 else current + 1 + len(word)
-        if needed <= per_line:
-            current = needed
+_SPACES = re.compile(r"[ \t\r\n]+")  # where a line may break (not a no-break space)
+_AFTER_HYPHEN = re.compile(r"(?<=-)(?=[^\W\d_])")  # "Marie-|Amélie", not "n°-|2"
+
+
+def _pieces(name: str) -> list[tuple[float, float]]:
+    """The name's unbreakable pieces, each as (width, width of the space before it), in
+    em of the bold badge font."""
+    space = fonts.bold_width(" ")
+    pieces = []
+    for number, word in enumerate(w for w in _SPACES.split(name.strip()) if w):
+        for part, piece in enumerate(_AFTER_HYPHEN.split(word)):
+            gap = space if number and not part else 0.0
+            pieces.append((fonts.bold_width(piece), gap))
+    return pieces
+
+
+def _lines(pieces: list[tuple[float, float]], line_width: float) -> float:
+    """How many lines the pieces take when each line holds as many as fit (as the
+    renderer fills them); infinite when one piece is wider than a line."""
+    lines, current = 1, 0.0
+    for number, (width, gap) in enumerate(pieces):
+        if width > line_width:
+            return math.inf
+        if number == 0:
+            current = width
+        elif current + gap + width <= line_width:
+            current += gap + width
         else:
-            lines, current = lines + 1, len(word)
+            lines, current = lines + 1, width
     return lines
 
 
@@ -195,6 +218,9 @@ def badge_stylesheet(event: Event, layout: Layout) -> str:
             round(MIN_NAME_SIZE / NAME_STEP), round(largest_name_size(layout) / NAME_STEP) + 1
         ),
         name_step=NAME_STEP,
+        name_margin=NAME_MARGIN,
+        cut_guide=CUT_GUIDE,
+        font_families=fonts.FAMILIES,
     )
 
 

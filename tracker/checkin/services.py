@@ -387,7 +387,8 @@ def stats(db: DbSession, event: Event) -> dict[str, Any]:
         "waitlisted": totals.waitlisted,
         "cancelled": totals.cancelled,
         "checked_in": totals.present,
-        "no_show": totals.no_show,
+        "no_show": totals.no_show,  # not arrived yet while "started" is false
+        "started": reports.has_started(event),
         "by_type": {
             t.value: {"confirmed": line.confirmed, "checked_in": line.present}
             for t, line in by_type.items()

@@ -281,7 +281,12 @@ class Headcount(Export):
         result = figures(db, event, arrivals=False, sort="name")
         types = _labels(TYPE_SHORT_LABELS)
         totals = result.totals
-        registered, present, no_show = _("Registered"), _("Present"), _("No-show")
+        registered, present = _("Registered"), _("Present")
+        # Before the event starts, nobody is absent yet (tracker.reports.services).
+        if result.started:
+            no_show, no_show_rate = _("No-show"), _("No-show rate")
+        else:
+            no_show, no_show_rate = _("Not arrived yet"), _("Share not arrived yet")
         # TRANSLATORS: headers over numbers of people (not one person's status)
         confirmed = pgettext("people", "Confirmed")
         summary = Table(
@@ -295,13 +300,13 @@ class Headcount(Export):
                 (present, totals.present),
                 (no_show, totals.no_show),
                 (_("Present rate"), percent(totals.present_rate)),
-                (_("No-show rate"), percent(totals.no_show_rate)),
+                (no_show_rate, percent(totals.no_show_rate)),
                 (_("Cancellation rate"), percent(totals.cancellation_rate)),
             ],
         )
         by_type = Table(
             _("By organisation type"),
-            [_("Type"), registered, confirmed, present, no_show, _("No-show rate")],
+            [_("Type"), registered, confirmed, present, no_show, no_show_rate],
             [
                 (
                     types[kind],
@@ -324,8 +329,11 @@ class Headcount(Export):
         )
         by_session = Table(
             _("By session"),
-            [_("Session"), registered, present],
-            [(line.title, line.registered, line.present) for line in result.by_session],
+            [_("Session"), registered, present, _("Present, not registered")],
+            [
+                (line.title, line.registered, line.present, line.present_unregistered)
+                for line in result.by_session
+            ],
         )
         cross_columns = [_("Type")]
         for line in result.by_session:

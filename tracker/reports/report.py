@@ -15,13 +15,14 @@ from tracker.reports.services import figures
 
 
 def render_report(db: DbSession, event: Event) -> bytes:
-    result = figures(db, event)
+    now = utcnow()
+    result = figures(db, event, now=now)
     html = render_template(
         "pdf/report.html",
         event=event,
         figures=result,
         charts=charts.all_charts(result),
         type_labels=TYPE_SHORT_LABELS,
-        generated_at=utcnow(),
+        generated_at=now,
     )
     return render_pdf(html, css=render_template("pdf/report.css", page_counter=page_counter()))

@@ -8,7 +8,9 @@ all use these definitions):
 - registered: every registration received, whatever its status now;
 - confirmed, waitlisted, cancelled: registrations by their current status;
 - present: people checked in at the entrance (the door's own counter);
-- no-show: confirmed people not checked in at the entrance.
+- no-show: confirmed people not checked in at the entrance, once the event has started
+  (has_started); before, the same count is of people who have not arrived yet, and
+  every output says so.
 
 In the breakdowns by type, organisation and session, "registered" leaves out the
 cancelled (they are not expected anywhere) and "present" for a session counts that
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Integer
 
+from tracker.db import utcnow
 from tracker.i18n import local_date
 from tracker.models import (
     ENTRANCE,
@@ -110,6 +113,9 @@ class Line:
     confirmed: int = 0
     present: int = 0
     present_confirmed: int = 0  # present among the confirmed, for the no-show count
+    # A session's present who are not among its registered (let in without choosing it,
+    # or cancelled): said beside the present, which may then exceed the registered.
+    present_unregistered: int = 0
 
     @property
     def no_show(self) -> int:
@@ -151,6 +157,7 @@ class Figures:
     totals: Totals
     by_type: dict[OrganisationType, Line]
     by_session: list[SessionLine]
+    started: bool = True  # the event has begun: the not-yet-arrived are no-shows
     by_organisation: list[OrganisationLine] = field(default_factory=list)
     timeline: list[Slot] = field(default_factory=list)
     doors: list[str] = field(default_factory=list)
@@ -168,6 +175,12 @@ class Figures:
             else f"{s.starts_at:%H:%M}"
             for s in self.timeline
         ]
+
+
+def has_started(event: Event, now: datetime | None = None) -> bool:
+    """Whether the event has begun. Until then nobody is absent: a confirmed person not
+    checked in is one who has not arrived yet; from its start, a no-show."""
+    return (now or utcnow()) >= event.starts_at
 
 
 def _fold(line: Line, status: RegistrationStatus, count: int, present: int) -> None:
@@ -276,6 +289,7 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         if scope in lines:
             part = lines[scope].by_type[kind]
             part.present += count
+            part.present_unregistered += count - (was_registered if status != CANCELLED else 0)
             if status == CONFIRMED:
                 part.present_confirmed += was_registered
     for line in lines.values():
@@ -284,6 +298,7 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
             line.confirmed += part.confirmed
             line.present += part.present
             line.present_confirmed += part.present_confirmed
+            line.present_unregistered += part.present_unregistered
     return list(lines.values())
 
 
@@ -418,11 +433,17 @@ def figures(
     arrivals: bool = True,
     sort: str = "registered",
     descending: bool | None = None,
+    now: datetime | None = None,
 ) -> Figures:
     """All the figures of an event: the dashboard, the headcount export and the report."""
     counts = _people(db, event)
     totals, types = _totals_and_types(counts)
-    result = Figures(totals=totals, by_type=types, by_session=by_session(db, event))
+    result = Figures(
+        totals=totals,
+        by_type=types,
+        by_session=by_session(db, event),
+        started=has_started(event, now),
+    )
     if organisations:
         lines = _by_organisation(db, counts)
         result.by_organisation = sort_organisations(lines, sort, descending)

@@ -16,14 +16,16 @@ The closing line "N present / M registered" counts, at the sheet's scope (the en
 for the whole event, the session's own check-ins for a session):
 
 - M, registered: the confirmed registrations expected there (for a session: those
-  registered for it), i.e. the people listed because they were expected;
+  registered for it), i.e. the people listed because they were expected; a walk-in,
+  registered at the door as they came in (for the session the door was checking in
+  to, if any), was not expected and is not in M;
 - N, present: the listed people checked in there, whether they were expected or not
   (a walk-in or a session check-in without registering counts in N, not in M, so N
   may exceed M).
 
-The figures therefore agree with tracker.reports.services for the entrance (present)
-and for a session's confirmed and present; a sheet's rows and its totals come from the
-same single query.
+N therefore agrees with tracker.reports.services' present (the entrance's, a
+session's), and M with its confirmed less the walk-ins; a sheet's rows and its totals
+come from the same single query.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from tracker.models import (
     Organisation,
     OrganisationType,
     Registration,
+    RegistrationSource,
     RegistrationStatus,
     Session,
     registration_sessions,
@@ -69,7 +72,7 @@ class Row:
     organisation: str
     job_title: str | None
     type: OrganisationType
-    expected: bool  # a confirmed registration for this scope
+    expected: bool  # a confirmed registration for this scope, made before the door
     checked_in_at: datetime | None  # aware UTC
 
 
@@ -135,7 +138,10 @@ def signin_sheet(db: DbSession, event: Event, session_id: int | None = None) -> 
     sheet's scope: one SQL query (plus one to find the session)."""
     session = session_for(db, event, session_id)
     scope = session.id if session is not None else ENTRANCE
-    confirmed = Registration.status == RegistrationStatus.CONFIRMED
+    confirmed = and_(
+        Registration.status == RegistrationStatus.CONFIRMED,
+        Registration.source != RegistrationSource.WALK_IN,  # came unexpected: in N, not M
+    )
     query = (
         select(
             Registration.id,

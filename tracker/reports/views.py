@@ -28,7 +28,8 @@ def dashboard(slug: str) -> str:
     sort = sort if sort in ORGANISATION_SORTS else "registered"
     order = request.args.get("order")
     descending = {"asc": False, "desc": True}.get(order or "", default_descending(sort))
-    result = figures(get_db(), event, sort=sort, descending=descending)
+    now = utcnow()
+    result = figures(get_db(), event, sort=sort, descending=descending, now=now)
     context = {
         "event": event,
         "figures": result,
@@ -37,7 +38,7 @@ def dashboard(slug: str) -> str:
         "type_labels": {kind: str(label) for kind, label in TYPE_SHORT_LABELS.items()},
         "sort": sort,
         "descending": descending,
-        "now": utcnow(),
+        "now": now,
     }
     if request.args.get("part") == "figures":
         return render_template("reports/_figures.html", **context)
