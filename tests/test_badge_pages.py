@@ -109,3 +109,28 @@ def test_a_session_of_another_event_is_refused_not_read_as_every_badge(app, clie
     own = client.get(f"{base}/preview.pdf?layout=a6&session={event.sessions[0].id}")
     assert own.status_code == 200 and own.mimetype == "application/pdf"
     assert client.get(f"{base}/preview.pdf?layout=a6&session=").status_code == 200
+
+
+def test_an_unknown_type_or_layout_is_refused_not_read_as_every_type(app, client, db):
+    from tracker.models import Role
+
+    event = make_event(db)
+    regs = people(db, event, 2)
+    organiser = make_user(app, db, Role.ORGANISER, [event], email="org-types@example.org")
+    db.commit()
+    login(client, organiser)
+    base = f"/events/{event.slug}/badges"
+
+    preview = client.get(f"{base}/preview.pdf?layout=a6&type=bogus")
+    assert preview.status_code == 400 and preview.mimetype == "text/html"
+    assert "“bogus” is not an organisation type." in preview.text
+    batch = client.post(base, data={"layout": "a4-8", "type": ["cluster", "<i>x</i>"]})
+    assert batch.status_code == 400
+    assert "“&lt;i&gt;x&lt;/i&gt;” is not an organisation type." in batch.text
+    layout = client.post(base, data={"layout": "a3-2"})
+    assert layout.status_code == 400 and "“a3-2” is not a badge layout." in layout.text
+    db.expire_all()
+    assert all(r.badge_print_count == 0 for r in regs)
+    # Known types, several at once, and an empty choice still work.
+    ok = client.get(f"{base}/preview.pdf?layout=a6&type=cluster&type=region&type=")
+    assert ok.status_code == 200 and ok.mimetype == "application/pdf"

@@ -12,6 +12,7 @@ from tracker.badges.services import record_printed, render_badges, select_regist
 from tracker.db import get_db
 from tracker.errors import DomainError
 from tracker.events.services import session_filter
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType, Role
 from tracker.organiser.services import get_registration
 from tracker.registration.forms import TYPE_SHORT_LABELS
@@ -28,14 +29,31 @@ def _pdf(body: bytes, filename: str, *, inline: bool = False) -> Response:
     return response
 
 
+class BadFilter(DomainError):
+    code = "invalid_filter"
+    status = 400
+
+
+TYPES = frozenset(t.value for t in OrganisationType)
+
+
+def _shown(value: str) -> str:
+    return "".join(c for c in value if c.isprintable())[:40]
+
+
 def _filters(event: Event) -> dict:
     """The batch filters from the query string or the form, checked: a session of
-    another event is refused (a 400 that says which), never read as "every session"."""
+    another event, an unknown type or layout is refused (a 400 that says which), never
+    read as "every session", "every type" or the default layout."""
     values = request.values
     layout = values.get("layout") or DEFAULT_LAYOUT
-    types = [t for t in values.getlist("type") if t in {o.value for o in OrganisationType}]
+    if layout not in LAYOUTS:
+        raise BadFilter(_l("“%(value)s” is not a badge layout.", value=_shown(layout)))
+    types = [t for t in values.getlist("type") if t]
+    for unknown in (t for t in types if t not in TYPES):
+        raise BadFilter(_l("“%(value)s” is not an organisation type.", value=_shown(unknown)))
     return {
-        "layout": layout if layout in LAYOUTS else DEFAULT_LAYOUT,
+        "layout": layout,
         "types": types,
         "session_id": session_filter(event, values.get("session")),
         "not_printed": values.get("not_printed") == "y",
