@@ -65,7 +65,8 @@ def landing_url(user: User) -> str:
     return home_url()
 
 
-def _safe_next(value: str | None) -> str | None:
+def safe_next(value: str | None) -> str | None:
+    """A `next` sent with a form or a link, if it is a path on this site."""
     return value if value and len(value) <= 2000 and is_local_path(value) else None
 
 
@@ -74,7 +75,7 @@ def _safe_next(value: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int] | str:
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     form = LoginForm()
     if request.method == "GET":
         if current_user.is_authenticated:
