@@ -306,3 +306,10 @@ def test_the_switch_is_said_in_french(client, as_its_organiser, open_event):
     page = page_text(client.get(response.location))
     assert "Ouvrir les inscriptions" in page
     assert "sont closes" in page
+
+
+def test_the_demo_event_is_public(db, app_ctx):
+    from tracker.demo import seed_demo
+
+    event, _added = seed_demo(db)
+    assert event.visibility == Visibility.PUBLIC
