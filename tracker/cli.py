@@ -171,6 +171,14 @@ event_group = click.Group("event", help="Events.")
     metavar="TYPE=N",
     help="At most N confirmed people of an organisation type, e.g. cluster=60 (repeatable)",
 )
+@click.option(
+    "--visibility",
+    type=click.Choice(["draft", "unlisted", "public"]),
+    default="public",
+    show_default=True,
+    help="draft: only its organisers and admins see it; unlisted: reachable by its link, "
+    "not on the home page; public: listed on the home page",
+)
 @with_appcontext
 @one_line_errors
 def event_create(
@@ -184,6 +192,7 @@ def event_create(
     capacity: int | None,
     sessions: tuple[str, ...],
     quotas: tuple[str, ...],
+    visibility: str,
 ) -> None:
     """Create an event; registration opens now and closes at its start."""
     from tracker.events.services import EventSpec, create_event
@@ -199,6 +208,7 @@ def event_create(
         ends_at=_parse_local(ends, tz, "--ends") if ends else None,
         sessions=[_parse_session(value, tz) for value in sessions],
         type_quotas=_parse_quotas(quotas),
+        visibility=visibility,
     )
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event = create_event(db, spec)

@@ -44,6 +44,12 @@ class Role(enum.StrEnum):
     DOOR = "door"  # check-in only
 
 
+class Visibility(enum.StrEnum):
+    DRAFT = "draft"  # only its organisers and admins see it
+    UNLISTED = "unlisted"  # reachable by its link, not listed on the home page
+    PUBLIC = "public"  # listed on the home page
+
+
 class RegistrationSource(enum.StrEnum):
     ONLINE = "online"
     WALK_IN = "walk_in"
@@ -107,6 +113,9 @@ class Event(Base):
     # {"cluster": "#1f6feb", ...}: the badge band's colour per organisation type
     # (missing types use the defaults of tracker.badges).
     badge_colours: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    visibility: Mapped[Visibility] = mapped_column(
+        _enum(Visibility, "event_visibility"), default=Visibility.PUBLIC, server_default="public"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sessions: Mapped[list[Session]] = relationship(

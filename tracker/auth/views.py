@@ -21,9 +21,10 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from tracker.auth import ratelimit, services, start_session
-from tracker.auth.access import ADMIN, require
+from tracker.auth.access import ADMIN, may_open, require
 from tracker.auth.forms import ROLE_SHORT_LABELS, AccountForm, LoginForm, NewAccountForm
 from tracker.db import get_db
+from tracker.door.services import door_events
 from tracker.errors import DomainError
 from tracker.i18n import is_local_path
 from tracker.models import Event, Role, User
@@ -52,7 +53,20 @@ def home_url() -> str:
     return url_for(endpoint) if endpoint else request.script_root + HOME_PATH
 
 
-def _safe_next(value: str | None) -> str | None:
+def landing_url(user: User) -> str:
+    """Where an account lands after login: its work. A door account on the door screen
+    of its one event, or on the list of its events' door screens (which says so when
+    it has none); organisers and admins on their home."""
+    if user.role == Role.DOOR:
+        events = door_events(get_db(), user)
+        if len(events) == 1:
+            return url_for("door.door", slug=events[0].slug)
+        return url_for("door.index")
+    return home_url()
+
+
+def safe_next(value: str | None) -> str | None:
+    """A `next` sent with a form or a link, if it is a path on this site."""
     return value if value and len(value) <= 2000 and is_local_path(value) else None
 
 
@@ -61,11 +75,11 @@ def _safe_next(value: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int] | str:
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     form = LoginForm()
     if request.method == "GET":
         if current_user.is_authenticated:
-            return redirect(next_url or home_url())
+            return redirect(next_url or landing_url(current_user._get_current_object()))
         return render_template("auth/login.html", form=form, next=next_url)
 
     if not form.validate_on_submit():
@@ -82,7 +96,7 @@ def login() -> Response | tuple[str, int] | str:
     session.clear()  # nothing from before the login survives it (CSRF token included)
     login_user(user)
     start_session(user)
-    return redirect(next_url or home_url(), code=303)
+    return redirect(next_url or landing_url(user), code=303)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -232,4 +246,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(users_bp)
     ratelimit.init_app(app)
-    app.context_processor(lambda: {"home_url": home_url})
+    app.context_processor(lambda: {"home_url": home_url, "can": may_open})

@@ -29,6 +29,7 @@ from tracker.models import (
     Registration,
     RegistrationSource,
     RegistrationStatus,
+    Role,
     ScanLog,
     User,
 )
@@ -215,3 +216,16 @@ def register_walk_in(
         now=now,
     )
     return WalkIn(registration, outcome, over_capacity)
+
+
+def door_events(db: DbSession, user: User, now: datetime | None = None) -> list[Event]:
+    """The events whose door screen the account may open (every event for an admin):
+    those not over yet first, soonest first, then the past ones, latest first."""
+    now = now or utcnow()
+    query = select(Event)
+    if user.role != Role.ADMIN:
+        query = query.where(Event.id.in_([e.id for e in user.events]))
+    found = db.scalars(query).all()
+    coming = sorted((e for e in found if e.ends_at >= now), key=lambda e: (e.starts_at, e.id))
+    past = sorted((e for e in found if e.ends_at < now), key=lambda e: (e.starts_at, e.id))
+    return coming + past[::-1]

@@ -117,6 +117,16 @@ def _page(event: Event, form: WalkInForm, status: int = 200) -> Response:
     return _no_store(Response(body, status=status))
 
 
+@bp.route("/door")
+@require(DOOR)
+def index() -> Response:
+    """The door screens of the account's events (where a door account with several
+    events, or none, lands after logging in)."""
+    user = check(DOOR)
+    body = render_template("door/index.html", events=services.door_events(get_db(), user))
+    return _no_store(Response(body))
+
+
 @bp.route("/events/<slug>/door")
 @require(DOOR)
 def door(slug: str) -> Response:

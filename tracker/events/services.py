@@ -26,6 +26,7 @@ from tracker.models import (
     RegistrationStatus,
     Session,
     User,
+    Visibility,
     registration_sessions,
     user_events,
 )
@@ -59,6 +60,7 @@ class EventSpec:
     registration_closes_at: datetime | None = None
     edit_deadline: datetime | None = None
     sessions: list[SessionSpec] = field(default_factory=list)
+    visibility: str = Visibility.PUBLIC.value  # draft, unlisted or public
 
 
 def zone(name: str) -> ZoneInfo:
@@ -118,6 +120,8 @@ def _settings(spec: EventSpec, opens: datetime) -> _Settings:
     organiser's form does. Left empty, the end is 8 hours after the start, registration
     closes at the start and changes are allowed until it closes (or the event ends)."""
     zone(spec.timezone)
+    if spec.visibility not in {v.value for v in Visibility}:
+        raise DomainError(_l("Choose draft, unlisted or public."), field="visibility")
     if not spec.title.strip():
         raise DomainError(_l("The title is required."), field="title")
     ends_at = spec.ends_at or spec.starts_at + timedelta(hours=8)
@@ -177,6 +181,7 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
         edit_deadline=settings.edit_deadline,
         capacity=spec.capacity,
         type_quotas=dict(spec.type_quotas),
+        visibility=Visibility(spec.visibility),
     )
     for position, s in enumerate(spec.sessions):
         _check_session(event, s)
@@ -246,6 +251,7 @@ def event_snapshot(event: Event) -> dict[str, Any]:
         "edit_deadline": _iso(event.edit_deadline),
         "capacity": event.capacity,
         "type_quotas": dict(sorted((event.type_quotas or {}).items())),
+        "visibility": Visibility(event.visibility).value,
     }
 
 
@@ -286,8 +292,29 @@ def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list
     event.edit_deadline = settings.edit_deadline
     event.capacity = spec.capacity
     event.type_quotas = dict(spec.type_quotas)
+    event.visibility = Visibility(spec.visibility)
     db.flush()
     return diff(before, event_snapshot(event))
+
+
+def spec_of(event: Event) -> EventSpec:
+    """An event's settings as a spec, to change one of them and save the rest as they are."""
+    return EventSpec(
+        slug=event.slug,
+        title=event.title,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        timezone=event.timezone,
+        venue=event.venue,
+        organiser=event.organiser,
+        description=event.description,
+        capacity=event.capacity,
+        type_quotas=dict(event.type_quotas or {}),
+        registration_opens_at=event.registration_opens_at,
+        registration_closes_at=event.registration_closes_at,
+        edit_deadline=event.edit_deadline,
+        visibility=Visibility(event.visibility).value,
+    )
 
 
 def session_snapshot(session: Session) -> dict[str, Any]:

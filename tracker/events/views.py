@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
+from tracker.auth.access import shown
 from tracker.db import get_db, utcnow
 from tracker.events.services import get_event
-from tracker.models import Event
+from tracker.models import Event, Visibility
 from tracker.registration.services import availability, registration_is_open
 
 bp = Blueprint("events", __name__)
@@ -17,7 +18,9 @@ bp = Blueprint("events", __name__)
 def index() -> str:
     db = get_db()
     events = db.scalars(
-        select(Event).where(Event.ends_at >= utcnow()).order_by(Event.starts_at)
+        select(Event)
+        .where(Event.ends_at >= utcnow(), Event.visibility == Visibility.PUBLIC)
+        .order_by(Event.starts_at)
     ).all()
     return render_template("events/index.html", events=events)
 
@@ -25,7 +28,7 @@ def index() -> str:
 @bp.route("/events/<slug>")
 def show(slug: str) -> str:
     db = get_db()
-    event = get_event(db, slug)
+    event = shown(get_event(db, slug))
     return render_template(
         "events/show.html",
         event=event,

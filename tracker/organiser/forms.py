@@ -12,16 +12,18 @@ from wtforms import (
     Field,
     Form,
     IntegerField,
+    RadioField,
     StringField,
     TextAreaField,
     ValidationError,
 )
 from wtforms.fields import DateTimeLocalField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from tracker.events.services import QUOTA_MAX, SLUG_RE
 from tracker.i18n import lazy_gettext as _l
-from tracker.models import OrganisationType
+from tracker.models import OrganisationType, Visibility
 from tracker.registration.forms import (
     REQUIRED,
     EditRegistrationForm,
@@ -97,6 +99,20 @@ QUOTA_LABELS = {
 }
 
 
+VISIBILITY_LABELS = {
+    Visibility.DRAFT: _l("Draft: only the event’s organisers and administrators see it"),
+    Visibility.UNLISTED: _l(
+        "Unlisted: anyone with its link can see it and register; not on the home page"
+    ),
+    Visibility.PUBLIC: _l("Public: listed on the home page"),
+}
+VISIBILITY_SHORT_LABELS = {
+    Visibility.DRAFT: _l("Draft"),
+    Visibility.UNLISTED: _l("Unlisted"),
+    Visibility.PUBLIC: _l("Public"),
+}
+
+
 class EventForm(FlaskForm):
     title = StringField(
         _l("Title"),
@@ -134,6 +150,13 @@ class EventForm(FlaskForm):
     quota_region = _count(QUOTA_LABELS[OrganisationType.REGION])
     quota_agency = _count(QUOTA_LABELS[OrganisationType.AGENCY])
     quota_other = _count(QUOTA_LABELS[OrganisationType.OTHER])
+    # Left out of a form sent (a script), the event keeps its visibility: the view
+    # gives the current one as the default.
+    visibility = RadioField(
+        _l("Visibility"),
+        choices=[SelectChoice(v.value, label) for v, label in VISIBILITY_LABELS.items()],
+        default=Visibility.PUBLIC.value,
+    )
 
     def quota_fields(self) -> list[Field]:
         return [getattr(self, f"quota_{t.value}") for t in OrganisationType]
@@ -154,6 +177,13 @@ def valid_slug(_form: Form, field: Field) -> None:
 
 
 class NewEventForm(EventForm):
+    # A new event is a draft until its organiser makes it public or unlisted: set up
+    # (sessions, quotas) before anyone can see it or register.
+    visibility = RadioField(
+        _l("Visibility"),
+        choices=[SelectChoice(v.value, label) for v, label in VISIBILITY_LABELS.items()],
+        default=Visibility.DRAFT.value,
+    )
     slug = StringField(
         _l("Slug (the event's address: /events/<slug>)"),
         validators=[DataRequired(REQUIRED), valid_slug],

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
 from tracker import audit
-from tracker.errors import InvalidChoice, NotFound
+from tracker.db import utcnow
+from tracker.errors import DomainError, InvalidChoice, NotFound
 from tracker.events import services as events
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
@@ -136,6 +137,35 @@ def save_event(
         if confirmed > event.capacity:
             result.confirmed_over_capacity = confirmed
     return result
+
+
+def set_registration_open(
+    db: DbSession, event: Event, is_open: bool, *, actor: User | None, now: datetime | None = None
+) -> EventSaved:
+    """Open or close registration now, in one click, through the event's own rules.
+    Closing: it closes now (nothing changes if it is not open). Opening: it opens now if
+    it was to open later and, if it had closed, closes at the start, or at the end once
+    the event has started; an event that is over is refused. Attendees whose time to
+    change their registration had passed get it back until registration closes."""
+    now = now or utcnow()
+    spec = events.spec_of(event)
+    if not is_open:
+        if not registrations.registration_is_open(event, now):
+            return EventSaved({})
+        spec.registration_closes_at = now
+        return save_event(db, event, spec, actor=actor)
+    if event.ends_at <= now:
+        raise DomainError(
+            _l("The event is over: its registration cannot be opened again."),
+            field="registration_closes_at",
+        )
+    if event.registration_opens_at > now:
+        spec.registration_opens_at = now
+    if event.registration_closes_at <= now:
+        spec.registration_closes_at = event.starts_at if event.starts_at > now else event.ends_at
+    if event.edit_deadline <= now:
+        spec.edit_deadline = None  # until registration closes (or the event ends)
+    return save_event(db, event, spec, actor=actor)
 
 
 # --- sessions -----------------------------------------------------------------------

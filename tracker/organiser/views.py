@@ -33,11 +33,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
 from tracker.auth.access import MANAGE, event_for, require
+from tracker.auth.views import safe_next
 from tracker.checkin.services import SCAN_LABELS
 from tracker.db import get_db, utcnow
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.events import services as events
 from tracker.i18n import lazy_gettext as _l
+from tracker.i18n import local_datetime
 from tracker.models import (
     Event,
     OrganisationType,
@@ -45,10 +47,12 @@ from tracker.models import (
     RegistrationSource,
     Session,
     User,
+    Visibility,
 )
 from tracker.organiser import services
 from tracker.organiser.forms import (
     OVERLAP_LABEL,
+    VISIBILITY_SHORT_LABELS,
     EventForm,
     NewEventForm,
     NewRegistrationForm,
@@ -136,7 +140,14 @@ def _common() -> dict[str, Any]:
 @require(MANAGE)
 def home() -> str:
     summaries = services.managed_events(get_db(), _actor())
-    return render_template("organiser/home.html", summaries=summaries, now=utcnow())
+    now = utcnow()
+    return render_template(
+        "organiser/home.html",
+        summaries=summaries,
+        now=now,
+        is_open={s.event.id: registrations.registration_is_open(s.event, now) for s in summaries},
+        visibility_labels=VISIBILITY_SHORT_LABELS,
+    )
 
 
 # --- events ---------------------------------------------------------------------------
@@ -162,6 +173,7 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
     form.registration_closes_at.data = _local(event.registration_closes_at, tz)
     form.edit_deadline.data = _local(event.edit_deadline, tz)
     form.capacity.data = event.capacity
+    form.visibility.data = Visibility(event.visibility).value
     for t in OrganisationType:
         getattr(form, f"quota_{t.value}").data = (event.type_quotas or {}).get(t.value)
 
@@ -203,6 +215,7 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
         edit_deadline=when("edit_deadline"),
         capacity=form.capacity.data,
         type_quotas=form.quotas(),
+        visibility=form.visibility.data,
     )
 
 
@@ -223,6 +236,14 @@ def new_event() -> BaseResponse | tuple[str, int]:
                 _show_domain_error(form, e)
             else:
                 flash(_("The event has been created. Add its sessions below."), "success")
+                if event.visibility == Visibility.DRAFT:
+                    flash(
+                        _(
+                            "It is a draft: only its organisers and administrators see it. "
+                            "Make it public or unlisted in its settings when it is ready."
+                        ),
+                        "info",
+                    )
                 return redirect(url_for(".edit_event", slug=event.slug), code=303)
         return _event_page("organiser/event_form.html", INVALID, form=form, event=None)
     return _event_page("organiser/event_form.html", form=form, event=None)
@@ -233,7 +254,7 @@ def new_event() -> BaseResponse | tuple[str, int]:
 def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
     event = event_for(slug, MANAGE)
     db = get_db()
-    form = EventForm()
+    form = EventForm(visibility=Visibility(event.visibility).value)
     if request.method == "GET":
         _fill_event_form(form, event)
     elif form.validate_on_submit():
@@ -254,6 +275,7 @@ def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
         event=event,
         places=registrations.availability(db, event),
         usage={s.id: events.session_usage(db, s) for s in event.sessions},
+        is_open=registrations.registration_is_open(event),
     )
 
 
@@ -282,6 +304,49 @@ def _flash_saved(saved: services.EventSaved, event: Event) -> None:
             ),
             "warning",
         )
+
+
+def _set_registration(slug: str, is_open: bool) -> BaseResponse:
+    """One click from the event's settings or the list of events; back where it came from."""
+    event = event_for(slug, MANAGE)
+    db = get_db()
+    target = safe_next(request.form.get("next")) or url_for(".edit_event", slug=event.slug)
+    try:
+        saved = services.set_registration_open(db, event, is_open, actor=_actor())
+    except DomainError as e:
+        flash(str(e.message), "error")
+        return redirect(target, code=303)
+    notify.send_promoted(db, saved.promoted)
+    if is_open:
+        flash(
+            _(
+                "Registration for “%(title)s” is open until %(time)s.",
+                title=event.title,
+                time=local_datetime(event.registration_closes_at, event.timezone, "medium"),
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "Registration for “%(title)s” is closed. Door staff can still register walk-ins.",
+                title=event.title,
+            ),
+            "success",
+        )
+    return redirect(target, code=303)
+
+
+@bp.route("/events/<slug>/registration/close", methods=["POST"])
+@require(MANAGE)
+def close_registration(slug: str) -> BaseResponse:
+    return _set_registration(slug, False)
+
+
+@bp.route("/events/<slug>/registration/open", methods=["POST"])
+@require(MANAGE)
+def open_registration(slug: str) -> BaseResponse:
+    return _set_registration(slug, True)
 
 
 # --- sessions ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
 from tracker.auth import ratelimit
+from tracker.auth.access import shown
 from tracker.db import get_db, release_write_lock
 from tracker.errors import AlreadyRegistered, DomainError, NotFound
 from tracker.events.services import get_event
@@ -82,7 +83,7 @@ def _show_domain_error(form: RegistrationForm, error: DomainError) -> None:
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
 def register(slug: str) -> str | BaseResponse | tuple[str, int]:
     db = get_db()
-    event = get_event(db, slug)
+    event = shown(get_event(db, slug))
     form = RegistrationForm()
     # Validation needs only the ids; places are counted when a page is shown.
     form.sessions.choices = [SelectChoice(s.id, s.title) for s in event.sessions]
@@ -157,6 +158,14 @@ def _form_page(db: DbSession, event: Event, form: RegistrationForm, is_open: boo
     )
 
 
+def _by_token(db: DbSession, token: str) -> Registration:
+    """The registration of a private link; not found while its event is a draft (but
+    by the event's organisers and admins)."""
+    registration = services.get_by_token(db, token)
+    shown(registration.event)
+    return registration
+
+
 def _private(response: Response) -> Response:
     # The token is in the URL: keep it out of caches and Referer headers.
     response.headers["Cache-Control"] = "no-store"
@@ -168,7 +177,7 @@ def _private(response: Response) -> Response:
 @bp.route("/r/<token>")
 def manage(token: str) -> Response:
     db = get_db()
-    registration = services.get_by_token(db, token)
+    registration = _by_token(db, token)
     return _private(
         Response(
             render_template(
@@ -186,7 +195,7 @@ def manage(token: str) -> Response:
 def qr(token: str) -> Response:
     """The entrance code's image, for a confirmed person only: a waitlisted one gets it
     when a place is theirs, a cancelled one never again."""
-    registration = services.get_by_token(get_db(), token)
+    registration = _by_token(get_db(), token)
     if registration.status != services.CONFIRMED:
         raise NotFound()
     return _private(Response(registration.qr_png, mimetype="image/png"))
@@ -196,7 +205,7 @@ def qr(token: str) -> Response:
 def ics(token: str) -> Response:
     from tracker.calendar import registration_ics
 
-    registration = services.get_by_token(get_db(), token)
+    registration = _by_token(get_db(), token)
     body = registration_ics(registration)
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = (
@@ -219,7 +228,7 @@ def _form_from(registration: Registration) -> EditRegistrationForm:
 @bp.route("/r/<token>/edit", methods=["GET", "POST"])
 def edit(token: str) -> Response | BaseResponse:
     db = get_db()
-    registration = services.get_by_token(db, token)
+    registration = _by_token(db, token)
     event = registration.event
     if not services.can_edit(registration):
         flash(_("This registration can no longer be changed."), "error")
@@ -260,7 +269,7 @@ def edit(token: str) -> Response | BaseResponse:
 @bp.route("/r/<token>/cancel", methods=["GET", "POST"])
 def cancel(token: str) -> Response | BaseResponse:
     db = get_db()
-    registration = services.get_by_token(db, token)
+    registration = _by_token(db, token)
     if request.method == "POST":
         try:
             promoted = services.cancel_registration(db, registration)
