@@ -12,11 +12,11 @@ from html.parser import HTMLParser
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import attendance_event, make_event
+from tests.conftest import attendance_event, make_event, make_registration
 from tests.test_organiser_events import login, make_user
 from tracker.auth.services import create_token
 from tracker.db import utcnow
-from tracker.models import OrganisationType, Role
+from tracker.models import Event, OrganisationType, Role
 from tracker.reports.services import figures, has_started
 
 
@@ -150,8 +150,56 @@ def test_the_live_part_is_the_figures_alone(client, event, organiser):
     assert response.status_code == 200
     assert "<html" not in html and "table-by-type" in html
     full = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
-    assert 'data-url="/events/attendance/stats?part=figures' in full
+    assert 'data-url="/events/attendance/stats?part=figures"' in full
     assert "js/stats.js" in full
+
+
+def many_organisations(db, count: int) -> Event:
+    """An event with one registration from each of `count` organisations."""
+    crowded = make_event(db, capacity=None)
+    for n in range(count):
+        make_registration(
+            db, crowded, organisation=f"Organisation numéro {n:03d}", email=f"p{n}@example.org"
+        )
+    return crowded
+
+
+def test_the_live_refresh_holds_no_organisation_and_stays_small(client, db, organiser):
+    crowded = many_organisations(db, 200)
+    organiser.events.append(crowded)
+    db.commit()
+    url = f"/events/{crowded.slug}/stats"
+    whole = client.get(url).get_data(as_text=True)
+    assert len(Tables(whole).tables["table-by-organisation"]) == 1 + 200
+    live = client.get(f"{url}?part=figures")
+    html = live.get_data(as_text=True)
+    assert live.status_code == 200
+    assert "table-by-organisation" not in html and "Organisation numéro" not in html
+    # The headline figures, three small tables and three charts: the same size with 200
+    # organisations as with 2, where the whole page carries a row for each.
+    assert 'data-registered="200"' in html
+    assert len(live.data) < 40_000 < len(whole.encode())
+
+
+def test_the_organisations_reload_alone_sorted_as_asked(client, db, event, organiser):
+    url = f"/events/{event.slug}/stats?part=organisations"
+    response = client.get(f"{url}&sort=name&order=desc")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in html and "table-by-type" not in html and "table-arrivals" not in html
+    rows = Tables(html).tables["table-by-organisation"][1:]
+    assert (rows[0][0], rows[-1][0]) == ("Vegepolys", "Aerospace Valley")
+    assert 'aria-sort="descending"' in html
+    # Its links reload it as sorted (the whole page without the script).
+    assert "sort=name&amp;order=asc#by-organisation" in html
+    assert "data-organisations" in html
+    rows = Tables(client.get(f"{url}&sort=present").get_data(as_text=True)).tables
+    assert [r[3] for r in rows["table-by-organisation"][1:]] == sorted(
+        (r[3] for r in rows["table-by-organisation"][1:]), key=int, reverse=True
+    )
+    # The whole page keeps its sort in the address, with the table in its own region.
+    whole = dashboard(client, event, "?sort=name&order=desc").tables["table-by-organisation"]
+    assert whole[1][0] == "Vegepolys"
 
 
 def test_the_dashboard_follows_a_new_check_in(client, db, event, organiser):
