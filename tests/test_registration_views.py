@@ -342,8 +342,8 @@ def test_registration_not_yet_open_says_when_it_opens_in_each_language(client, d
         client.set_cookie("lang", "fr")
         page = client.get(path).text
         assert (
-            "Les inscriptions ne sont pas encore ouvertes\u00a0: elles ouvrent le 4 janvier 2090, 09:00"
-            in html.unescape(page)
+            "Les inscriptions ne sont pas encore ouvertes\u00a0: "
+            "elles ouvrent le 4 janvier 2090, 09:00" in html.unescape(page)
         ), path
         client.delete_cookie("lang")
 
