@@ -394,7 +394,7 @@ def test_add_edit_reorder_and_delete_sessions(client, db, event, organiser, as_o
             "title": "Focus Europe",
             "kind": "focus",
             "room": "Salle 2",
-            "starts_at": "2030-12-10T14:00",
+            "starts_at": "10/12/2030 14:00",  # as the form shows dates: day first
             "ends_at": "2030-12-10T15:30",
             "capacity": "25",
         },
@@ -410,6 +410,8 @@ def test_add_edit_reorder_and_delete_sessions(client, db, event, organiser, as_o
         25,
     )
     assert focus.starts_at == datetime(2030, 12, 10, 13, 0, tzinfo=UTC)
+    page = text(as_organiser.get(f"{base}/{focus.id}/edit"))
+    assert 'value="10/12/2030 14:00"' in page and 'value="10/12/2030 15:30"' in page
 
     response = as_organiser.post(
         f"{base}/{focus.id}/edit", data={"title": "Focus Asie", "capacity": "30"}
