@@ -207,7 +207,7 @@ def test_closing_registration_in_one_click(db, client, as_its_organiser, open_ev
     changes = audit_entries(db, open_event, "event.update")[-1].changes
     assert set(changes) == {"registration_closes_at"}
     client.post("/logout")
-    assert "Registration is not open." in page_text(client.get(f"/events/{open_event.slug}"))
+    assert "Registration closed on " in page_text(client.get(f"/events/{open_event.slug}"))
     refused = client.post(f"/events/{open_event.slug}/register", data=form_data(open_event))
     assert refused.status_code == 409
 

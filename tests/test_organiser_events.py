@@ -200,7 +200,12 @@ def test_create_an_event_in_its_time_zone(client, db, organiser, as_organiser):
     (entry,) = audit_entries(db, event, "event.create")
     assert entry.user_id == organiser.id and entry.changes["title"] == [None, event.title]
     page = text(as_organiser.get("/events/atelier-2030/edit"))
-    assert 'value="2030-12-10T09:00"' in page  # shown back in local time
+    assert 'value="10/12/2030 09:00"' in page  # shown back in local time, day first
+
+
+DATE_FORMAT = (
+    "Write the date and time as DD/MM/YYYY HH:MM (24-hour clock), for example 04/01/2027 09:00."
+)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +220,12 @@ def test_create_an_event_in_its_time_zone(client, db, organiser, as_organiser):
         ({"capacity": "99999999999999999999"}, "A whole number from 0 to 1000000, please."),
         ({"quota_region": "-3"}, "A whole number from 0 to 1000000, please."),
         ({"starts_at": "0001-01-01T00:00"}, "Choose a date between 2000 and 2100."),
-        ({"starts_at": "tomorrow"}, "Not a valid datetime value."),
+        ({"starts_at": "tomorrow"}, DATE_FORMAT),
+        ({"starts_at": "31/02/2030 10:00"}, DATE_FORMAT),  # no such day
+        ({"starts_at": "10/12/2030 24:00"}, DATE_FORMAT),  # no such hour
+        ({"starts_at": "12/10/2030 9:00 PM"}, DATE_FORMAT),  # a 12-hour clock is ambiguous
+        ({"starts_at": "10/12/30 09:00"}, DATE_FORMAT),  # which century?
+        ({"starts_at": "10/12/0001 09:00"}, "Choose a date between 2000 and 2100."),
         ({"title": "Atelier\x00"}, "Control characters and line breaks are not allowed here."),
         ({"description": "a\x00b"}, "Control characters are not allowed here."),
         ({"title": "x" * 301}, "At most 300 characters, please."),
@@ -237,6 +247,50 @@ def test_create_refuses_bad_input_and_saves_nothing(client, db, as_organiser, ov
     slug = data["slug"]
     db.expire_all()
     assert db.scalar(select(func.count(Event.id)).where(Event.slug == slug)) == 0
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_dates_are_typed_and_shown_day_first_on_24_hours_in_both_languages(
+    client, db, as_organiser, lang
+):
+    """A browser's date picker follows the browser's language, not the page's: the fields
+    are text in one explicit format (day first, 24-hour clock), the ISO form still taken."""
+    as_organiser.set_cookie("lang", lang)
+    page = text(as_organiser.get("/events/new"))
+    placeholder = {"fr": "JJ/MM/AAAA HH:MM", "en": "DD/MM/YYYY HH:MM"}[lang]
+    assert 'name="starts_at" pattern=' in page
+    assert f'placeholder="{placeholder}"' in page
+    assert 'type="datetime-local"' not in page
+    data = event_form(
+        slug=f"jour-{lang}",
+        starts_at="04/01/2031 09:00",
+        ends_at="4/1/2031 17h30",  # as French is written by hand
+        registration_opens_at="2030-10-01 08:00",  # the ISO form
+        registration_closes_at=" 03/01/2031 18:00 ",
+        edit_deadline="02/01/2031 12:00",
+    )
+    response = as_organiser.post("/events/new", data=data)
+    assert response.status_code == 303, text(response)
+    db.expire_all()
+    event = db.scalar(select(Event).where(Event.slug == f"jour-{lang}"))
+    assert event.starts_at == datetime(2031, 1, 4, 8, 0, tzinfo=UTC)  # 09:00 in Paris
+    assert event.ends_at == datetime(2031, 1, 4, 16, 30, tzinfo=UTC)
+    assert event.registration_opens_at == datetime(2030, 10, 1, 6, 0, tzinfo=UTC)
+    assert event.registration_closes_at == datetime(2031, 1, 3, 17, 0, tzinfo=UTC)
+    page = text(as_organiser.get(f"/events/jour-{lang}/edit"))
+    assert 'value="04/01/2031 09:00"' in page and 'value="04/01/2031 17:30"' in page
+
+
+def test_a_date_in_the_wrong_format_is_refused_in_french(client, db, as_organiser):
+    as_organiser.set_cookie("lang", "fr")
+    response = as_organiser.post("/events/new", data=event_form(starts_at="2030/12/10 9am"))
+    assert response.status_code == 422
+    page = html.unescape(text(response))
+    assert (
+        "Écrivez la date et l’heure sous la forme JJ/MM/AAAA HH:MM (sur 24\u00a0heures), "
+        "par exemple 04/01/2027 09:00." in page
+    )
+    assert 'value="2030/12/10 9am"' in page  # given back as typed, to be corrected
 
 
 def test_create_refuses_a_slug_already_taken(client, db, event, as_organiser):
@@ -340,7 +394,7 @@ def test_add_edit_reorder_and_delete_sessions(client, db, event, organiser, as_o
             "title": "Focus Europe",
             "kind": "focus",
             "room": "Salle 2",
-            "starts_at": "2030-12-10T14:00",
+            "starts_at": "10/12/2030 14:00",  # as the form shows dates: day first
             "ends_at": "2030-12-10T15:30",
             "capacity": "25",
         },
@@ -356,6 +410,8 @@ def test_add_edit_reorder_and_delete_sessions(client, db, event, organiser, as_o
         25,
     )
     assert focus.starts_at == datetime(2030, 12, 10, 13, 0, tzinfo=UTC)
+    page = text(as_organiser.get(f"{base}/{focus.id}/edit"))
+    assert 'value="10/12/2030 14:00"' in page and 'value="10/12/2030 15:30"' in page
 
     response = as_organiser.post(
         f"{base}/{focus.id}/edit", data={"title": "Focus Asie", "capacity": "30"}

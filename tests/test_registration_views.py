@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -325,3 +325,42 @@ def test_an_empty_edit_is_refused_not_a_crash(client, db):
     assert "This field is required." in response.text
     db.expire_all()
     assert r.first_name == "Anne"
+
+
+def test_registration_not_yet_open_says_when_it_opens_in_each_language(client, db):
+    """In the reader's language and the event's time zone, on the event page and the form."""
+    event = make_event(
+        db,
+        timezone="America/New_York",
+        starts_at=datetime(2090, 3, 10, 14, 0, tzinfo=UTC),
+        registration_opens_at=datetime(2090, 1, 4, 14, 0, tzinfo=UTC),  # 09:00 in New York
+    )
+    db.commit()
+    for path in (f"/events/{event.slug}", f"/events/{event.slug}/register"):
+        page = client.get(path).text
+        assert "Registration is not open yet: it opens on January 4, 2090, 9:00" in page, path
+        client.set_cookie("lang", "fr")
+        page = client.get(path).text
+        assert (
+            "Les inscriptions ne sont pas encore ouvertes\u00a0: "
+            "elles ouvrent le 4 janvier 2090, 09:00" in html.unescape(page)
+        ), path
+        client.delete_cookie("lang")
+
+
+def test_closed_registration_says_since_when_in_each_language(client, db):
+    event = make_event(
+        db,
+        timezone="Europe/Paris",
+        registration_opens_at=datetime(2026, 10, 1, 8, 0, tzinfo=UTC),
+        registration_closes_at=datetime(2026, 11, 2, 16, 30, tzinfo=UTC),  # 17:30 in Paris
+    )
+    db.commit()
+    for path in (f"/events/{event.slug}", f"/events/{event.slug}/register"):
+        page = client.get(path).text
+        assert "Registration closed on November 2, 2026, 5:30" in page, path
+        assert "not open yet" not in page
+        client.set_cookie("lang", "fr")
+        page = html.unescape(client.get(path).text)
+        assert "Les inscriptions sont closes depuis le 2 novembre 2026, 17:30" in page, path
+        client.delete_cookie("lang")

@@ -3,7 +3,6 @@ organisations, the live refresh part, the charts, and agreement with the stats A
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from datetime import timedelta
@@ -12,11 +11,11 @@ from html.parser import HTMLParser
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import attendance_event, make_event
+from tests.conftest import attendance_event, make_event, make_registration
 from tests.test_organiser_events import login, make_user
 from tracker.auth.services import create_token
 from tracker.db import utcnow
-from tracker.models import OrganisationType, Role
+from tracker.models import Event, OrganisationType, Role
 from tracker.reports.services import figures, has_started
 
 
@@ -114,14 +113,40 @@ def test_every_chart_is_an_svg_image_with_its_table_beside_it(client, event, org
     page = dashboard(client, event)
     charts = [img for img in page.images if "chart" in img.get("class", "")]
     assert len(charts) == 3
+    svgs = []
     for img in charts:
-        prefix = "data:image/svg+xml;base64,"
-        assert img["src"].startswith(prefix)
-        svg = base64.b64decode(img["src"][len(prefix) :]).decode()
-        assert svg.startswith("<svg") and "<script src" not in svg  # nothing fetched
+        assert re.fullmatch(r"/events/attendance/stats/charts/\w+\.svg\?v=[0-9a-f]{16}", img["src"])
+        response = client.get(img["src"])
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+        svg = response.get_data(as_text=True)
+        assert svg.startswith("<svg") and "<script" not in svg  # nothing fetched, nothing run
         assert "the numbers are in the table" in img["alt"]
-    arrivals = base64.b64decode(charts[2]["src"].split(",", 1)[1]).decode()
-    assert "09:10" in arrivals  # the timeline's slots label the chart
+        svgs.append(svg)
+    assert "09:10" in svgs[2]  # the timeline's slots label the chart
+
+
+def test_a_chart_is_fetched_again_only_when_its_figures_change(client, db, event, organiser):
+    from tracker.checkin.services import check_in
+    from tracker.models import Registration
+
+    def sources() -> dict[str, str]:
+        images = dashboard(client, event, "?part=figures").images
+        return {img["src"].split("?")[0].rsplit("/", 1)[1]: img["src"] for img in images}
+
+    before = sources()
+    assert client.get(before["by_type.svg"]).headers["Cache-Control"] == "private, max-age=86400"
+    # An address of figures gone by is not kept: it answers what is true now.
+    stale = client.get(before["by_type.svg"].replace("?v=", "?v=0"))
+    assert stale.headers["Cache-Control"] == "no-store"
+    c = db.query(Registration).filter_by(event_id=event.id, first_name="C").one()
+    check_in(db, event, actor=None, door="C", code=c.checkin_code)
+    db.commit()
+    after = sources()
+    assert after["by_type.svg"] != before["by_type.svg"]  # one more present cluster
+    assert after["by_session.svg"] == before["by_session.svg"]  # no session check-in
+    assert client.get(f"/events/{event.slug}/stats/charts/pie.svg").status_code == 404
+    client.set_cookie("lang", "fr")  # the words are in the picture: another key
+    assert sources()["by_type.svg"] != after["by_type.svg"]
 
 
 @pytest.mark.parametrize(
@@ -150,8 +175,56 @@ def test_the_live_part_is_the_figures_alone(client, event, organiser):
     assert response.status_code == 200
     assert "<html" not in html and "table-by-type" in html
     full = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
-    assert 'data-url="/events/attendance/stats?part=figures' in full
+    assert 'data-url="/events/attendance/stats?part=figures"' in full
     assert "js/stats.js" in full
+
+
+def many_organisations(db, count: int) -> Event:
+    """An event with one registration from each of `count` organisations."""
+    crowded = make_event(db, capacity=None)
+    for n in range(count):
+        make_registration(
+            db, crowded, organisation=f"Organisation numéro {n:03d}", email=f"p{n}@example.org"
+        )
+    return crowded
+
+
+def test_the_live_refresh_holds_no_organisation_and_stays_small(client, db, organiser):
+    crowded = many_organisations(db, 200)
+    organiser.events.append(crowded)
+    db.commit()
+    url = f"/events/{crowded.slug}/stats"
+    whole = client.get(url).get_data(as_text=True)
+    assert len(Tables(whole).tables["table-by-organisation"]) == 1 + 200
+    live = client.get(f"{url}?part=figures")
+    html = live.get_data(as_text=True)
+    assert live.status_code == 200
+    assert "table-by-organisation" not in html and "Organisation numéro" not in html
+    # The headline figures, the small tables and the charts' addresses: the same size with 200
+    # organisations as with 2, where the whole page carries a row for each.
+    assert 'data-registered="200"' in html
+    assert len(live.data) < 12_000 < len(whole.encode())
+
+
+def test_the_organisations_reload_alone_sorted_as_asked(client, db, event, organiser):
+    url = f"/events/{event.slug}/stats?part=organisations"
+    response = client.get(f"{url}&sort=name&order=desc")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in html and "table-by-type" not in html and "table-arrivals" not in html
+    rows = Tables(html).tables["table-by-organisation"][1:]
+    assert (rows[0][0], rows[-1][0]) == ("Vegepolys", "Aerospace Valley")
+    assert 'aria-sort="descending"' in html
+    # Its links reload it as sorted (the whole page without the script).
+    assert "sort=name&amp;order=asc#by-organisation" in html
+    assert "data-organisations" in html
+    rows = Tables(client.get(f"{url}&sort=present").get_data(as_text=True)).tables
+    assert [r[3] for r in rows["table-by-organisation"][1:]] == sorted(
+        (r[3] for r in rows["table-by-organisation"][1:]), key=int, reverse=True
+    )
+    # The whole page keeps its sort in the address, with the table in its own region.
+    whole = dashboard(client, event, "?sort=name&order=desc").tables["table-by-organisation"]
+    assert whole[1][0] == "Vegepolys"
 
 
 def test_the_dashboard_follows_a_new_check_in(client, db, event, organiser):

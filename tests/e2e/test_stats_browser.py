@@ -72,6 +72,15 @@ def test_the_dashboard_follows_arrivals_without_reloading(
         cluster = page.locator("#table-by-type tr[data-type=cluster] td").nth(2)
         expect(cluster).to_have_text(re.compile(r"[1-9]"))
         assert page.evaluate("window.stillTheSamePage") is True  # no reload happened
+
+        # The organisation table is not in the refresh: it reloads alone when sorted.
+        table = page.locator("#table-by-organisation")
+        table.get_by_role("link", name="Organisation").click()
+        expect(table.locator("th[aria-sort=ascending]")).to_contain_text("Organisation")
+        expect(page).to_have_url(re.compile(r"sort=name"))
+        names = table.locator("tbody th").all_inner_texts()
+        assert names == sorted(names, key=str.casefold)
+        assert page.evaluate("window.stillTheSamePage") is True
     finally:
         context.close()
         with database.sessionmaker.begin() as dbs:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 import zoneinfo
+from datetime import datetime
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,7 +20,6 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.fields import DateTimeLocalField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
@@ -33,7 +35,6 @@ from tracker.registration.forms import (
     not_blank,
 )
 
-DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 RESERVED_SLUGS = {"new"}  # /events/new is the creation page
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -66,12 +67,74 @@ def plausible_year(_form: Form, field: Field) -> None:
         )
 
 
-def _when(label: object, *, required: bool = False) -> DateTimeLocalField:
+# A date and time as typed in a form: day first, 24-hour clock ("04/01/2027 09:00", also
+# "4/1/2027 9h00"), or the ISO form ("2027-01-04T09:00", "2027-01-04 09:00:00") that a
+# datetime-local input sent and that scripts and tests send. The browser's own date picker
+# follows the browser's language, not the page's (an English browser shows a French
+# organiser 01/04/2027, 09:00 AM): a text input in one explicit format reads the same to
+# everyone.
+DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2})[:hH](\d{2})")
+ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
+SHOWN_FORMAT = "%d/%m/%Y %H:%M"
+# For the browser (the error message goes once the value has this shape); the server judges.
+DATETIME_PATTERN = (
+    r"\s*(\d{1,2}/\d{1,2}/\d{4}[ T]+\d{1,2}[:hH]\d{2}"
+    r"|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?)\s*"
+)
+
+
+def parse_local_datetime(text: str) -> datetime | None:
+    """A naive local datetime from what was typed, None when it is not one (a day or an
+    hour that does not exist included)."""
+    text = text.strip()
+    if match := DAY_FIRST.fullmatch(text):
+        day, month, year, hour, minute = (int(g) for g in match.groups())
+        second = 0
+    elif match := ISO.fullmatch(text):
+        year, month, day, hour, minute = (int(g) for g in match.groups()[:5])
+        second = int(match.group(6) or 0)
+    else:
+        return None
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+class LocalDateTimeField(StringField):
+    """A local date and time typed as DD/MM/YYYY HH:MM (see DAY_FIRST), shown the same
+    way in both languages; `data` is a naive datetime, None when empty."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return self.data.strftime(SHOWN_FORMAT) if isinstance(self.data, datetime) else ""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = None
+        if not valuelist or not str(valuelist[0]).strip():
+            return
+        self.data = parse_local_datetime(str(valuelist[0]))
+        if self.data is None:
+            raise ValueError(
+                _l(
+                    "Write the date and time as DD/MM/YYYY HH:MM (24-hour clock), "
+                    "for example 04/01/2027 09:00."
+                )
+            )
+
+
+def _when(label: object, *, required: bool = False) -> LocalDateTimeField:
     first = InputRequired(REQUIRED) if required else Optional()
-    return DateTimeLocalField(
+    return LocalDateTimeField(
         label,
-        format=DATETIME_FORMATS,
         validators=[first, plausible_year],
+        render_kw={
+            "placeholder": _l("DD/MM/YYYY HH:MM"),
+            "pattern": DATETIME_PATTERN,
+            "autocomplete": "off",
+            "size": 16,
+        },
     )
 
 

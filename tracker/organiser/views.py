@@ -154,7 +154,7 @@ def home() -> str:
 
 
 def _local(value: datetime | None, tz: str) -> datetime | None:
-    """A UTC datetime as the naive local time a datetime-local input shows."""
+    """A UTC datetime as the naive local time a date and time field shows."""
     if value is None:
         return None
     return value.astimezone(events.zone(tz)).replace(tzinfo=None)

@@ -24,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 
 from tracker.auth import ratelimit
 from tracker.auth.access import shown
-from tracker.db import get_db, release_write_lock
+from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import AlreadyRegistered, DomainError, NotFound
 from tracker.events.services import get_event
 from tracker.models import Event, OrganisationType, Registration
@@ -153,6 +153,7 @@ def _form_page(db: DbSession, event: Event, form: RegistrationForm, is_open: boo
         event=event,
         places=places,
         is_open=is_open,
+        now=utcnow(),
         form=form,
         organisations=services.suggest_organisations(db),
     )

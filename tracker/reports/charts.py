@@ -1,11 +1,18 @@
 """The statistics charts, drawn on the server as SVG by pygal, so that the dashboard and
-the PDF report show the same pictures. Each chart goes into an <img> as a data: URL
-(the page's Content-Security-Policy allows data: images, and an SVG in an <img> runs
-no script); the page and the report put the numbers in a table beside it."""
+the PDF report show the same pictures. The report embeds each chart as a data: URL; the
+dashboard shows it as an <img> of its own address whose `v` is the chart's key, a digest
+of what it shows, so that the live refresh carries no picture and the browser fetches a
+chart again only when its numbers changed (an SVG in an <img> runs no script). The page
+and the report put the numbers in a table beside it."""
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pygal
@@ -36,8 +43,16 @@ _STYLE = dict(
 
 @dataclass
 class Chart:
+    """A chart described by its numbers; drawn (by pygal, ~10-30 ms) only when its SVG is
+    asked for."""
+
     title: str
-    svg: str
+    key: str  # a digest of the title, labels and numbers: another picture, another key
+    draw: Callable[[], pygal.graph.graph.Graph]
+
+    @functools.cached_property
+    def svg(self) -> str:
+        return _UNUSED.sub("", self.draw().render(is_unicode=True))
 
     @property
     def data_url(self) -> str:
@@ -49,6 +64,7 @@ def _options(colours: tuple[str, ...], **extra: object) -> dict[str, object]:
     options: dict[str, object] = dict(
         js=[],  # no script from the network (and none runs in an <img> anyway)
         disable_xml_declaration=True,
+        no_prefix=True,  # an SVG in an <img> is a document of its own: no id to scope its CSS
         width=720,
         height=340,
         style=Style(colors=colours, **_STYLE),
@@ -61,8 +77,18 @@ def _options(colours: tuple[str, ...], **extra: object) -> dict[str, object]:
     return options | extra
 
 
-def _render(chart: pygal.graph.graph.Graph, title: str) -> Chart:
-    return Chart(title=title, svg=chart.render(is_unicode=True))
+# What an SVG shown as an image never uses: pygal's comments, the script holding its whole
+# configuration (about 5 KB a chart) and the tooltips' data of every bar, which only that
+# script reads and which an <img> or a PDF does not run. The dashboard fetches its charts
+# again every few seconds, so every kilobyte counts.
+_UNUSED = re.compile(r"<!--.*?-->|<script\b.*?</script>|<desc\b[^>]*>[^<]*</desc>", re.DOTALL)
+
+
+def _chart(title: str, data: object, draw: Callable[[], pygal.graph.graph.Graph]) -> Chart:
+    """`data`: everything the picture shows beside its title (labels and numbers)."""
+    shown = json.dumps([title, data], ensure_ascii=False, default=str)
+    key = hashlib.blake2s(shown.encode(), digest_size=8).hexdigest()
+    return Chart(title=title, key=key, draw=draw)
 
 
 def _shorten(text: str, length: int) -> str:
@@ -83,47 +109,75 @@ def _count_axis(chart: pygal.graph.graph.Graph, highest: int) -> None:
 
 def by_type(figures: Figures) -> Chart:
     title = _("Registered and present by type of organisation")
-    chart = pygal.Bar(**_options((REGISTERED_COLOUR, PRESENT_COLOUR)), title=title)
-    chart.x_labels = [str(TYPE_SHORT_LABELS[t]) for t in figures.by_type]
+    labels = [str(TYPE_SHORT_LABELS[t]) for t in figures.by_type]
     lines = figures.by_type.values()
-    chart.add(_("Registered"), [line.registered for line in lines])
-    chart.add(_("Present"), [line.present for line in lines])
-    _count_axis(chart, max(max(line.registered, line.present) for line in lines))
-    return _render(chart, title)
+    series = [
+        (_("Registered"), [line.registered for line in lines]),
+        (_("Present"), [line.present for line in lines]),
+    ]
+
+    def draw() -> pygal.graph.graph.Graph:
+        chart = pygal.Bar(**_options((REGISTERED_COLOUR, PRESENT_COLOUR)), title=title)
+        chart.x_labels = labels
+        for name, values in series:
+            chart.add(name, values)
+        _count_axis(chart, max(max(line.registered, line.present) for line in lines))
+        return chart
+
+    return _chart(title, [labels, series], draw)
 
 
 def by_session(figures: Figures) -> Chart:
     title = _("Registered and present by session")
-    chart = pygal.HorizontalBar(**_options((REGISTERED_COLOUR, PRESENT_COLOUR)), title=title)
     # A horizontal bar chart draws its first label at the bottom: reverse to read top-down.
     sessions = figures.by_session[::-1]
-    chart.x_labels = [_shorten(s.title, 26) for s in sessions]  # the full titles: the table
-    chart.add(_("Registered"), [s.registered for s in sessions])
-    chart.add(_("Present"), [s.present for s in sessions])
-    _count_axis(chart, max([max(s.registered, s.present) for s in sessions], default=0))
-    return _render(chart, title)
+    labels = [_shorten(s.title, 26) for s in sessions]  # the full titles: the table
+    series = [
+        (_("Registered"), [s.registered for s in sessions]),
+        (_("Present"), [s.present for s in sessions]),
+    ]
+
+    def draw() -> pygal.graph.graph.Graph:
+        chart = pygal.HorizontalBar(**_options((REGISTERED_COLOUR, PRESENT_COLOUR)), title=title)
+        chart.x_labels = labels
+        for name, values in series:
+            chart.add(name, values)
+        _count_axis(chart, max([max(s.registered, s.present) for s in sessions], default=0))
+        return chart
+
+    return _chart(title, [labels, series], draw)
 
 
 def arrivals(figures: Figures) -> Chart:
     title = _("Arrivals per 10 minutes, by door")
-    chart = pygal.StackedBar(
-        **_options(
-            DOOR_COLOURS,
-            x_label_rotation=-45,
-            show_minor_x_labels=False,
-            legend_at_bottom_columns=min(4, max(1, len(figures.doors))),
-        ),
-        title=title,
-    )
     labels = figures.slot_labels
-    chart.x_labels = labels
-    # At most about twelve time labels, whatever the length of the day.
-    step = max(1, len(labels) // 12)
-    chart.x_labels_major = labels[::step]
-    for door in figures.doors:
-        chart.add(door, [slot.doors.get(door, 0) for slot in figures.timeline])
-    _count_axis(chart, max(slot.total for slot in figures.timeline))
-    return _render(chart, title)
+    series = [
+        (door, [slot.doors.get(door, 0) for slot in figures.timeline]) for door in figures.doors
+    ]
+
+    def draw() -> pygal.graph.graph.Graph:
+        chart = pygal.StackedBar(
+            **_options(
+                DOOR_COLOURS,
+                x_label_rotation=-45,
+                show_minor_x_labels=False,
+                legend_at_bottom_columns=min(4, max(1, len(figures.doors))),
+            ),
+            title=title,
+        )
+        chart.x_labels = labels
+        # At most about twelve time labels, whatever the length of the day.
+        step = max(1, len(labels) // 12)
+        chart.x_labels_major = labels[::step]
+        for door, values in series:
+            chart.add(door, values)
+        _count_axis(chart, max(slot.total for slot in figures.timeline))
+        return chart
+
+    return _chart(title, [labels, series], draw)
+
+
+CHARTS = ("by_type", "by_session", "arrivals")
 
 
 def all_charts(figures: Figures) -> dict[str, Chart]:

@@ -430,18 +430,22 @@ def figures(
     event: Event,
     *,
     organisations: bool = True,
+    sessions: bool = True,
     arrivals: bool = True,
     sort: str = "registered",
     descending: bool | None = None,
     now: datetime | None = None,
 ) -> Figures:
-    """All the figures of an event: the dashboard, the headcount export and the report."""
+    """All the figures of an event: the dashboard, the headcount export and the report.
+    The breakdowns by organisation, by session and the arrivals can be left out (the
+    dashboard's live refresh leaves out the organisations, its organisation table the
+    sessions and the arrivals)."""
     counts = _people(db, event)
     totals, types = _totals_and_types(counts)
     result = Figures(
         totals=totals,
         by_type=types,
-        by_session=by_session(db, event),
+        by_session=by_session(db, event) if sessions else [],
         started=has_started(event, now),
     )
     if organisations:

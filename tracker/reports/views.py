@@ -1,13 +1,17 @@
 """Organiser pages of the statistics: the live dashboard and the downloads.
 
-GET /events/<slug>/stats is the whole page; with ?part=figures it is only the figures,
-which the page's script fetches again every few seconds to stay live without reloading.
+GET /events/<slug>/stats is the whole page. With ?part=figures it is only the headline
+figures and the small tables (by type, by session, the arrivals), which the page's script
+fetches again every few seconds to stay live without reloading; with ?part=organisations
+it is only the table of every organisation (sorted by ?sort=...&order=...), which the
+script reloads on demand: it is by far the largest part of the page.
+GET /events/<slug>/stats/charts/<name>.svg is one of its charts, as an image.
 GET /events/<slug>/export is a download (the same Export classes as `tracker export`).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from tracker.auth.access import MANAGE, event_for, require
 from tracker.db import get_db, read_only, utcnow
@@ -29,21 +33,59 @@ def dashboard(slug: str) -> str:
     order = request.args.get("order")
     descending = {"asc": False, "desc": True}.get(order or "", default_descending(sort))
     now = utcnow()
-    result = figures(get_db(), event, sort=sort, descending=descending, now=now)
+    part = request.args.get("part")
+    result = figures(
+        get_db(),
+        event,
+        organisations=part != "figures",
+        sessions=part != "organisations",
+        arrivals=part != "organisations",
+        sort=sort,
+        descending=descending,
+        now=now,
+    )
     context = {
         "event": event,
         "figures": result,
-        "charts": charts.all_charts(result),
         # Translated once here, not once per organisation row (1,500 on a large event).
         "type_labels": {kind: str(label) for kind, label in TYPE_SHORT_LABELS.items()},
         "sort": sort,
         "descending": descending,
         "now": now,
     }
-    if request.args.get("part") == "figures":
+    if part == "organisations":
+        return render_template("reports/_organisations.html", **context)
+    context["charts"] = charts.all_charts(result)
+    if part == "figures":
         return render_template("reports/_figures.html", **context)
     refresh = current_app.config.get("STATS_REFRESH_SECONDS", 15)
     return render_template("reports/dashboard.html", refresh=refresh, exports=EXPORTS, **context)
+
+
+@bp.route("/events/<slug>/stats/charts/<name>.svg")
+@read_only
+@require(MANAGE)
+def chart(slug: str, name: str) -> Response:
+    """One chart of the dashboard as an SVG image. Its address carries the chart's key
+    (?v=...): an answer to the current key is kept by the browser, which asks again only
+    when the figures, hence the key, have changed."""
+    event = event_for(slug, MANAGE)
+    if name not in charts.CHARTS:
+        abort(404)
+    result = figures(
+        get_db(),
+        event,
+        organisations=False,
+        sessions=name == "by_session",
+        arrivals=name == "arrivals",
+    )
+    made = charts.all_charts(result).get(name)
+    if made is None:  # no session, or nobody checked in yet: no such chart
+        abort(404)
+    response = Response(made.svg, mimetype="image/svg+xml")
+    current = request.args.get("v") == made.key
+    response.headers["Cache-Control"] = "private, max-age=86400" if current else "no-store"
+    return response
 
 
 @bp.route("/events/<slug>/export")
