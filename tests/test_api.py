@@ -197,6 +197,57 @@ def test_the_same_nonce_gives_the_same_answer_and_counts_once(client, db, event,
     assert count(db, ScanLog, ScanLog.event_id == event.id) == 2
 
 
+def test_registered_only_refuses_a_session_someone_did_not_register_for(client, db, event, door):
+    _user, headers = door
+    plenary, table = event.sessions[0], event.sessions[1]
+    person = make_registration(db, event, session_ids=[table.id])
+    ask = {"code": person.checkin_code, "session": plenary.id, "door": "Plenary"}
+
+    refused = client.post(
+        checkins_url(event), json={**ask, "registered_only": True, "nonce": "n-1"}, headers=headers
+    )
+    assert refused.status_code == 409
+    body = refused.get_json()
+    assert body["result"] == "not_registered"
+    assert body["session"] == {"id": plenary.id, "title": plenary.title}
+    assert body["registration"]["id"] == person.id
+    assert [s["id"] for s in body["registration"]["sessions"]] == [table.id]
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+    # Kept in the scan log although answered with a 409, with its session and nonce.
+    logged = db.execute(
+        select(ScanLog.result, ScanLog.status_code, ScanLog.session_id, ScanLog.response).where(
+            ScanLog.nonce == "n-1"
+        )
+    ).one()
+    assert logged == ("not_registered", 409, plenary.id, body)
+
+    # Let in anyway: the same check-in without registered_only and a new nonce; its
+    # retry gives the same answer and counts once.
+    anyway = {**ask, "nonce": "n-2"}
+    first = client.post(checkins_url(event), json=anyway, headers=headers)
+    retry = client.post(checkins_url(event), json=anyway, headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.get_json() == first.get_json()
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
+    assert count(db, ScanLog, ScanLog.registration_id == person.id) == 2
+    again = client.post(checkins_url(event), json={**ask, "registered_only": True}, headers=headers)
+    assert again.status_code == 409
+    assert again.get_json()["result"] == "already_checked_in"
+
+
+def test_a_client_that_does_not_ask_gets_the_answers_it_always_had(client, db, event, door):
+    _user, headers = door
+    for extra in ({}, {"registered_only": None}, {"registered_only": False}):
+        person = make_registration(db, event, session_ids=[event.sessions[1].id])
+        response = client.post(
+            checkins_url(event),
+            json={"code": person.checkin_code, "session": event.sessions[0].id, **extra},
+            headers=headers,
+        )
+        assert response.status_code == 201, extra
+        assert set(response.get_json()) == {"result", "registration"}
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
@@ -223,6 +274,9 @@ def test_the_same_nonce_gives_the_same_answer_and_counts_once(client, db, event,
         ({"code": "ABC", "nonce": "n" * 65}, 422, "nonce"),
         ({"code": "ABC", "nonce": 7}, 422, "nonce"),
         ({"code": "ABC", "colour": "green"}, 422, "colour"),
+        ({"code": "ABC", "registered_only": "yes"}, 422, "registered_only"),
+        ({"code": "ABC", "registered_only": 1}, 422, "registered_only"),
+        ({"code": "ABC", "registered_only": "true"}, 422, "registered_only"),
     ],
 )
 def test_invalid_bodies_are_refused_with_a_message(client, db, event, door, body, status, field):

@@ -135,6 +135,64 @@ def test_a_session_is_checked_in_independently_of_the_entrance(db, event, staff)
     assert [s["present"] for s in counters["sessions"]] == [0, 1, 1]
 
 
+def test_registered_only_refuses_a_session_someone_did_not_register_for(db, event, staff):
+    plenary, table = event.sessions[0], event.sessions[1]
+    person = make_registration(db, event, session_ids=[table.id])
+    registered = make_registration(db, event, session_ids=[plenary.id])
+
+    def scan(who, session=plenary, **kwargs):
+        return services.check_in(
+            db, event, actor=staff, door="Plenary", code=who.checkin_code,
+            session_id=session.id if session else None, **kwargs,
+        )  # fmt: skip
+
+    refused = scan(person, registered_only=True, nonce="scan-1")
+    assert (refused.result, refused.status_code) == ("not_registered", 409)
+    assert refused.payload["session"] == {"id": plenary.id, "title": plenary.title}
+    assert refused.payload["registration"]["id"] == person.id
+    assert refused.payload["registration"]["session_checkins"] == {}
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+    # Retried with the same nonce: the same answer, logged once.
+    assert scan(person, registered_only=True, nonce="scan-1").payload == refused.payload
+
+    # Registered for it, or at the entrance: checked in as always.
+    assert scan(registered, registered_only=True).result == "ok"
+    assert scan(person, session=None, registered_only=True).result == "ok"
+
+    # Let in anyway (the same request without registered_only), retried: counted once.
+    anyway = scan(person, nonce="scan-2")
+    assert (anyway.result, anyway.status_code) == ("ok", 201)
+    assert scan(person, nonce="scan-2").payload == anyway.payload
+    assert (
+        count(db, CheckIn, CheckIn.registration_id == person.id, CheckIn.scope == plenary.id) == 1
+    )
+    # Scanned again, asking: already checked in there, not "not registered".
+    assert scan(person, registered_only=True).result == "already_checked_in"
+
+    logged = db.execute(
+        select(ScanLog.result, ScanLog.status_code, ScanLog.session_title, ScanLog.nonce)
+        .where(ScanLog.registration_id == person.id)
+        .order_by(ScanLog.id)
+    ).all()
+    assert logged == [
+        ("not_registered", 409, plenary.title, "scan-1"),
+        ("ok", 201, None, None),
+        ("ok", 201, plenary.title, "scan-2"),
+        ("already_checked_in", 409, plenary.title, None),
+    ]
+    assert str(services.SCAN_LABELS["not_registered"]) == "Scan: not registered for the session"
+
+
+def test_without_registered_only_a_session_check_in_is_as_it_always_was(db, event, staff):
+    person = make_registration(db, event)  # no session at all
+    outcome = services.check_in(
+        db, event, actor=staff, door="A", code=person.checkin_code,
+        session_id=event.sessions[0].id,
+    )  # fmt: skip
+    assert (outcome.result, outcome.status_code) == ("ok", 201)
+    assert set(outcome.payload) == {"result", "registration"}
+
+
 def test_a_session_of_another_event_is_refused(db, event, staff):
     person = make_registration(db, event)
     foreign = make_event(db).sessions[0].id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from datetime import timedelta
@@ -199,6 +200,38 @@ def test_door_page_speaks_french(client, event, door):
     assert '<html lang="fr">' in page
     assert 'data-locale="fr"' in page
     assert "Prénom" in page and "First name" not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "undo", "anyway", "not_registered"),
+    [
+        ("en", "Undo check-in", "Check in anyway", "Not registered for this session"),
+        (
+            "fr",
+            "Annuler l’arrivée",
+            "Enregistrer l’arrivée quand même",
+            "Pas d’inscription à cette session",
+        ),
+    ],
+)
+def test_the_result_says_undo_check_in_and_check_in_anyway(
+    client, event, door, language, undo, anyway, not_registered
+):
+    page = html.unescape(
+        client.get(f"/events/{event.slug}/door", headers={"Accept-Language": language}).get_data(
+            as_text=True
+        )
+    )
+    actions = re.search(r'<div class="door-result-actions">.*?</div>', page, re.S).group(0)
+    buttons = [b.strip() for b in re.findall(r"<button[^>]*>([^<]*)</button>", actions)]
+    assert buttons[:2] == [anyway, undo]
+    messages = json.loads(
+        re.search(
+            r'<script type="application/json" id="door-messages">(.*?)</script>', page, re.S
+        ).group(1)
+    )
+    assert messages["not_in_session"] == not_registered
+    assert messages["not_in_session_detail"]
 
 
 # --- walk-ins ------------------------------------------------------------------------

@@ -15,7 +15,15 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from tracker.auth.services import create_user
-from tracker.models import CheckIn, Event, OrganisationType, RegistrationStatus, Role, User
+from tracker.models import (
+    CheckIn,
+    Event,
+    OrganisationType,
+    RegistrationStatus,
+    Role,
+    Session,
+    User,
+)
 from tracker.registration.services import RegistrationData, register
 
 try:
@@ -366,3 +374,193 @@ def test_the_camera_reads_a_badge_and_checks_the_person_in(
         assert checkins_of(live_server, person) == 1
     finally:
         camera_browser.close()
+
+
+# --- a phone in one hand ------------------------------------------------------------------
+
+SMALL_PHONE = {"width": 360, "height": 740}
+LONG_FIRST = "Marie-Clémentine"
+LONG_LAST = "de La Tour d’Auvergne-Lauraguais"
+LONG_ORGANISATION = (
+    "Direction régionale de l’économie, de l’emploi, du travail et des solidarités "
+    "d’Auvergne-Rhône-Alpes"
+)
+WORDS = {
+    "en": {"undo": "Undo check-in", "badge": "Print badge", "next": "Next"},
+    "fr": {"undo": "Annuler l’arrivée", "badge": "Imprimer le badge", "next": "Suivant"},
+}
+
+
+def add_person(
+    live_server: LiveServer,
+    live_event: LiveEvent,
+    first: str,
+    last: str,
+    organisation: str,
+    *,
+    session_index: int | None = None,
+) -> Person:
+    """A confirmed person of the event, committed (for a test that must not depend on
+    what the others did to the module's people)."""
+    app = live_server.app
+    with app.app_context(), app.extensions["db"].sessionmaker.begin() as dbs:
+        event = dbs.get(Event, live_event.id)
+        registration = register(
+            dbs,
+            event,
+            RegistrationData(
+                first_name=first,
+                last_name=last,
+                email=f"p.{secrets.token_hex(4)}@example.org",
+                organisation=organisation,
+                organisation_type=OrganisationType.REGION,
+                session_ids=[] if session_index is None else [event.sessions[session_index].id],
+                consent=True,
+                locale="en",
+            ),
+        )
+        return Person(registration.id, f"{first} {last}", organisation, registration.checkin_code)
+
+
+def session_checkins_of(live_server: LiveServer, person: Person, session_title: str) -> int:
+    with live_server.app.extensions["db"].sessionmaker() as dbs:
+        return dbs.scalar(
+            select(func.count())
+            .select_from(CheckIn)
+            .join(Session, Session.id == CheckIn.session_id)
+            .where(CheckIn.registration_id == person.id, Session.title == session_title)
+        )
+
+
+def assert_no_sideways_scroll(page: Any) -> None:
+    width, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= viewport, f"the page is {width} px wide in a {viewport} px viewport"
+
+
+def assert_on_screen_and_big_enough(page: Any, button: Any, viewport: dict[str, int]) -> None:
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    assert box is not None, "the button is not shown"
+    name = button.inner_text()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (name, box)
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (name, box)
+    assert box["width"] >= 44 and box["height"] >= 44, (name, box)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize(
+    "viewport", [SMALL_PHONE, PHONE, LAPTOP], ids=["360x740", "390x844", "1280x800"]
+)
+def test_the_result_and_its_buttons_fit_a_phone_with_a_long_name(
+    browser: Any,
+    live_server: LiveServer,
+    live_event: LiveEvent,
+    door: Door,
+    screenshots: Path,
+    viewport: dict[str, int],
+    language: str,
+) -> None:
+    person = add_person(live_server, live_event, LONG_FIRST, LONG_LAST, LONG_ORGANISATION)
+    size = f"{viewport['width']}x{viewport['height']}"
+    context = browser.new_context(
+        locale="fr-FR" if language == "fr" else "en-GB", viewport=viewport
+    )
+    page = context.new_page()
+    try:
+        open_door(page, live_server, live_event, door)
+        assert_no_sideways_scroll(page)
+        page.screenshot(path=screenshots / f"door-{size}-{language}.png")
+
+        scan(page, person.code)
+        result = page.locator("#door-result")
+        expect(result).to_have_attribute("data-result", "ok")
+        expect(result.locator(".door-result-name")).to_have_text(person.name)
+        page.screenshot(path=screenshots / f"door-{size}-{language}-result.png")
+        assert_no_sideways_scroll(page)
+        # Long words wrap inside the screen: nothing is cut.
+        for part in (".door-result-name", ".door-result-org"):
+            overflow = result.locator(part).evaluate("e => e.scrollWidth - e.clientWidth")
+            assert overflow <= 0, part
+        words = WORDS[language]
+        for selector, label in [
+            (".door-undo", words["undo"]),
+            (".door-badge", words["badge"]),
+            (".door-next", words["next"]),
+        ]:
+            button = result.locator(selector)
+            expect(button).to_be_visible()
+            expect(button).to_have_text(label)
+            assert_on_screen_and_big_enough(page, button, viewport)
+
+        result.locator(".door-undo").click()
+        expect(result).to_have_attribute("data-result", "undone")
+        assert checkins_of(live_server, person) == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [SMALL_PHONE, LAPTOP], ids=["360x740", "1280x800"])
+def test_in_a_session_someone_not_registered_for_it_gets_amber_and_can_be_let_in(
+    browser: Any,
+    live_server: LiveServer,
+    live_event: LiveEvent,
+    door: Door,
+    screenshots: Path,
+    viewport: dict[str, int],
+) -> None:
+    plenary = live_event.session_titles[0]
+    person = add_person(
+        live_server, live_event, "Océane", "Le Bihan", "Région Bretagne", session_index=1
+    )
+    registered = add_person(
+        live_server, live_event, "Bruno", "Carré", "Région Bretagne", session_index=0
+    )
+    size = f"{viewport['width']}x{viewport['height']}"
+    context = browser.new_context(locale="en-GB", viewport=viewport)
+    page = context.new_page()
+    try:
+        open_door(page, live_server, live_event, door)
+        page.locator("#door-mode").select_option(label=plenary)
+        result = page.locator("#door-result")
+
+        # Registered for the plenary: green, as always.
+        scan(page, registered.code)
+        expect(result).to_have_attribute("data-result", "ok")
+        result.locator(".door-next").click()
+        expect(result).to_be_hidden()
+
+        # Registered for another session only: amber, and nothing recorded yet.
+        page.locator("#door-input").focus()
+        scan(page, person.code)
+        expect(result).to_have_attribute("data-result", "not_registered")
+        expect(result.locator(".door-result-title")).to_have_text("Not registered for this session")
+        expect(result.locator(".door-result-name")).to_have_text(person.name)
+        expect(result.locator(".door-result-sessions")).to_contain_text(
+            live_event.session_titles[1]
+        )
+        expect(result).to_have_css("background-color", "rgb(255, 182, 39)")
+        expect(result.locator(".door-undo")).to_be_hidden()
+        anyway = result.locator(".door-anyway")
+        expect(anyway).to_have_text("Check in anyway")
+        assert_on_screen_and_big_enough(page, anyway, viewport)
+        assert_on_screen_and_big_enough(page, result.locator(".door-next"), viewport)
+        assert_no_sideways_scroll(page)
+        page.screenshot(path=screenshots / f"door-{size}-not-registered.png")
+        assert session_checkins_of(live_server, person, plenary) == 0
+
+        # Let in anyway: green, counted once.
+        anyway.click()
+        expect(result).to_have_attribute("data-result", "ok")
+        expect(result.locator(".door-result-detail")).to_contain_text(
+            "Not registered for this session"
+        )
+        expect(result).to_have_css("background-color", "rgb(20, 122, 60)")
+        assert session_checkins_of(live_server, person, plenary) == 1
+
+        # Scanned again: already checked in there (amber, with its own words).
+        page.locator("#door-input").focus()
+        scan(page, person.code)
+        expect(result).to_have_attribute("data-result", "already_checked_in")
+        assert session_checkins_of(live_server, person, plenary) == 1
+    finally:
+        context.close()

@@ -117,6 +117,15 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Unique per attempt: sending it again (a retry) gives the "
                 "first answer back and counts once. Empty or null: no nonce.",
             },
+            "registered_only": {
+                "type": "boolean",
+                "nullable": True,
+                "default": False,
+                "description": "With a session: true refuses a person who did not register "
+                "for it (409, result not_registered; nothing is checked in). To let them "
+                "in anyway, send the check-in again without it, with a new nonce. Absent, "
+                "null or false: they are checked in (201), as always.",
+            },
         },
         "oneOf": [{"required": ["code"]}, {"required": ["registration"]}],
     },
@@ -136,6 +145,19 @@ SCHEMAS: dict[str, Any] = {
             "checked_in_at": TIMESTAMP,
             "door": {"type": "string"},
             "by": {"type": "string", "nullable": True, "description": "The account's e-mail."},
+            "registration": _ref("Registration"),
+        },
+    },
+    "NotRegistered": {
+        "type": "object",
+        "required": ["result", "session", "registration"],
+        "properties": {
+            "result": {"type": "string", "enum": ["not_registered"]},
+            "session": {
+                "type": "object",
+                "required": ["id", "title"],
+                "properties": {"id": ID, "title": {"type": "string"}},
+            },
             "registration": _ref("Registration"),
         },
     },
@@ -292,7 +314,9 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "201": _json(_ref("CheckedIn"), "Checked in now."),
                     "409": _json(
-                        _ref("AlreadyCheckedIn"), "Already checked in (when, where, by whom)."
+                        {"anyOf": [_ref("AlreadyCheckedIn"), _ref("NotRegistered")]},
+                        "Already checked in (when, where, by whom); or, asked with "
+                        "registered_only, not registered for the session.",
                     ),
                     "404": _json(
                         {"anyOf": [_ref("Unknown"), _ref("Error")]},

@@ -48,7 +48,7 @@ QUERY_LENGTH = 200
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 RETRIES = 3  # a check-in that meets a concurrent undo is tried again
-CHECKIN_FIELDS = frozenset({"code", "registration", "session", "door", "nonce"})
+CHECKIN_FIELDS = frozenset({"code", "registration", "session", "door", "nonce", "registered_only"})
 
 
 class ApiError(Exception):
@@ -235,6 +235,15 @@ def _integer(value: Any, field: str, low: int, high: int) -> int:
     return value
 
 
+def _boolean(value: Any, field: str) -> bool:
+    """An optional JSON boolean (absent or null: false)."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _invalid(field, _l("%(field)s must be true or false.", field=field))
+    return value
+
+
 def _query_integer(name: str, low: int, high: int) -> int | None:
     """An optional whole number from the query string."""
     raw = request.args.get(name)
@@ -297,6 +306,7 @@ def check_in(slug: str) -> Response:
     door = _text(body.get("door"), "door", DOOR_LENGTH) or ""
     session_id = _identifier(body.get("session"), "session")
     nonce = _text(body.get("nonce"), "nonce", NONCE_LENGTH)
+    registered_only = _boolean(body.get("registered_only"), "registered_only")
     for attempt in range(RETRIES):
         try:
             outcome = services.check_in(
@@ -308,6 +318,7 @@ def check_in(slug: str) -> Response:
                 registration_id=registration_id,
                 session_id=session_id,
                 nonce=nonce,
+                registered_only=registered_only,
             )
             break
         except IntegrityError:

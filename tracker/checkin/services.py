@@ -6,6 +6,12 @@ Every attempt, refused ones and undos too, goes to the scan log, with who made i
 at which door and session, and the answer given: it is the record of the door's actions
 (they are not written to the audit log as well). A nonce makes a retried request give
 back the first answer without counting twice.
+
+In a session, a person who did not register for it is checked in all the same, unless
+the request asks for `registered_only`: then the answer is NOT_REGISTERED (nothing
+recorded but the scan log entry), and letting them in anyway is the same request
+without it (a new attempt, with its own nonce). Clients that do not ask keep the
+answers they always had.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ UNKNOWN = "unknown"
 NOT_CONFIRMED = "not_confirmed"
 UNDONE = "undone"
 NOT_CHECKED_IN = "not_checked_in"
+NOT_REGISTERED = "not_registered"
 
 STATUS_CODES = {
     OK: 201,
@@ -54,6 +61,7 @@ STATUS_CODES = {
     NOT_CONFIRMED: 422,
     UNDONE: 200,
     NOT_CHECKED_IN: 404,
+    NOT_REGISTERED: 409,
 }
 
 # What each result is called in a log read by people (a registration's history, exports).
@@ -64,6 +72,7 @@ SCAN_LABELS = {
     "not_confirmed": _l("Scan: not confirmed"),
     "undone": _l("Check-in undone"),
     "not_checked_in": _l("Undo: was not checked in"),
+    "not_registered": _l("Scan: not registered for the session"),
 }
 
 
@@ -156,8 +165,12 @@ def check_in(
     registration_id: int | None = None,
     session_id: int | None = None,
     nonce: str | None = None,
+    registered_only: bool = False,
     now: datetime | None = None,
 ) -> Outcome:
+    """Check a person in at the entrance, or in `session_id`. With `registered_only`, a
+    person not registered for that session is not checked in: NOT_REGISTERED (unless
+    already checked in there, which is ALREADY as always)."""
     now = now or utcnow()
     door = (door or "").strip()[:100] or "?"
     nonce = (nonce or "").strip()[:64] or None
@@ -179,6 +192,15 @@ def check_in(
                 "registration": describe(registration),
             },
         )
+    elif registered_only and session is not None and _not_registered(registration, session):
+        outcome = Outcome(
+            NOT_REGISTERED,
+            {
+                "result": NOT_REGISTERED,
+                "session": {"id": session.id, "title": session.title},
+                "registration": describe(registration),
+            },
+        )
     else:
         outcome = _insert(db, event, registration, session, scope, door, actor, now)
     logged = _log(
@@ -196,6 +218,14 @@ def check_in(
     if logged is not outcome and outcome.result == OK:
         _take_back(db, registration, scope)  # a retry: the first answer stands
     return logged
+
+
+def _not_registered(registration: Registration, session: Session) -> bool:
+    """Not registered for the session, and not checked in to it yet (a second scan of
+    someone let in anyway is "already checked in", as for anyone)."""
+    return all(s.id != session.id for s in registration.sessions) and all(
+        c.scope != session.id for c in registration.checkins
+    )
 
 
 def _take_back(db: DbSession, registration: Registration, scope: int) -> None:

@@ -85,6 +85,7 @@ def _messages() -> dict[str, str]:
         "scope_entrance": _("Event entrance"),
         "scope_session": _("Session: %(title)s", title="{title}"),
         "not_in_session": _("Not registered for this session"),
+        "not_in_session_detail": _("Let them in anyway if there is room."),
         "no_email": _("no e-mail"),
         "over_capacity": _("Registered over capacity"),
         "camera_insecure": _(

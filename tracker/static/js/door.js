@@ -32,6 +32,7 @@
   var announcer = document.getElementById("door-announce");
   var result = document.getElementById("door-result");
   var undoButton = result.querySelector(".door-undo");
+  var anywayButton = result.querySelector(".door-anyway");
   var nextButton = result.querySelector(".door-next");
 
   var CODE_RE = /^[A-Z2-7]{26}$/;
@@ -236,6 +237,7 @@
   // --- the full-screen result ----------------------------------------------------------
 
   var undoTarget = null; // {code, session} of the check-in shown
+  var anywayTarget = null; // {code | registration, session} refused as not registered
   var resultSeq = 0;
   var pendingTimer = null;
   var lastVia = "keyboard"; // how the last check-in came: keyboard, pointer or camera
@@ -252,7 +254,7 @@
     }, 30);
   }
 
-  /* kind: ok | already | bad | undone | error | pending */
+  /* kind: ok | already | warn | bad | undone | error | pending */
   function showResult(kind, parts) {
     clearTimeout(pendingTimer);
     result.className = "door-result is-" + kind;
@@ -278,6 +280,8 @@
     });
     undoTarget = parts.undo || null;
     undoButton.hidden = !undoTarget;
+    anywayTarget = parts.anyway || null;
+    anywayButton.hidden = !anywayTarget;
     // Print (or reprint) the badge of the person shown: a walk-in, a lost badge.
     var badgeForm = result.querySelector(".door-badge-form");
     var badgeFor = undoTarget && undoTarget.registration;
@@ -297,6 +301,7 @@
     result.hidden = true;
     result.className = "door-result";
     undoTarget = null;
+    anywayTarget = null;
     camera.resume();
   }
 
@@ -310,7 +315,7 @@
   }
 
   result.addEventListener("click", function (e) {
-    if (e.target.closest(".door-undo") || e.target.closest(".door-badge-form")) return;
+    if (e.target.closest(".door-undo, .door-anyway, .door-badge-form")) return;
     hideResult();
     refocus();
   });
@@ -318,6 +323,15 @@
   undoButton.addEventListener("click", function (e) {
     e.stopPropagation();
     if (undoTarget) undo(undoTarget);
+  });
+
+  anywayButton.addEventListener("click", function (e) {
+    e.stopPropagation();
+    if (!anywayTarget) return;
+    var target = anywayTarget;
+    anywayTarget = null; // one tap, one check-in
+    checkIn({ code: target.code, registration: target.registration, session: target.session },
+      "pointer", { anyway: true });
   });
 
   function checkedInHere(r) {
@@ -387,6 +401,22 @@
           undo: undo,
         });
         return;
+      case "not_registered":
+        showResult("warn", {
+          result: "not_registered",
+          title: M.not_in_session,
+          name: personName(r),
+          org: orgLine(r),
+          detail: M.not_in_session_detail,
+          sessions: sessionsOf(r),
+          scope: scope,
+          anyway: {
+            code: target.code || null,
+            registration: r ? r.id : null,
+            session: target.session,
+          },
+        });
+        return;
       case "unknown":
         var other = body.reason === "other_event";
         showResult("bad", {
@@ -419,14 +449,22 @@
     }
   }
 
-  function checkIn(target, via) {
+  /* Check a person in where this device checks in. In a session, someone who did not
+     register for it is refused (an amber screen) unless `options.anyway`: the second
+     request, after a tap on "Check in anyway", is a new attempt with its own nonce. */
+  function checkIn(target, via, options) {
     lastVia = via || lastVia;
     var seq = ++resultSeq;
     var payload = { door: doorName(), nonce: uuid() };
     if (target.code) payload.code = target.code;
     else payload.registration = target.registration;
-    if (mode()) payload.session = Number(mode());
-    target.session = mode();
+    // The session the refusal was about, even if the mode changed since.
+    var session = options && options.anyway ? target.session : mode();
+    if (session) {
+      payload.session = Number(session);
+      if (!(options && options.anyway)) payload.registered_only = true;
+    }
+    target.session = session;
     clearTimeout(pendingTimer);
     pendingTimer = setTimeout(function () {
       if (seq === resultSeq) showResult("pending", { title: M.checking, scope: scopeText() });
