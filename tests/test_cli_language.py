@@ -195,3 +195,30 @@ def test_account_messages_in_french(app, db):
     assert revoked.output == "1 jeton révoqué\n"
     unknown = invoke(app, ["token", "revoke", "orga@example.org", "--name", "Door A"], ENGLISH)
     assert unknown.exit_code != 0 and unknown.output.startswith("Error: ")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LANGUAGE": "fr:en", "LANG": "C.UTF-8"}, "Utilisation"),
+        ({"LANGUAGE": "de:fr", "LANG": "C.UTF-8"}, "Utilisation"),
+        ({"LANGUAGE": "en", "LANG": "fr_FR.UTF-8"}, "Usage"),
+        ({"LC_ALL": "fr_FR.UTF-8", "LANG": "en_GB.UTF-8"}, "Utilisation"),
+        ({"LC_ALL": "C", "LANG": "fr_FR.UTF-8"}, "Usage"),
+    ],
+)
+def test_the_language_is_read_as_gettext_reads_it(app, env, expected):
+    """Our messages and click's words agree: both follow LANGUAGE, LC_ALL, LC_MESSAGES,
+    LANG in that order."""
+    for command in _commands(app.cli):
+        command._help_option = None
+    unset = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": None}
+    result = app.test_cli_runner().invoke(
+        command_line(lambda: app),
+        args=["db", "--help"],
+        env={**unset, **env},
+        prog_name="tracker",
+    )
+    french = "Schéma de la base de données." in result.output
+    assert result.output.startswith(expected)
+    assert french == (expected == "Utilisation")
