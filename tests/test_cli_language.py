@@ -178,6 +178,9 @@ def test_messages_and_errors_in_french(app):
         FRENCH,
     )
     assert "n’est pas de la forme TYPE=N" in quota.output
+    absent = invoke(app, ["import", "x", "/nonexistent/liste.csv"], FRENCH)
+    assert "Fichier '/nonexistent/liste.csv' n’existe pas." in absent.output
+    assert "FICHIER" in invoke(app, ["export", "--help"], FRENCH).output
 
 
 def test_account_messages_in_french(app, db):
