@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import shutil
+import subprocess
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -344,10 +347,11 @@ def injected(db, app_ctx):
 
 
 def in_xlsx(payload: str) -> str:
-    """The neutralised payload as it sits in the file: XML cannot carry NUL or a bare
-    carriage return, so the writer escapes them as OOXML says (_x0000_, _x000D_), which
-    Excel and LibreOffice read back as the characters (openpyxl leaves them escaped)."""
-    return "'" + xlsx_escaped(payload)
+    """The payload as it sits in the file, unquoted (a string cell is never evaluated):
+    XML cannot carry NUL or a bare carriage return, so the writer escapes them as OOXML
+    says (_x0000_, _x000D_), which Excel and LibreOffice read back as the characters
+    (openpyxl leaves them escaped)."""
+    return xlsx_escaped(payload)
 
 
 def xlsx_escaped(text: str) -> str:
@@ -363,7 +367,7 @@ def test_formula_payloads_are_neutralised_in_csv(db, injected):
     assert sorted(row[0] for row in organisations[1:]) == sorted("'" + p for p in storable(db))
 
 
-def test_formula_payloads_are_neutralised_in_xlsx(db, injected):
+def test_formula_payloads_are_exact_strings_in_xlsx(db, injected):
     sheet = workbook(render(db, injected, "attendees", "xlsx").body)["Attendees"]
     header = [c.value for c in sheet[1]]
     columns = [header.index(c) for c in ("First name", "Last name", "Job title", "Organisation")]
@@ -375,6 +379,48 @@ def test_formula_payloads_are_neutralised_in_xlsx(db, injected):
     assert sorted(values) == sorted(in_xlsx(p) for p in storable(db))
 
 
+def test_text_keeps_its_exact_value_in_xlsx_and_is_quoted_in_csv(db, app_ctx):
+    """A French organisation written with a leading dash and a job title that looks like
+    a formula: string cells in XLSX (never evaluated, so no quote), quoted in CSV."""
+    event = make_event(db)
+    make_registration(db, event, first_name="Œuvray", organisation="-Ministère", job_title="=1+1")
+    sheet = workbook(render(db, event, "attendees", "xlsx").body)["Attendees"]
+    (row,) = sheet_rows(sheet)
+    assert row["Organisation"] == "-Ministère" and row["Job title"] == "=1+1"
+    header = [c.value for c in sheet[1]]
+    for column in ("Organisation", "Job title"):
+        assert sheet.cell(2, header.index(column) + 1).data_type == "s"
+    (line,) = csv_rows(render(db, event, "attendees", "csv").body)
+    assert line["Organisation"] == "'-Ministère" and line["Job title"] == "'=1+1"
+
+
+def test_libreoffice_reads_the_xlsx_text_as_written(db, app_ctx, tmp_path):
+    """An independent spreadsheet converts the workbook to CSV: the text cells come out
+    exactly, not evaluated (=1+1 is not 2) and without a quote."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed on this machine")
+    table = Table("People", ["Organisation", "Job title"], [("-Ministère", "=1+1")])
+    (tmp_path / "people.xlsx").write_bytes(write_xlsx([table], zone=PARIS))
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76",
+            "--outdir",
+            str(tmp_path),
+            str(tmp_path / "people.xlsx"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    rows = list(csv.reader(io.StringIO((tmp_path / "people.csv").read_text("utf-8"))))
+    assert rows == [["Organisation", "Job title"], ["-Ministère", "=1+1"]]
+
+
 def test_every_payload_through_the_writers():
     table = Table("=title", ["=header", "text"], [(n, p) for n, p in enumerate(PAYLOADS)])
     rows = list(csv.reader(io.StringIO(write_csv([table], zone=PARIS).decode(), newline="")))
@@ -382,7 +428,7 @@ def test_every_payload_through_the_writers():
     assert [row[1] for row in rows[1:]] == ["'" + p for p in PAYLOADS]
     table.rows = [(n, p) for n, p in enumerate(PAYLOADS)]
     sheet = workbook(write_xlsx([table], zone=PARIS)).worksheets[0]
-    assert sheet["A1"].value == "'=header" and sheet["A1"].data_type == "s"
+    assert sheet["A1"].value == "=header" and sheet["A1"].data_type == "s"
     assert [c.value for c in sheet["B"][1:]] == [in_xlsx(p) for p in PAYLOADS]
     assert all(c.data_type == "s" for c in sheet["B"][1:])
 
@@ -393,7 +439,7 @@ def test_only_strings_are_neutralised():
     assert neutralise(-1) == -1 and neutralise(-0.5) == -0.5 and neutralise(None) is None
     table = Table("Numbers", ["n", "x", "text"], [(-1, -0.5, "-1")])
     sheet = workbook(write_xlsx([table], zone=PARIS))["Numbers"]
-    assert [c.value for c in sheet[2]] == [-1, -0.5, "'-1"]
+    assert [c.value for c in sheet[2]] == [-1, -0.5, "-1"]
     assert sheet["A2"].data_type == "n" and sheet["C2"].data_type == "s"
     body = write_csv([Table("Numbers", ["n", "x", "text"], [(-1, -0.5, "-1")])], zone=PARIS)
     assert body.decode().splitlines()[1] == "-1,-0.5,'-1"

@@ -198,6 +198,123 @@ def test_xlsx_made_with_openpyxl(client, db, event, as_organiser):
     assert [s.title for s in people[0].sessions] == ["Plénière"]
 
 
+# --- lists as French offices save them ----------------------------------------------
+
+
+def test_a_csv_saved_by_french_excel(client, db, event, as_organiser):
+    """“CSV (séparateur : point-virgule)” from French Excel: Windows-1252, `;`, CRLF,
+    French headers in any case, with spaces and without accents, French type labels."""
+    lines = [
+        " Prénom ;NOM;Adresse electronique;Organisme;TYPE;Fonction;Sessions",
+        "Hervé;Œuvray;herve.oeuvray@polemer.example;Pôle Mer Méditerranée;"
+        "Pôle de compétitivité;Chargé d’affaires;Plénière",
+        "Élodie;Dupré;elodie.dupre@iledefrance.example;Région Île-de-France;Région;;table ronde 1",
+        ";;;;;;",  # 4: an empty row, skipped
+        "Paul;Roux;pas-une-adresse;ADEME;Agence;;",  # 5: refused
+        "Jean;Martin;jean.martin@economie.example;Ministère de l’Économie;ministere;;",
+    ]
+    content = "\r\n".join(lines).encode("cp1252") + b"\r\n"
+    with pytest.raises(UnicodeDecodeError):
+        content.decode("utf-8")  # really Windows-1252: Œ and ’ are single bytes
+    preview = client.post(
+        f"/events/{event.slug}/import",
+        data={"file": (io.BytesIO(content), "invités.csv")},
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "fr"},
+    )
+    page = text(preview)
+    assert preview.status_code == 200, page
+    assert 'data-count="imported">3' in page and 'data-count="refused">1' in page
+    assert "Hervé Œuvray" in page and "Pôle Mer Méditerranée" in page
+    # the file's line numbers (header = 1), in the accepted rows and in the refusals
+    accepted = page.split('class="grid imported"')[1]
+    imported = re.findall(r'<tr data-line="(\d+)">\s*<td class="num">(\d+)</td>', accepted)
+    assert imported == [("2", "2"), ("3", "3"), ("6", "6")]
+    assert re.search(
+        r'data-line="5"><td class="num">5</td>.*?Saisissez une adresse électronique valide',
+        page,
+        re.S,
+    )
+    as_organiser.post(
+        f"/events/{event.slug}/import/confirm", data={"token": preview_token(preview)}
+    )
+    people = registrations(db, event)
+    assert [(p.first_name, p.last_name) for p in people] == [
+        ("Hervé", "Œuvray"),
+        ("Élodie", "Dupré"),
+        ("Jean", "Martin"),
+    ]
+    assert [p.organisation.name for p in people] == [
+        "Pôle Mer Méditerranée",
+        "Région Île-de-France",
+        "Ministère de l’Économie",
+    ]
+    assert [p.organisation_type.value for p in people] == ["cluster", "region", "ministry"]
+    assert people[0].job_title == "Chargé d’affaires"
+    assert [s.title for s in people[1].sessions] == ["Table ronde 1"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_with_its_bom(db, app_ctx, event, encoding):
+    """Excel's “Unicode text”: UTF-16 with a BOM, tab separated."""
+    bom = "\ufeff".encode(encoding)
+    body = "\r\n".join(
+        [
+            "Prénom\tNom\tCourriel\tOrganisation\tType\tFonction",
+            "Łucja\tWoźniak\tlucja@culture.example\tMinistère de la Culture\tMinistry\t",
+            "Zoé\tŒuvray\tzoe@ademe.example\tADEME\tPublic agency\tChargée d’études",
+        ]
+    )
+    content = bom + body.encode(encoding)
+    report = importer.import_file(db, event, "liste.csv", content, actor=None, dry_run=True)
+    assert report.refused == []
+    assert [(r.line, r.name, r.organisation_type) for r in report.imported] == [
+        (2, "Łucja Woźniak", "ministry"),
+        (3, "Zoé Œuvray", "agency"),
+    ]
+
+
+def test_a_latin1_file_is_read(db, app_ctx, event):
+    content = (
+        "Prénom;Nom;E-mail;Organisme;Type\nRené;Lefèvre;rene@bretagne.example;"
+        "Région Bretagne;Autre\n"
+    ).encode("latin-1")
+    report = importer.import_file(db, event, "liste.csv", content, actor=None, dry_run=True)
+    assert [(r.line, r.name, r.organisation, r.organisation_type) for r in report.imported] == [
+        (2, "René Lefèvre", "Région Bretagne", "other")
+    ]
+
+
+def test_an_xlsx_with_french_headers(db, app_ctx, event):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append([" prénom", "Nom ", "E-MAIL", "Organisation", "Type", "FONCTION", "sessions"])
+    sheet.append(
+        ["Hervé", "Œuvray", "herve@polemer.example", "Pôle Mer Méditerranée", "Pôle", None, None]
+    )
+    sheet.append(["Inès", "Roux", "ines@ademe.example", "ADEME", "Agence", "Cheffe", "Plénière"])
+    sheet.append(["Luc", "Roux", "luc@example.org", "ADEME", "Université", None, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    report = importer.import_file(
+        db, event, "invités.xlsx", buffer.getvalue(), actor=None, dry_run=True
+    )
+    assert [(r.line, r.name, r.organisation_type) for r in report.imported] == [
+        (2, "Hervé Œuvray", "cluster"),
+        (3, "Inès Roux", "agency"),
+    ]
+    assert [(r.line, r.label) for r in report.refused] == [(4, "luc@example.org")]
+
+
+def test_a_column_named_twice_in_two_languages(db, app_ctx, event):
+    content = csv_bytes("Prénom;Nom;Courriel;E-mail;Organisme;Type")
+    with pytest.raises(importer.ImportFileError) as refused:
+        importer.import_file(db, event, "liste.csv", content, actor=None, dry_run=True)
+    assert str(refused.value.message) == (
+        "The column “E-mail (email)” appears twice in the first row."
+    )
+
+
 def test_the_preview_says_who_would_be_waitlisted(client, db, event, as_organiser):
     make_registration(db, event)
     make_registration(db, event)
@@ -211,7 +328,15 @@ def test_the_preview_says_who_would_be_waitlisted(client, db, event, as_organise
     ("content", "name", "message"),
     [
         (b"", "a.csv", "The file is empty."),
-        ("prénom;nom\n".encode("latin-1"), "a.csv", "This file is not UTF-8 text."),
+        # Latin-1 is read (as Windows-1252): Prénom and Nom are found, the others missing
+        (
+            "Prénom;Nom\n".encode("latin-1"),
+            "a.csv",
+            "Missing columns: email, organisation, organisation_type.",
+        ),
+        ("Prénom;Nom\n".encode("utf-16-le"), "a.csv", "This file does not read as text"),
+        (b"\x7fELF\x02\x01\x01\x00\x00", "a.csv", "This file does not read as text"),
+        (b"\xff\xfe\x00\xd8", "a.csv", "This file does not read as text"),  # broken UTF-16
         (csv_bytes("first_name;last_name;email"), "a.csv", "Missing columns: organisation"),
         (csv_bytes("email,email,first_name"), "a.csv", "appears twice"),
         (b"PK\x03\x04 not really a workbook", "a.xlsx", "cannot be read as an Excel workbook"),

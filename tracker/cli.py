@@ -1,11 +1,18 @@
 """The `tracker` command (also `flask --app tracker ...`).
 
 Errors are one line on standard error and a non-zero exit, never a traceback.
+
+Every message and help text speaks the shell's language (LC_ALL, LC_MESSAGES, LANG:
+tracker.i18n.select_locale). Help texts are lazy (`_l`), translated when shown: a
+command's `help=` as click keeps it, an option's through `option` below (click would
+otherwise turn it into the English text when the module is imported). Click's own words
+("Usage:", "Options:", its errors) come from the same catalogue (`translate_click`).
 """
 
 from __future__ import annotations
 
 import functools
+import gettext
 import logging
 import re
 from collections.abc import Callable
@@ -15,12 +22,88 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.errors import DomainError
+from tracker.i18n import lazy_gettext as _l
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+
+
+def translate_click() -> None:
+    """Click says its own words ("Usage:", "Options", "Missing option"...) through the
+    standard library's gettext, default domain "messages", in the language of LANGUAGE,
+    LC_ALL, LC_MESSAGES or LANG (as tracker.i18n chooses ours): that domain is bound to
+    the app's catalogue, which holds them (`_click_messages`)."""
+    gettext.bindtextdomain("messages", str(TRANSLATIONS_DIR))
+
+
+def _click_messages() -> None:  # pragma: no cover - never called: read by extraction
+    """Click's messages that the commands of tracker can show, so that the catalogue
+    carries their translations (placeholders in braces are click's)."""
+    _("Usage:")
+    _("Options")
+    _("Commands")
+    _("Positional arguments")
+    _("Show this message and exit.")
+    _("Error: {message}")
+    _("Try '{command} {option}' for help.")
+    _("Invalid value for {param_hint}: {message}")
+    _("Invalid value: {message}")
+    _("Missing argument")
+    _("Missing option")
+    _("Missing parameter")
+    _("Missing {param_type}")
+    _("Missing command.")
+    _("No such option {name!r}.")
+    _("No such command {name!r}.")
+    _("Option {name!r} does not take a value.")
+    _("default: {default}")
+    _("required")
+    _("Aborted!")
+    _("Error: The two entered values do not match.")
+    _("{value!r} is not a valid {number_type}.")
+    _("{value} is not in the range {range}.")
+    _("file")
+    _("directory")
+    _("path")
+    _("{name} {filename!r} does not exist.")
+    _("{name} {filename!r} is a directory.")
+    _("{name} {filename!r} is not readable.")
+    _("{name} {filename!r} is not writable.")
+    ngettext("Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})", 1)
+    ngettext(
+        "Option {name!r} requires an argument.", "Option {name!r} requires {nargs} arguments.", 1
+    )
+    ngettext("{value!r} is not {choice}.", "{value!r} is not one of {choices}.", 1)
+    ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)", 1)
+
+
+class Option(click.Option):
+    """A click option whose help stays the lazy message it was given, translated each
+    time the help is shown (click.Option would clean it into a plain string at import
+    time, before any language is known)."""
+
+    def __init__(self, *args: Any, help: Any = None, **kwargs: Any) -> None:  # noqa: A002
+        super().__init__(*args, **kwargs)
+        self.help = help
+
+    @property  # type: ignore[override]
+    def help(self) -> str | None:
+        return None if self._help is None else str(self._help)
+
+    @help.setter
+    def help(self, value: Any) -> None:
+        self._help = value
+
+
+def option(*names: str, **attrs: Any) -> Callable[..., Any]:
+    """`click.option` for the commands of tracker: its help is translated when shown."""
+    return click.option(*names, cls=Option, **attrs)
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -32,7 +115,7 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(e.message)) from None
         except SQLAlchemyError as e:
             first_line = str(e.orig if getattr(e, "orig", None) else e).strip().splitlines()[0]
-            raise click.ClickException(f"database error: {first_line}") from None
+            raise click.ClickException(_("database error: %(error)s", error=first_line)) from None
         except (OSError, RuntimeError, ValueError) as e:
             raise click.ClickException(str(e)) from None
 
@@ -68,7 +151,9 @@ def upgrade_database(engine: Any, revision: str = "head") -> None:
                 command.upgrade(alembic_config(connection), revision)
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:
-                    raise RuntimeError(f"the migration left broken references: {broken[:5]}")
+                    raise RuntimeError(
+                        _("the migration left broken references: %(rows)s", rows=broken[:5])
+                    )
         finally:
             driver.execute("PRAGMA foreign_keys=ON")
 
@@ -82,37 +167,47 @@ def _parse_local(value: str, tz: str, option: str) -> datetime:
         typed = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a date and time like 2026-12-10T09:00", param_hint=option
+            _("“%(value)s” is not a date and time like 2026-12-10T09:00", value=value),
+            param_hint=option,
         ) from None
     return local_to_utc(typed, tz, field=option.lstrip("-"))  # type: ignore[return-value]
 
 
-db_group = click.Group("db", help="Database schema.")
+db_group = click.Group("db", help=_l("Database schema."))
 
 
-@db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@db_group.command("upgrade", help=_l("Apply the Alembic migrations."))
+@option(
+    "--revision",
+    default="head",
+    show_default=True,
+    help=_l("The Alembic revision to reach."),
+)
 @with_appcontext
 @one_line_errors
 def db_upgrade(revision: str) -> None:
-    """Apply the Alembic migrations."""
     upgrade_database(current_app.extensions["db"].engine, revision)
-    click.echo(f"database at {revision}")
+    click.echo(_("database at %(revision)s", revision=revision))
 
 
-@click.command("demo")
+@click.command("demo", help=_l("Create the demo event (bercy-2012) with its registrations, once."))
 @with_appcontext
 @one_line_errors
 def demo() -> None:
-    """Create the demo event (bercy-2012) with its registrations, once."""
     from tracker.demo import seed_demo
 
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event, created = seed_demo(db)
         if created:
-            click.echo(f"demo event {event.slug} created with {created} registrations")
+            click.echo(
+                _(
+                    "demo event %(slug)s created with %(count)d registrations",
+                    slug=event.slug,
+                    count=created,
+                )
+            )
         else:
-            click.echo(f"demo event {event.slug} already present: nothing added")
+            click.echo(_("demo event %(slug)s already present: nothing added", slug=event.slug))
         if current_app.config["ENV_NAME"] != "production":
             _demo_accounts(db, event)
 
@@ -141,43 +236,60 @@ def _demo_accounts(db: Any, event: Any) -> None:
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
     if path.exists():
-        click.echo(f"demo accounts (log in at /login):\n{path.read_text().rstrip()}")
+        click.echo(_("demo accounts (log in at /login):"))
+        click.echo(path.read_text().rstrip())
 
 
-event_group = click.Group("event", help="Events.")
+event_group = click.Group("event", help=_l("Events."))
 
 
-@event_group.command("create")
+@event_group.command(
+    "create", help=_l("Create an event; registration opens now and closes at its start.")
+)
 @click.argument("slug")
-@click.option("--title", required=True)
-@click.option("--starts", required=True, help="Local start, e.g. 2026-12-10T09:00")
-@click.option("--ends", help="Local end (default: 8 hours after the start)")
-@click.option("--timezone", "tz", default="Europe/Paris", show_default=True)
-@click.option("--venue")
-@click.option("--organiser")
-@click.option("--capacity", type=click.IntRange(min=0))
-@click.option(
+@option("--title", required=True, help=_l("The event’s title."))
+@option("--starts", required=True, help=_l("Local start, e.g. 2026-12-10T09:00"))
+@option("--ends", help=_l("Local end (default: 8 hours after the start)"))
+@option(
+    "--timezone",
+    "tz",
+    default="Europe/Paris",
+    show_default=True,
+    help=_l("The time zone of the local times."),
+)
+@option("--venue", help=_l("Where the event takes place."))
+@option("--organiser", help=_l("Who organises the event."))
+@option(
+    "--capacity",
+    type=click.IntRange(min=0),
+    help=_l("The number of places (none: no limit)."),
+)
+@option(
     "--session",
     "sessions",
     multiple=True,
     metavar="TITLE[@START/END]",
-    help="A session, with its local times if given, e.g. "
-    "'Table ronde 1@2026-12-10T11:00/2026-12-10T12:30' (repeatable)",
+    help=_l(
+        "A session, with its local times if given, e.g. "
+        "'Table ronde 1@2026-12-10T11:00/2026-12-10T12:30' (repeatable)"
+    ),
 )
-@click.option(
+@option(
     "--quota",
     "quotas",
     multiple=True,
     metavar="TYPE=N",
-    help="At most N confirmed people of an organisation type, e.g. cluster=60 (repeatable)",
+    help=_l("At most N confirmed people of an organisation type, e.g. cluster=60 (repeatable)"),
 )
-@click.option(
+@option(
     "--visibility",
     type=click.Choice(["draft", "unlisted", "public"]),
     default="public",
     show_default=True,
-    help="draft: only its organisers and admins see it; unlisted: reachable by its link, "
-    "not on the home page; public: listed on the home page",
+    help=_l(
+        "draft: only its organisers and admins see it; unlisted: reachable by its link, "
+        "not on the home page; public: listed on the home page"
+    ),
 )
 @with_appcontext
 @one_line_errors
@@ -194,7 +306,6 @@ def event_create(
     quotas: tuple[str, ...],
     visibility: str,
 ) -> None:
-    """Create an event; registration opens now and closes at its start."""
     from tracker.events.services import EventSpec, create_event
 
     spec = EventSpec(
@@ -212,9 +323,9 @@ def event_create(
     )
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event = create_event(db, spec)
-        click.echo(f"event {event.slug} created (id {event.id})")
+        click.echo(_("event %(slug)s created (id %(id)d)", slug=event.slug, id=event.id))
         for s in event.sessions:
-            click.echo(f"  session {s.id}: {s.title}")
+            click.echo("  " + _("session %(id)d: %(title)s", id=s.id, title=s.title))
 
 
 # "Title@2026-12-10T11:00/2026-12-10T12:30": a title, then its local start and end.
@@ -229,7 +340,7 @@ def _parse_session(value: str, tz: str) -> Any:
     found = _SESSION_TIMES.match(value.strip())
     if found is None:
         return SessionSpec(title=value)
-    starts_text, _, ends_text = found["when"].partition("/")
+    starts_text, _slash, ends_text = found["when"].partition("/")
     starts = _parse_local(starts_text.strip(), tz, "--session")
     ends_text = ends_text.strip()
     if len(ends_text) <= 5:  # a time of the start's day
@@ -241,16 +352,18 @@ def _parse_session(value: str, tz: str) -> Any:
 def _parse_quotas(values: tuple[str, ...]) -> dict[str, int]:
     quotas = {}
     for value in values:
-        type_, _, number = value.partition("=")
+        type_, _equals, number = value.partition("=")
         if not number.isdigit():
             raise click.BadParameter(
-                f"{value!r} is not TYPE=N, e.g. cluster=60", param_hint="--quota"
+                _("“%(value)s” is not TYPE=N, e.g. cluster=60", value=value),
+                param_hint="--quota",
             )
         quotas[type_.strip()] = int(number)
     return quotas
 
 
 def register_commands(app: Flask) -> None:
+    translate_click()
     app.cli.add_command(db_group)
     app.cli.add_command(demo)
     app.cli.add_command(event_group)
@@ -277,6 +390,25 @@ def _create_app() -> Flask:
         raise click.ClickException(str(e)) from None
 
 
+class _Tracker(FlaskGroup):
+    """`tracker`: its own help is written in the app's context, so in the shell's
+    language (a subcommand's help already is: Flask loads the app to find it)."""
+
+    def get_help(self, ctx: click.Context) -> str:
+        try:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException:  # the app cannot start: help in English, then why
+            return super().get_help(ctx)
+        with app.app_context():
+            return super().get_help(ctx)
+
+
+def command_line(create_app: Callable[[], Flask] = _create_app) -> click.Group:
+    """The `tracker` command, its app made by `create_app`."""
+    translate_click()  # before the app exists: click's words of the top-level help too
+    return _Tracker(create_app=create_app, help=_l("tracker: event registration and check-in."))
+
+
 def main() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    FlaskGroup(create_app=_create_app, help="tracker: event registration and check-in.")()
+    command_line()()

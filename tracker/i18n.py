@@ -69,10 +69,19 @@ def select_locale() -> str:
 
 
 def _environment_locale() -> str | None:
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+    """The shell's language, read as gettext reads it (and click's own words with it:
+    tracker.cli.translate_click): LANGUAGE (a list such as "fr:en", its first supported
+    language), then LC_ALL, LC_MESSAGES, LANG."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name)
-        if value:
-            return "fr" if value.lower().startswith("fr") else "en"
+        if not value:
+            continue
+        for language in value.split(":") if name == "LANGUAGE" else [value]:
+            code = language.lower()
+            if code.startswith("fr"):
+                return "fr"
+            if code.startswith("en") or code in {"c", "posix"} or name != "LANGUAGE":
+                return "en"
     return None
 
 

@@ -15,10 +15,13 @@ from datetime import datetime
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.orm import Session as DbSession
 
 from tracker.auth import ratelimit, services
-from tracker.cli import one_line_errors
+from tracker.cli import one_line_errors, option
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import Role
 
 ROLES = [r.value for r in Role]
@@ -35,31 +38,39 @@ def _read_password(from_stdin: bool) -> str:
         line = sys.stdin.readline()
         password = line.rstrip("\r\n")
         if not password:
-            raise click.ClickException("no password on the first line of standard input")
+            raise click.ClickException(_("no password on the first line of standard input"))
         return password
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True)  # type: ignore[no-any-return]
+    return click.prompt(  # type: ignore[no-any-return]
+        _("Password"),
+        hide_input=True,
+        confirmation_prompt=_("Repeat the password"),
+    )
 
 
-user_group = click.Group("user", help="Organiser, door and admin accounts.")
+PASSWORD_STDIN_HELP = _l("Read the password from the first line of stdin.")
+
+user_group = click.Group("user", help=_l("Organiser, door and admin accounts."))
 
 
-@user_group.command("add")
+@user_group.command("add", help=_l("Create an account; asks for its password twice."))
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option(
+@option(
+    "--role",
+    required=True,
+    type=click.Choice(ROLES),
+    help=_l("What the account may do: organiser, door or admin."),
+)
+@option(
     "--event",
     "events",
     multiple=True,
     metavar="SLUG",
-    help="An event the account may act on (repeatable; admins may act on all).",
+    help=_l("An event the account may act on (repeatable; admins may act on all)."),
 )
-@click.option(
-    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
-)
+@option("--password-stdin", is_flag=True, help=PASSWORD_STDIN_HELP)
 @with_appcontext
 @one_line_errors
 def user_add(email: str, role: str, events: tuple[str, ...], password_stdin: bool) -> None:
-    """Create an account; asks for its password twice."""
     with _transaction() as db:  # refuse what can be refused before asking the password
         services.check_new_account(db, email)
         services.events_by_slugs(db, list(events))
@@ -73,81 +84,107 @@ def user_add(email: str, role: str, events: tuple[str, ...], password_stdin: boo
             services.events_by_slugs(db, list(events)),
             actor=None,
         )
-        click.echo(f"account {user.email} created ({user.role.value})")
+        click.echo(
+            _("account %(email)s created (%(role)s)", email=user.email, role=user.role.value)
+        )
 
 
-@user_group.command("list")
+@user_group.command("list", help=_l("Every account: address, role, events, status."))
 @with_appcontext
 @one_line_errors
 def user_list() -> None:
-    """Every account: address, role, events, status."""
     with _transaction() as db:
         for user in services.list_users(db):
             events = (
-                "all events"
+                _("all events")
                 if user.role == Role.ADMIN
                 else ",".join(sorted(e.slug for e in user.events)) or "-"
             )
-            status = "active" if user.active else "disabled"
-            click.echo(f"{user.email}\t{user.role.value}\t{status}\t{events}")
+            status = _("active") if user.active else _("disabled")
+            click.echo("\t".join([user.email, user.role.value, status, events]))
 
 
 def _set_active(email: str, active: bool) -> None:
     with _transaction() as db:
         user = services.get_user(db, email)
         changed = services.set_active(db, user, active, actor=None)
-        state = "enabled" if active else "disabled"
-        click.echo(f"account {user.email} {state}" if changed else f"already {state}")
+        if active:
+            click.echo(
+                _("account %(email)s enabled", email=user.email)
+                if changed
+                else _("already enabled")
+            )
+        else:
+            click.echo(
+                _("account %(email)s disabled", email=user.email)
+                if changed
+                else _("already disabled")
+            )
         if changed:
-            click.echo("its sessions ended" + ("" if active else " and its API tokens revoked"))
+            click.echo(
+                _("its sessions ended")
+                if active
+                else _("its sessions ended and its API tokens revoked")
+            )
 
 
-@user_group.command("disable")
+@user_group.command(
+    "disable",
+    help=_l("Disable an account: no login, its sessions end, its API tokens are revoked."),
+)
 @click.argument("email")
 @with_appcontext
 @one_line_errors
 def user_disable(email: str) -> None:
-    """Disable an account: no login, its sessions end, its API tokens are revoked."""
     _set_active(email, False)
 
 
-@user_group.command("enable")
+@user_group.command(
+    "enable", help=_l("Enable a disabled account again (its revoked API tokens stay revoked).")
+)
 @click.argument("email")
 @with_appcontext
 @one_line_errors
 def user_enable(email: str) -> None:
-    """Enable a disabled account again (its revoked API tokens stay revoked)."""
     _set_active(email, True)
 
 
-@user_group.command("unlock")
+@user_group.command(
+    "unlock", help=_l("Lift the login locks of an account typed as EMAIL, from every address.")
+)
 @click.argument("email")
 @with_appcontext
 @one_line_errors
 def user_unlock(email: str) -> None:
-    """Lift the login locks of an account typed as EMAIL, from every address."""
     failures = ratelimit.unlock(email)
     click.echo(
-        f"login locks of {email.strip()} lifted, from every address"
-        f" ({failures} failed login{'s' if failures != 1 else ''} forgotten)"
+        ngettext(
+            "login locks of %(email)s lifted, from every address (%(num)d failed login forgotten)",
+            "login locks of %(email)s lifted, from every address (%(num)d failed logins forgotten)",
+            failures,
+            email=email.strip(),
+        )
     )
     if not ratelimit.limiter_for(current_app).shared:
         click.echo(
-            "warning: TRACKER_RATELIMIT_STORAGE_URL is memory://, so each app process keeps "
-            "its own counters, out of reach of this command: restart the app to clear them",
+            _(
+                "warning: TRACKER_RATELIMIT_STORAGE_URL is memory://, so each app process "
+                "keeps its own counters, out of reach of this command: restart the app to "
+                "clear them"
+            ),
             err=True,
         )
 
 
-@user_group.command("password")
-@click.argument("email")
-@click.option(
-    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+@user_group.command(
+    "password",
+    help=_l("Set a new password for an account: its sessions end, its API tokens are revoked."),
 )
+@click.argument("email")
+@option("--password-stdin", is_flag=True, help=PASSWORD_STDIN_HELP)
 @with_appcontext
 @one_line_errors
 def user_password(email: str, password_stdin: bool) -> None:
-    """Set a new password for an account: its sessions end, its API tokens are revoked."""
     with _transaction() as db:
         services.get_user(db, email)
     password = _read_password(password_stdin)
@@ -155,54 +192,75 @@ def user_password(email: str, password_stdin: bool) -> None:
         user = services.get_user(db, email)
         revoked = services.set_password(db, user, password, actor=None)
         click.echo(
-            f"password of {user.email} changed; its sessions ended"
-            f" and {revoked} API token{'s' if revoked != 1 else ''} revoked"
+            ngettext(
+                "password of %(email)s changed; its sessions ended and %(num)d API token revoked",
+                "password of %(email)s changed; its sessions ended and %(num)d API tokens revoked",
+                revoked,
+                email=user.email,
+            )
         )
 
 
-token_group = click.Group("token", help="API tokens (Authorization: Bearer ...).")
+token_group = click.Group("token", help=_l("API tokens (Authorization: Bearer ...)."))
 
 
-@token_group.command("create")
+@token_group.command(
+    "create",
+    help=_l("Create a token for an account; it is printed once, alone on the last line."),
+)
 @click.argument("email")
-@click.option("--name", required=True, help='What the token is for, e.g. "Door A".')
+@option("--name", required=True, help=_l("What the token is for, e.g. “Door A”."))
 @with_appcontext
 @one_line_errors
 def token_create(email: str, name: str) -> None:
-    """Create a token for an account; it is printed once, alone on the last line."""
     with _transaction() as db:
         user = services.get_user(db, email)
         token = services.issue_token(db, user, name, actor=None)
-    click.echo(f"token {name.strip()!r} for {user.email} ({user.role.value}); keep it secret:")
+    click.echo(
+        _(
+            "token “%(name)s” for %(email)s (%(role)s); keep it secret:",
+            name=name.strip(),
+            email=user.email,
+            role=user.role.value,
+        )
+    )
     click.echo(token)
 
 
-@token_group.command("revoke")
+@token_group.command("revoke", help=_l("Revoke an account’s live tokens of that name."))
 @click.argument("email")
-@click.option("--name", required=True)
+@option("--name", required=True, help=_l("The name of the tokens to revoke."))
 @with_appcontext
 @one_line_errors
 def token_revoke(email: str, name: str) -> None:
-    """Revoke an account's live tokens of that name."""
     with _transaction() as db:
         user = services.get_user(db, email)
         count = services.withdraw_token(db, user, name, actor=None)
-    click.echo(f"{count} token{'s' if count != 1 else ''} revoked")
+    click.echo(ngettext("%(num)d token revoked", "%(num)d tokens revoked", count))
 
 
-@token_group.command("list")
+@token_group.command(
+    "list",
+    help=_l("An account’s tokens: name, created, last used, revoked (never the token)."),
+)
 @click.argument("email")
 @with_appcontext
 @one_line_errors
 def token_list(email: str) -> None:
-    """An account's tokens: name, created, last used, revoked (never the token)."""
     with _transaction() as db:
         user = services.get_user(db, email)
         for token in services.list_tokens(db, user):
-            state = "revoked" if token.revoked_at is not None else "active"
+            state = _("revoked") if token.revoked_at is not None else _("active")
             click.echo(
-                f"{token.name}\t{state}\tcreated {when(token.created_at)}"
-                f"\tlast used {when(token.last_used_at)}\trevoked {when(token.revoked_at)}"
+                "\t".join(
+                    [
+                        token.name,
+                        state,
+                        _("created %(when)s", when=when(token.created_at)),
+                        _("last used %(when)s", when=when(token.last_used_at)),
+                        _("revoked %(when)s", when=when(token.revoked_at)),
+                    ]
+                )
             )
 
 

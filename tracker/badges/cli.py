@@ -7,29 +7,41 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import ngettext
 
 from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS
 from tracker.badges.services import record_printed, render_badges, select_registrations
-from tracker.cli import one_line_errors
+from tracker.cli import one_line_errors, option
 from tracker.events.services import get_event, session_filter
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import OrganisationType
 
 
-@click.command("badges")
+@click.command("badges", help=_l("Print the confirmed people’s badges of an event into one PDF."))
 @click.argument("slug")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--layout", type=click.Choice(list(LAYOUTS)), default=DEFAULT_LAYOUT, show_default=True
+@option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_l("The PDF file to write."),
 )
-@click.option(
+@option(
+    "--layout",
+    type=click.Choice(list(LAYOUTS)),
+    default=DEFAULT_LAYOUT,
+    show_default=True,
+    help=_l("The badge layout."),
+)
+@option(
     "--type",
     "types",
     multiple=True,
     type=click.Choice([t.value for t in OrganisationType]),
-    help="Only this organisation type (repeatable)",
+    help=_l("Only this organisation type (repeatable)"),
 )
-@click.option("--session", "session_id", type=int, help="Only people registered for it")
-@click.option("--not-printed", is_flag=True, help="Only badges never printed")
+@option("--session", "session_id", type=int, help=_l("Only people registered for it"))
+@option("--not-printed", is_flag=True, help=_l("Only badges never printed"))
 @with_appcontext
 @one_line_errors
 def badges_command(
@@ -40,7 +52,6 @@ def badges_command(
     session_id: int | None,
     not_printed: bool,
 ) -> None:
-    """Print the confirmed people's badges of an event into one PDF."""
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event = get_event(db, slug)
         session_filter(event, session_id)
@@ -50,4 +61,12 @@ def badges_command(
         pdf = render_badges(event, people, layout)
         output.write_bytes(pdf)
         record_printed(people)
-        click.echo(f"{len(people)} badges ({layout}) written to {output}")
+        click.echo(
+            ngettext(
+                "%(num)d badge (%(layout)s) written to %(file)s",
+                "%(num)d badges (%(layout)s) written to %(file)s",
+                len(people),
+                layout=layout,
+                file=output,
+            )
+        )

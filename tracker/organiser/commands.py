@@ -9,22 +9,28 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from tracker.cli import one_line_errors
+from tracker.cli import one_line_errors, option
 from tracker.errors import NotFound
+from tracker.i18n import lazy_gettext as _l
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
-@click.command("import")
+@click.command(
+    "import",
+    help=_l(
+        "Import a CSV or XLSX list of invitees into the event SLUG (columns: the "
+        "registration form’s field names, or their French names). Prints the refused "
+        "rows and the counts."
+    ),
+)
 @click.argument("slug")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
-@click.option("--send-emails", is_flag=True, help="E-mail each imported person a confirmation.")
+@option("--dry-run", is_flag=True, help=_l("Show what would be imported; change nothing."))
+@option("--send-emails", is_flag=True, help=_l("E-mail each imported person a confirmation."))
 @with_appcontext
 @one_line_errors
 def import_command(slug: str, file: Path, dry_run: bool, send_emails: bool) -> None:
-    """Import a CSV or XLSX list of invitees into the event SLUG (columns: the
-    registration form's field names). Prints the refused rows and the counts."""
     from tracker.events.services import get_event
     from tracker.registration.importer import import_file
 

@@ -2,12 +2,24 @@
 
 One service for the organiser's page (preview, then import) and for
 `tracker import SLUG FILE [--dry-run]`. The header row names the columns with the
-registration form's field names; every row is checked with the online form's own
+registration form's field names or their French names as a French office writes them
+(Prénom, Nom, Courriel, Organisme, Type, Fonction, Sessions: see HEADERS), compared
+folded (tracker.text.fold: any case, with or without accents, spaces around them); every
+row is checked with the online form's own
 validators, so a list accepts exactly what a person could type. A preview is the
 import itself run inside a savepoint that is rolled back: it shows exactly what
 the import will do (who is confirmed, who is waitlisted, who is refused and why).
 Addresses already registered for the event, cancelled ones included, are skipped:
 importing the same file twice adds nobody twice.
+
+A CSV file is decoded as its bytes say: UTF-8 (with or without its BOM) first, since a
+valid UTF-8 text with accents is almost never meant as anything else; UTF-16 (little or
+big endian) when it starts with its BOM ("Unicode text" from Excel); otherwise Windows-1252,
+what French Excel writes for "CSV (separator: semicolon)". Windows-1252 is read rather than
+Latin-1 because it is the same for every printable Latin-1 character and adds, where
+Latin-1 has only invisible control codes (0x80-0x9F), the characters French text needs
+(Œ œ ’ € …). A text that still holds NUL or those control codes is not a list of names
+(a binary file, UTF-16 without its BOM): it is refused as a whole with a clear message.
 
 A file comes from outside and is read in a child process (tracker.limited) stopped after
 IMPORT_TIMEOUT seconds or beyond IMPORT_MEMORY_LIMIT MiB. A workbook is checked before
@@ -31,6 +43,7 @@ from typing import Any
 
 import openpyxl
 from flask import current_app, has_app_context
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.datastructures import MultiDict
@@ -41,6 +54,7 @@ from tracker.errors import AlreadyRegistered, DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType, RegistrationSource, User
 from tracker.registration import notify, services
+from tracker.text import fold
 
 COLUMNS = (
     "first_name",
@@ -52,6 +66,38 @@ COLUMNS = (
     "sessions",
 )
 REQUIRED_COLUMNS = COLUMNS[:5]
+# The names a header cell may give each column, compared folded (tracker.text.fold): the
+# form's field names, the English ones that the exports write, and the French ones.
+HEADERS = {
+    "first_name": ("first_name", "first name", "prénom"),
+    "last_name": ("last_name", "last name", "nom", "nom de famille"),
+    "email": (
+        "email",
+        "e-mail",
+        "e-mail address",
+        "email address",
+        "courriel",
+        "adresse électronique",
+        "adresse e-mail",
+        "adresse mail",
+        "mail",
+    ),
+    "organisation": ("organisation", "organization", "organisme"),
+    "organisation_type": (
+        "organisation_type",
+        "organisation type",
+        "organization type",
+        "type",
+        "type d'organisme",
+        "type d'organisation",
+        "type de structure",
+    ),
+    "job_title": ("job_title", "job title", "fonction", "poste"),
+    "sessions": ("sessions", "session"),
+}
+_COLUMN_OF_HEADER = {fold(name): column for column, names in HEADERS.items() for name in names}
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_NOT_TEXT = re.compile("[\x00\x80-\x9f]")  # NUL, and what Latin-1 leaves invisible
 MAX_ROWS = 10_000
 MAX_COLUMNS = 100  # of a line; more are ignored
 MAX_LINES = 5 * MAX_ROWS  # read, empty ones included
@@ -141,7 +187,7 @@ class ImportReport:
 
 
 def read_table(filename: str, content: bytes) -> Table:
-    """The rows of a CSV (UTF-8, with or without BOM, `,` `;` or tab separated) or
+    """The rows of a CSV (UTF-8, UTF-16 or Windows-1252; `,` `;` or tab separated) or
     XLSX file, as {column: text}, read in a child process under the import limits.
     Raises ImportFileError for a file that cannot be read as a whole."""
     name = filename.lower()
@@ -204,15 +250,7 @@ def _read_csv(content: bytes) -> Table:
                 "“CSV UTF-8”, and try again."
             )
         )
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError(
-            _l(
-                "This file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” "
-                "(or as .xlsx) and try again."
-            )
-        ) from None
+    text = _decoded(content)
     for number, line in enumerate(text.splitlines(), start=1):
         if len(line) > MAX_LINE_CHARS:
             raise ImportFileError(
@@ -245,6 +283,34 @@ def _read_csv(content: bytes) -> Table:
     table = _table(lines())
     table.separator = separator
     return table
+
+
+def _decoded(content: bytes) -> str:
+    """The text of a CSV file: UTF-8 (BOM or not), UTF-16 with its BOM, else
+    Windows-1252 (see the module's docstring). Refused if it holds NUL or invisible
+    control codes: then it is not text saved by a spreadsheet."""
+    if content.startswith(UTF16_BOMS):
+        try:
+            text = content.decode("utf-16")  # the BOM gives the byte order
+        except UnicodeDecodeError:
+            text = "\x00"  # a broken UTF-16 file: refused below
+    else:
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = content.decode("cp1252")
+            except UnicodeDecodeError:  # one of the 5 bytes Windows-1252 leaves unused
+                text = content.decode("latin-1")
+    if _NOT_TEXT.search(text):
+        raise ImportFileError(
+            _l(
+                "This file does not read as text: it holds control characters (such as "
+                "NUL) that no list of names has. In your spreadsheet, save it as “CSV "
+                "UTF-8” (or as .xlsx) and try again."
+            )
+        )
+    return text
 
 
 def _check_archive(content: bytes, max_unzipped: int) -> None:
@@ -372,7 +438,7 @@ def _table(lines: Iterable[tuple[int, list[Any]]]) -> Table:
     iterator = _counted(lines)
     header: list[str] | None = None
     for _line, values in iterator:
-        cells = [_cell(v).strip().lstrip("\ufeff").lower() for v in values]
+        cells = [_cell(v).strip().lstrip("\ufeff").strip() for v in values]
         if any(cells):
             header = cells
             break
@@ -382,12 +448,16 @@ def _table(lines: Iterable[tuple[int, list[Any]]]) -> Table:
     positions: dict[str, int] = {}
     ignored: list[str] = []
     for index, name in enumerate(header):
-        if name in COLUMNS:
-            if name in positions:
+        column = _COLUMN_OF_HEADER.get(fold(name))
+        if column is not None:
+            if column in positions:
                 raise ImportFileError(
-                    _l("The column “%(name)s” appears twice in the first row.", name=name)
+                    _l(
+                        "The column “%(name)s” appears twice in the first row.",
+                        name=_shown(column if name == column else f"{name} ({column})"),
+                    )
                 )
-            positions[name] = index
+            positions[column] = index
         elif name:
             ignored.append(_shown(name))
     missing = [c for c in REQUIRED_COLUMNS if c not in positions]
@@ -396,7 +466,8 @@ def _table(lines: Iterable[tuple[int, list[Any]]]) -> Table:
             _l(
                 "Missing columns: %(missing)s. The first row must name the columns "
                 "first_name, last_name, email, organisation, organisation_type, and "
-                "optionally job_title and sessions.",
+                "optionally job_title and sessions (or, in French, Prénom, Nom, "
+                "Courriel, Organisme, Type, Fonction and Sessions).",
                 missing=", ".join(missing),
             )
         )
@@ -457,6 +528,28 @@ def _session_ids(event: Event, cell: str) -> tuple[list[int], list[str]]:
     return ids, unknown
 
 
+def _type_names() -> dict[str, OrganisationType]:
+    """Folded name -> organisation type: its value ("cluster") and the labels the forms
+    show for it, long and short, in every language of the app ("Pôle de compétitivité",
+    "Ministère", "Région", "Agence", "Autre", "Public agency"...)."""
+    from tracker.registration.forms import TYPE_LABELS, TYPE_SHORT_LABELS
+
+    languages = tuple(current_app.config["LANGUAGES"])
+    cached = _TYPE_NAMES.get(languages)
+    if cached is None:
+        cached = {fold(t.value): t for t in OrganisationType}
+        for language in languages:
+            with force_locale(language):
+                for labels in (TYPE_LABELS, TYPE_SHORT_LABELS):
+                    for kind, label in labels.items():
+                        cached.setdefault(fold(str(label)), kind)
+        _TYPE_NAMES[languages] = cached
+    return cached
+
+
+_TYPE_NAMES: dict[tuple[str, ...], dict[str, OrganisationType]] = {}
+
+
 def check_row(
     event: Event, values: dict[str, str]
 ) -> tuple[services.RegistrationData | None, list[str]]:
@@ -467,11 +560,13 @@ def check_row(
     from tracker.registration.forms import EditRegistrationForm
 
     reasons: list[str] = []
-    type_value = values.get("organisation_type", "").strip().lower()
+    written_type = values.get("organisation_type", "").strip()
+    organisation_type = _type_names().get(fold(written_type))
+    type_value = organisation_type.value if organisation_type else written_type.lower()
     valid_types = [t.value for t in OrganisationType]
-    if not type_value:
+    if not written_type:
         reasons.append(_reason("organisation_type", _("This field is required.")))
-    elif type_value not in valid_types:
+    elif organisation_type is None:
         reasons.append(
             _reason(
                 "organisation_type",

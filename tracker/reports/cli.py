@@ -10,25 +10,38 @@ from flask.cli import with_appcontext
 from flask_babel import format_number
 from flask_babel import gettext as _
 
-from tracker.cli import one_line_errors
+from tracker.cli import one_line_errors, option
 from tracker.errors import NotFound
 from tracker.events.services import get_event
+from tracker.i18n import lazy_gettext as _l
 from tracker.reports.exports import EXPORTS, FORMATS, SEPARATORS, parse_options
 
 
-@click.command("export")
+@click.command(
+    "export",
+    help=_l(
+        "Export an event’s headcount, attendees or check-in log (CSV, XLSX), or its "
+        "headcount report or sign-in sheet (PDF). Texts follow the shell’s language."
+    ),
+)
 @click.argument("slug")
-@click.option("--what", required=True, type=click.Choice(list(EXPORTS)), help="What to export")
-@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--session", "session_id", type=int, help="One session (sign-in sheet only)")
-@click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 byte-order mark (Excel)")
-@click.option(
+@option("--what", required=True, type=click.Choice(list(EXPORTS)), help=_l("What to export"))
+@option("--format", "fmt", required=True, type=click.Choice(FORMATS), help=_l("The file format."))
+@option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_l("The file to write."),
+)
+@option("--session", "session_id", type=int, help=_l("One session (sign-in sheet only)"))
+@option("--bom", is_flag=True, help=_l("CSV: start with a UTF-8 byte-order mark (Excel)"))
+@option(
     "--separator",
     type=click.Choice(SEPARATORS),
     default=",",
     show_default=True,
-    help="CSV: the field separator (';' for French Excel, with decimal commas)",
+    help=_l("CSV: the field separator (';' for French Excel, with decimal commas)"),
 )
 @with_appcontext
 @one_line_errors
@@ -41,8 +54,6 @@ def export_command(
     bom: bool,
     separator: str,
 ) -> None:
-    """Export an event's headcount, attendees or check-in log (CSV, XLSX), or its
-    headcount report or sign-in sheet (PDF). Texts follow the shell's language."""
     export, options = parse_options(what, fmt, session=session_id, bom=bom, separator=separator)
     # Reading only: on SQLite the doors keep checking in while a large export runs.
     with current_app.extensions["db"].read_session() as db:

@@ -6,9 +6,12 @@ options (`parse_options`), then `EXPORTS[what].render(db, event, options)` gives
 (filename, mimetype, bytes). A refused option is an `ExportError` (a 400, or one line
 on the command line).
 
-Every string cell that a spreadsheet could read as a formula (one beginning with
-=, +, -, @, tab, carriage return, line feed or NUL) gets a leading single quote, as
-OWASP recommends for CSV injection; numbers and dates are written as numbers and dates.
+Formula injection: in CSV, every string cell that a spreadsheet could read as a formula
+(one beginning with =, +, -, @, tab, carriage return, line feed or NUL) gets a leading
+single quote, as OWASP recommends, since CSV has no types and a spreadsheet guesses. In
+XLSX a text cell is typed as a string (tracker.reports.xlsx writes it with write_string,
+never as a formula), which no spreadsheet evaluates: it keeps its exact value, with no
+quote ("-Ministère" stays "-Ministère"). Numbers and dates are numbers and dates.
 Times are shown in the event's time zone.
 
 The attendee list and the check-in log are streamed from SQL, one plain row at a time
@@ -150,10 +153,9 @@ def write_csv(
 def write_xlsx(tables: Sequence[Table], *, zone: ZoneInfo) -> bytes:
     """One sheet per table (tracker.reports.xlsx): bold header row frozen below it, an
     auto-filter over the table, dates as dates in the event's time zone, numbers as
-    numbers, strings neutralised."""
-    return xlsx.workbook(
-        (xlsx.Sheet(t.title, t.columns, t.rows) for t in tables), zone=zone, text=neutralise
-    )
+    numbers, strings as string cells with their exact value (a string cell is never
+    evaluated, so it needs no quote)."""
+    return xlsx.workbook((xlsx.Sheet(t.title, t.columns, t.rows) for t in tables), zone=zone)
 
 
 # --- options ------------------------------------------------------------------------

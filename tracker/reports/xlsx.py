@@ -8,7 +8,10 @@ a row at a time to a temporary file, so memory stays flat whatever the number of
 
 What it writes: one sheet per table; a bold header row, frozen (panes split below it);
 an auto-filter over the table; column widths from the header and the first rows;
-strings as strings (never turned into formulas, numbers or links); integers and floats
+strings as strings, by write_string and with XlsxWriter's strings_to_formulas,
+strings_to_numbers and strings_to_urls off, so that no text is ever turned into a
+formula, a number or a link: a string cell is never evaluated by a spreadsheet and keeps
+its exact value ("=1+1" is the text "=1+1", with no quote added); integers and floats
 as numbers; `Percent` as a number with a percentage format; datetimes as dates with a
 date-time format (aware ones first shown in `zone`); None and "" as an empty cell.
 XML cannot carry NUL and most control characters: XlsxWriter escapes them (_x0000_),
