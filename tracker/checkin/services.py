@@ -376,7 +376,7 @@ def search(db: DbSession, event: Event, query: str, *, limit: int = 20) -> list[
     words = fold(query).split()[:6]
     conditions = [Registration.event_id == event.id]
     conditions += [Registration.search_key.contains(word, autoescape=True) for word in words]
-    ids = ids_by_name(db, *conditions)[:limit]
+    ids = ids_by_name(db, *conditions, limit=limit)
     return registrations_in_order(
         db, ids, selectinload(Registration.checkins), selectinload(Registration.sessions)
     )
