@@ -3,6 +3,7 @@ organiser and the event's own organiser; closing and opening registration in one
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -193,6 +194,13 @@ def open_event(db):
 def as_its_organiser(app, client, db, open_event):
     login(client, make_user(app, db, Role.ORGANISER, [open_event]))
     return client
+
+
+def test_the_switch_names_its_event_for_screen_readers(db, client, as_its_organiser, open_event):
+    """On /manage every row has the same button: its accessible name says which event."""
+    manage = client.get("/manage").get_data(as_text=True)
+    title = html.escape(open_event.title)
+    assert f'aria-label="Close registration: {title}"' in manage
 
 
 def test_closing_registration_in_one_click(db, client, as_its_organiser, open_event):
