@@ -13,6 +13,7 @@ import itertools
 import os
 import secrets
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -57,7 +58,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if parsed.get_backend_name() != "postgresql":
         yield url
         return
-    scratch = f"{parsed.database}_run_{secrets.token_hex(4)}"
+    with scratch_postgresql(url, "run") as scratch:
+        yield scratch
+
+
+@contextmanager
+def scratch_postgresql(url: str, label: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database beside the one `url` names, dropped
+    on leaving: for a run, a migration test or a server that needs its own."""
+    parsed = make_url(url)
+    scratch = f"{parsed.database}_{label}_{secrets.token_hex(4)}"
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{scratch}"'))

@@ -21,9 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 from gunicorn.config import Config as GunicornConfig
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from tests.conftest import scratch_postgresql
 from tests.test_import import small_workbook, with_shared_strings
 from tracker import create_app
 from tracker.auth.services import create_user
@@ -163,17 +164,8 @@ def own_database(tmp_path) -> Iterator[str]:
     if not url or make_url(url).get_backend_name() != "postgresql":
         yield f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
         return
-    parsed = make_url(url)
-    name = f"{parsed.database}_gunicorn_{secrets.token_hex(4)}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql(url, "gunicorn") as scratch:
+        yield scratch
 
 
 @pytest.fixture

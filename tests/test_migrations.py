@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, insert, inspect, text
+from sqlalchemy import MetaData, insert, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from tests.conftest import scratch_postgresql
 from tracker.cli import alembic_config, upgrade_database
 from tracker.db import make_engine
 from tracker.models import Base
@@ -85,18 +85,12 @@ def empty_engine(database_url, tmp_path):
         yield engine
         engine.dispose()
         return
-    name = f"{parsed.database}_mig_{secrets.token_hex(4)}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(parsed.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql(database_url, "mig") as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _row(n: int, status: str, email: str, now: datetime, **overrides: object) -> dict:
