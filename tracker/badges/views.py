@@ -25,7 +25,6 @@ def _pdf(body: bytes, filename: str, *, inline: bool = False) -> Response:
     response = Response(body, mimetype="application/pdf")
     disposition = "inline" if inline else "attachment"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -39,11 +39,6 @@ bp = Blueprint("door", __name__)
 INVALID = 422
 
 
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _wants_json() -> bool:
     return (
         request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
@@ -115,7 +110,7 @@ def _page(event: Event, form: WalkInForm, status: int = 200) -> Response:
         messages=_messages(),
         locale=str(get_locale()),
     )
-    return _no_store(Response(body, status=status))
+    return Response(body, status=status)
 
 
 @bp.route("/door")
@@ -125,7 +120,7 @@ def index() -> Response:
     events, or none, lands after logging in)."""
     user = check(DOOR)
     body = render_template("door/index.html", events=services.door_events(get_db(), user))
-    return _no_store(Response(body))
+    return Response(body)
 
 
 @bp.route("/events/<slug>/door")
@@ -149,7 +144,7 @@ def _json_error(
     status: int, result: str, message: object, errors: dict[str, list[str]], **extra: Any
 ) -> tuple[Response, int]:
     body = {"result": result, "message": str(message), "errors": errors, **extra}
-    return _no_store(jsonify(body)), status
+    return jsonify(body), status
 
 
 @bp.route("/events/<slug>/door/walk-in", methods=["POST"])
@@ -218,7 +213,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
             "over_capacity": done.over_capacity,
             "registration": _describe(registration),
         }
-        return _no_store(jsonify(body)), 201
+        return jsonify(body), 201
     flash(
         _("%(name)s is registered and checked in.", name=registration.full_name),
         "success",
@@ -263,4 +258,4 @@ def undo(slug: str) -> tuple[Response, int]:
     except DomainError as e:
         return _json_error(e.status, e.code, e.message, {e.field or "form": [str(e.message)]})
     get_db().commit()  # a refusal is a result too: the scan log keeps it
-    return _no_store(jsonify(outcome.payload)), outcome.status_code
+    return jsonify(outcome.payload), outcome.status_code
