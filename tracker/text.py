@@ -46,3 +46,9 @@ def sort_key(text: str | None) -> bytes:
     """The French collation key of `text` (None sorts as empty, first). Compare keys of
     the same field with each other; a tuple of keys sorts field by field."""
     return _COLLATOR.getSortKey(text or "")  # type: ignore[no-any-return]
+
+
+def shown(value: str, length: int = 40) -> str:
+    """A value someone typed, as a message quotes it back: its printable characters,
+    at most `length` of them (escaping is the page's business)."""
+    return "".join(c for c in value if c.isprintable())[:length]

@@ -16,6 +16,7 @@ from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType, Role
 from tracker.organiser.services import get_registration
 from tracker.registration.forms import TYPE_SHORT_LABELS
+from tracker.text import shown
 
 bp = Blueprint("badges", __name__)
 PREVIEW_COUNT = 8
@@ -36,10 +37,6 @@ class BadFilter(DomainError):
 TYPES = frozenset(t.value for t in OrganisationType)
 
 
-def _shown(value: str) -> str:
-    return "".join(c for c in value if c.isprintable())[:40]
-
-
 def _filters(event: Event) -> dict:
     """The batch filters from the query string or the form, checked: a session of
     another event, an unknown type or layout is refused (a 400 that says which), never
@@ -47,10 +44,10 @@ def _filters(event: Event) -> dict:
     values = request.values
     layout = values.get("layout") or DEFAULT_LAYOUT
     if layout not in LAYOUTS:
-        raise BadFilter(_l("“%(value)s” is not a badge layout.", value=_shown(layout)))
+        raise BadFilter(_l("“%(value)s” is not a badge layout.", value=shown(layout)))
     types = [t for t in values.getlist("type") if t]
     for unknown in (t for t in types if t not in TYPES):
-        raise BadFilter(_l("“%(value)s” is not an organisation type.", value=_shown(unknown)))
+        raise BadFilter(_l("“%(value)s” is not an organisation type.", value=shown(unknown)))
     return {
         "layout": layout,
         "types": types,

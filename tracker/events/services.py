@@ -30,6 +30,7 @@ from tracker.models import (
     registration_sessions,
     user_events,
 )
+from tracker.text import shown
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
@@ -82,13 +83,13 @@ def local_to_utc(value: datetime | None, tz: str, *, field: str) -> datetime | N
     second = value.replace(tzinfo=where, fold=1)
     if first.utcoffset() == second.utcoffset():
         return first
-    shown = value.strftime("%Y-%m-%d %H:%M")
+    typed = value.strftime("%Y-%m-%d %H:%M")
     if first.astimezone(UTC).astimezone(where).replace(tzinfo=None) != value:
         raise DomainError(
             _l(
                 "%(time)s does not exist in %(zone)s: the clocks go forward that night. "
                 "Choose a time outside the skipped hour.",
-                time=shown,
+                time=typed,
                 zone=tz,
             ),
             field=field,
@@ -97,7 +98,7 @@ def local_to_utc(value: datetime | None, tz: str, *, field: str) -> datetime | N
         _l(
             "%(time)s happens twice in %(zone)s: the clocks go back that night. "
             "Choose a time outside the repeated hour.",
-            time=shown,
+            time=typed,
             zone=tz,
         ),
         field=field,
@@ -461,9 +462,8 @@ def session_filter(event: Event, value: str | int | None) -> int | None:
         session_id = int(text)
         if any(s.id == session_id for s in event.sessions):
             return session_id
-    shown = "".join(c for c in text if c.isprintable())[:40]
     # Translated now, as plain text: the typed value is escaped wherever it is shown.
-    raise NotASession(gettext("Session “%(value)s” is not part of the event.", value=shown))
+    raise NotASession(gettext("Session “%(value)s” is not part of the event.", value=shown(text)))
 
 
 class SessionInUse(DomainError):
