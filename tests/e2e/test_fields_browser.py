@@ -38,6 +38,9 @@ def test_an_error_goes_once_its_field_is_fixed_and_the_others_stay(
     first_name, email = field(page, "First name"), field(page, "E-mail address")
     expect(first_name.locator(".error")).to_be_visible()
     expect(email.locator(".error")).to_be_visible()
+    # The page with the errors has run its (deferred) script before anyone types: a
+    # person cannot type sooner, and an input made earlier would find no listener.
+    page.wait_for_load_state("load")
     errors = page.locator(".has-error").count()
     assert errors >= 4  # names, e-mail, organisation, its type, consent
 
@@ -92,6 +95,7 @@ def test_an_organisers_date_error_goes_once_the_date_is_written_as_asked(
         page.locator("form.organiser-form button[type=submit]").first.click()
         error = page.locator(".field", has=starts).locator(".error")
         expect(error).to_contain_text("JJ/MM/AAAA HH:MM")
+        page.wait_for_load_state("load")  # its script runs before anyone types
         starts.fill("04/01/20")
         expect(error).to_be_visible()  # not a date and time yet
         starts.press_sequentially("31 09:00")
