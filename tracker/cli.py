@@ -92,7 +92,7 @@ class Option(click.Option):
         super().__init__(*args, **kwargs)
         self.help = help
 
-    @property  # type: ignore[override]
+    @property
     def help(self) -> str | None:
         return None if self._help is None else str(self._help)
 
@@ -114,7 +114,7 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except DomainError as e:
             raise click.ClickException(str(e.message)) from None
         except SQLAlchemyError as e:
-            first_line = str(e.orig if getattr(e, "orig", None) else e).strip().splitlines()[0]
+            first_line = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
             raise click.ClickException(_("database error: %(error)s", error=first_line)) from None
         except (OSError, RuntimeError, ValueError) as e:
             raise click.ClickException(str(e)) from None

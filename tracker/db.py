@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask, g
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
@@ -53,6 +53,8 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime}
+    # Every model here is mapped to one Table (SQLAlchemy types it as any FromClause).
+    __table__: ClassVar[Table]
 
 
 WRITE_LOCK_TIMEOUT = 30.0  # seconds a writer waits for the SQLite write lock
@@ -130,10 +132,13 @@ def insert_or_ignore(db: Session, table: Table, values: dict[str, Any]) -> Any |
     statement = _INSERT_OR_IGNORE.get((dialect, table.name))
     if statement is None:
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(table).on_conflict_do_nothing().returning(table.c.id)
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(table).on_conflict_do_nothing().returning(table.c.id)
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(table).on_conflict_do_nothing().returning(table.c.id)
         _INSERT_OR_IGNORE[dialect, table.name] = statement
     return db.execute(statement, values).scalar_one_or_none()
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import (
     HTTPException,
@@ -158,7 +159,7 @@ def register_error_handlers(app: Flask) -> None:
             == "application/json"
         )
 
-    def render(  # type: ignore[no-untyped-def]
+    def render(
         status: int,
         title: object,
         message: object,
@@ -166,7 +167,7 @@ def register_error_handlers(app: Flask) -> None:
         code: str,
         headers: dict[str, str] | None = None,
         plain: bool = False,
-    ):
+    ) -> ResponseReturnValue:
         if wants_json():
             return json_error(status, code, message, headers=headers)
         # plain: no link to build, since the request's host is not one to build it on.
@@ -175,7 +176,7 @@ def register_error_handlers(app: Flask) -> None:
         return page, status, headers or {}
 
     @app.errorhandler(CSRFError)
-    def _csrf(_e: CSRFError):  # type: ignore[no-untyped-def]
+    def _csrf(_e: CSRFError) -> ResponseReturnValue:
         return render(
             400,
             _l("The form has expired"),
@@ -184,7 +185,7 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def _http(e: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(e: HTTPException) -> ResponseReturnValue:
         if e.code is None or e.code < 400:
             return e
         if isinstance(e, SecurityError):
@@ -215,11 +216,11 @@ def register_error_handlers(app: Flask) -> None:
         return render(e.code, title, message, code=error_code(e.code), headers=exception_headers(e))
 
     @app.errorhandler(DomainError)
-    def _domain(e: DomainError):  # type: ignore[no-untyped-def]
+    def _domain(e: DomainError) -> ResponseReturnValue:
         return render(e.status, _l("Error"), e.message, code=e.code)
 
     @app.errorhandler(Exception)
-    def _unexpected(e: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(e: Exception) -> ResponseReturnValue:
         if isinstance(e, HTTPException):
             return _http(e)
         log.exception("unhandled error on %s %s", request.method, request.path)

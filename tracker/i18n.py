@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,13 @@ class TextLazyString(LazyString):
         return escape(str(self))
 
 
+# A date's width, as Babel names it.
+Width = Literal["full", "long", "medium", "short"]
+
+# What a label or message may be: text, or a message translated when it is shown.
+Text = str | LazyString
+
+
 def lazy_gettext(string: str, **variables: object) -> LazyString:
     """The lazy gettext of the whole app (imported as `_l`): never Flask-Babel's."""
     return TextLazyString(gettext, string, **variables)
@@ -61,7 +68,7 @@ def select_locale() -> str:
     if not has_request_context():  # the command line speaks the shell's language
         return _environment_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in languages:
+    if chosen is not None and chosen in languages:
         return chosen
     return (
         request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -117,7 +124,7 @@ def switch(code: str) -> Response:
     return response
 
 
-def local_datetime(value: datetime, tz: str, fmt: str = "long") -> str:
+def local_datetime(value: datetime, tz: str, fmt: Width = "long") -> str:
     """A UTC datetime shown in the event's time zone, in the reader's language: the date
     at the width `fmt` and the time to the minute, joined by the locale's own pattern
     ("4 janvier 2027, 09:00"). Never seconds, never a zone ("+0100"): a page shows the
@@ -125,21 +132,21 @@ def local_datetime(value: datetime, tz: str, fmt: str = "long") -> str:
     locale = str(get_locale())
     local = value.astimezone(ZoneInfo(tz))
     return (
-        get_datetime_format(fmt, locale=locale)
+        str(get_datetime_format(fmt, locale=locale))
         .replace("{0}", format_time(local, "short", locale=locale))
         .replace("{1}", format_date(local, fmt, locale=locale))
     )
 
 
-def local_date(value: datetime, tz: str, fmt: str = "full") -> str:
+def local_date(value: datetime, tz: str, fmt: Width | str = "full") -> str:
     return format_date(value.astimezone(ZoneInfo(tz)), fmt, locale=str(get_locale()))
 
 
-def local_time(value: datetime, tz: str, fmt: str = "short") -> str:
+def local_time(value: datetime, tz: str, fmt: Width | str = "short") -> str:
     return format_time(value, fmt, tzinfo=ZoneInfo(tz), locale=str(get_locale()))
 
 
-def time_span(start: datetime, end: datetime | None, tz: str, fmt: str = "full") -> str:
+def time_span(start: datetime, end: datetime | None, tz: str, fmt: Width = "full") -> str:
     """From `start` to `end` in the zone `tz`, as the reader's language writes it: the
     date once and both times on one day ("lundi 4 janvier 2027, 09:00 – 17:00"), both
     dates and times across days; `start` alone without an end. The one way an event's or
@@ -160,13 +167,13 @@ def time_span(start: datetime, end: datetime | None, tz: str, fmt: str = "full")
     clock = "H" if "H" in get_time_format("short", locale=locale).pattern else "h"
     times = format_interval(first, last, f"{clock}m", tzinfo=zone, locale=locale)
     return (
-        get_datetime_format(fmt, locale=locale)
+        str(get_datetime_format(fmt, locale=locale))
         .replace("{0}", times)
         .replace("{1}", format_date(first, fmt, locale=locale))
     )
 
 
-def event_span(event: Any, fmt: str = "full") -> str:
+def event_span(event: Any, fmt: Width = "full") -> str:
     """An event's (or a session's, given its event's zone) time span: see time_span."""
     return time_span(event.starts_at, event.ends_at, event.timezone, fmt)
 

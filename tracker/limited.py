@@ -28,7 +28,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _preload: list[str] = ["__main__"]
-_fork_server: multiprocessing.context.BaseContext | None = None
+_fork_server: multiprocessing.context.ForkServerContext | None = None
 
 
 def preload(module: str) -> None:
@@ -115,7 +115,7 @@ def run_one(function: Callable[..., Any], *args: Any, limits: Limits, what: str 
     return run(function, [args], limits, what=what)[0].value
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext:
     """The fork server context, with the registered modules preloaded (started on first
     use)."""
     global _fork_server

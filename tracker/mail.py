@@ -39,8 +39,10 @@ class Attachment:
     inline_cid: str | None = None  # referenced from the HTML part as cid:... (content_id)
 
     def part(self) -> MIMEBase:
-        params = {"charset": "utf-8"} if self.maintype == "text" else {}
-        part = MIMEBase(self.maintype, self.subtype, **params)
+        if self.maintype == "text":
+            part = MIMEBase(self.maintype, self.subtype, charset="utf-8")
+        else:
+            part = MIMEBase(self.maintype, self.subtype)
         part.set_payload(self.content)
         encoders.encode_base64(part)
         if self.inline_cid:

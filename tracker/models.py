@@ -258,7 +258,7 @@ def count_status_changes(_mapper: Any, _connection: Any, target: Registration) -
     version of the registration's calendar entry: its SEQUENCE grows by one, in the
     UPDATE itself (every change of status is made under the event's lock)."""
     if inspect(target).attrs.status.history.has_changes():
-        target.calendar_sequence = Registration.calendar_sequence + 1  # type: ignore[assignment]
+        target.calendar_sequence = Registration.calendar_sequence + 1
 
 
 user_events = Table(

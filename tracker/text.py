@@ -45,7 +45,7 @@ _COLLATOR = _collator()
 def sort_key(text: str | None) -> bytes:
     """The French collation key of `text` (None sorts as empty, first). Compare keys of
     the same field with each other; a tuple of keys sorts field by field."""
-    return _COLLATOR.getSortKey(text or "")  # type: ignore[no-any-return]
+    return _COLLATOR.getSortKey(text or "")
 
 
 def shown(value: str, length: int = 40) -> str:

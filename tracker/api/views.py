@@ -170,7 +170,7 @@ def _token_user(token: str) -> User | None:
 
 def _event(slug: str) -> tuple[Event, User]:
     """The event, if the current user is door staff (or more) and may act on it."""
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     if user.role not in DOOR:
         raise ApiError(403, "forbidden", _l("Your account may not do this."))
     prefetched = g.pop(_PREFETCHED, None)

@@ -40,7 +40,7 @@ def _read_password(from_stdin: bool) -> str:
         if not password:
             raise click.ClickException(_("no password on the first line of standard input"))
         return password
-    return click.prompt(  # type: ignore[no-any-return]
+    return click.prompt(
         _("Password"),
         hide_input=True,
         confirmation_prompt=_("Repeat the password"),

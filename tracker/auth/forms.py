@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, PasswordField, RadioField, StringField, ValidationError
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
+from wtforms.form import BaseForm
 from wtforms.validators import DataRequired
 
 from tracker.auth.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from tracker.i18n import Text
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Role
 from tracker.registration.forms import (
@@ -46,12 +50,12 @@ class LoginForm(FlaskForm):
 
 
 class RoleField(RadioField):
-    def __init__(self, label: object = None, **kwargs: object) -> None:
+    def __init__(self, label: Text | None = None, **kwargs: Any) -> None:
         super().__init__(
             label, choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in Role], **kwargs
-        )  # type: ignore[arg-type]
+        )
 
-    def pre_validate(self, form: Form) -> None:
+    def pre_validate(self, form: BaseForm) -> None:
         if self.data not in {r.value for r in Role}:
             raise ValidationError(_l("Choose a role."))
 

@@ -78,7 +78,10 @@ class Limiter:
 
     def __init__(self, uri: str, options: dict[str, Any]) -> None:
         options = {"key_prefix": "tracker", **options} if not uri.startswith("memory") else {}
-        self.storage: Storage = storage_from_string(uri, wrap_exceptions=True, **options)
+        storage = storage_from_string(uri, wrap_exceptions=True, **options)
+        if not isinstance(storage, Storage):  # async+redis://: not for a WSGI app
+            raise RuntimeError(f"TRACKER_RATELIMIT_STORAGE_URL cannot be asynchronous: {uri!r}")
+        self.storage = storage
         self.shared = not isinstance(self.storage, MemoryStorage)
         self.fallback = MemoryStorage()
         self._down_until = 0.0
@@ -133,7 +136,7 @@ class Limiter:
 
 
 def limiter_for(app: Flask) -> Limiter:
-    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return app.extensions[EXTENSION_KEY]
 
 
 def _client_address() -> str:

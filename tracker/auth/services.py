@@ -312,7 +312,7 @@ def end_sessions(db: DbSession, user: User) -> None:
     """Every session of the account opened so far stops working at its next request
     (each keeps the version it was opened with; see tracker.auth)."""
     # In SQL: two changes at once both count.
-    user.session_version = User.session_version + 1  # type: ignore[assignment]
+    user.session_version = User.session_version + 1
     db.flush()
 
 

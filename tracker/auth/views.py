@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
 
 from tracker.auth import ratelimit, services, start_session
 from tracker.auth.access import ADMIN, may_open, require
@@ -84,10 +84,11 @@ def login() -> Response | tuple[str, int] | str:
 
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_url), INVALID
-    attempt = ratelimit.login_attempt(form.email.data)
+    email, password = form.email.data or "", form.password.data or ""  # both required
+    attempt = ratelimit.login_attempt(email)
     if attempt.retry_after is not None:  # even with the right password
         return ratelimit.locked_page(attempt.retry_after)
-    user = services.authenticate(get_db(), form.email.data, form.password.data)
+    user = services.authenticate(get_db(), email, password)
     if user is None:
         attempt.failed()
         return render_template("auth/login.html", form=form, next=next_url, refused=True), REFUSED
@@ -142,7 +143,7 @@ def _account(user_id: int) -> User:
 
 
 def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    return current_user._get_current_object()
 
 
 def _list(form: NewAccountForm, status: int = 200) -> tuple[str, int]:
@@ -167,8 +168,8 @@ def index() -> Response | tuple[str, int]:
         try:
             user = services.add_user(
                 get_db(),
-                form.email.data,
-                form.password.data,
+                form.email.data or "",  # required, like the password
+                form.password.data or "",
                 Role(form.role.data),
                 _chosen_events(form.events.data),
                 actor=_actor(),

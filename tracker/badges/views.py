@@ -3,6 +3,8 @@ registration, and the door's reprint. Printing is a POST: it is recorded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -56,6 +58,17 @@ def _filters(event: Event) -> dict:
     }
 
 
+def _query(chosen: dict) -> dict[str, Any]:
+    """The checked filters as the batch page's query string (never what else was posted:
+    a field named `slug` or `_external` is not url_for's to read)."""
+    return {
+        "layout": chosen["layout"],
+        "type": chosen["types"],
+        "session": chosen["session_id"],  # None: left out
+        "not_printed": "y" if chosen["not_printed"] else None,
+    }
+
+
 @bp.route("/events/<slug>/badges", methods=["GET", "POST"])
 @require(MANAGE)
 def batch(slug: str) -> BaseResponse | tuple[str, int] | str:
@@ -74,7 +87,7 @@ def batch(slug: str) -> BaseResponse | tuple[str, int] | str:
             body = render_badges(event, people, chosen["layout"])
         except DomainError as e:
             flash(str(e.message), "error")
-            return redirect(url_for(".batch", slug=slug, **request.form), code=303)
+            return redirect(url_for(".batch", slug=slug, **_query(chosen)), code=303)
         record_printed(people)
         return _pdf(body, f"badges-{event.slug}-{chosen['layout']}.pdf")
     return render_template(

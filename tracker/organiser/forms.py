@@ -20,10 +20,12 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms.widgets import TextInput
 
 from tracker.events.services import QUOTA_MAX, SLUG_RE
+from tracker.i18n import Text
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import OrganisationType, Visibility
 from tracker.registration.forms import (
@@ -101,9 +103,11 @@ def parse_local_datetime(text: str) -> datetime | None:
         return None
 
 
-class LocalDateTimeField(StringField):
+class LocalDateTimeField(Field):
     """A local date and time typed as DD/MM/YYYY HH:MM (see DAY_FIRST), shown the same
     way in both languages; `data` is a naive datetime, None when empty."""
+
+    widget = TextInput()
 
     def _value(self) -> str:
         if self.raw_data:
@@ -124,7 +128,7 @@ class LocalDateTimeField(StringField):
             )
 
 
-def _when(label: object, *, required: bool = False) -> LocalDateTimeField:
+def _when(label: Text, *, required: bool = False) -> LocalDateTimeField:
     first = InputRequired(REQUIRED) if required else Optional()
     return LocalDateTimeField(
         label,
@@ -138,7 +142,7 @@ def _when(label: object, *, required: bool = False) -> LocalDateTimeField:
     )
 
 
-def _count(label: object) -> IntegerField:
+def _count(label: Text) -> IntegerField:
     return IntegerField(
         label,
         validators=[
@@ -288,7 +292,8 @@ class OrganiserRegistrationForm(EditRegistrationForm):
 
 
 class NewRegistrationForm(OrganiserRegistrationForm):
-    consent = BooleanField(
+    # Back, after EditRegistrationForm took it away (None removes a WTForms field).
+    consent = BooleanField(  # type: ignore[assignment]
         _l(
             "This person agreed that their data is processed to manage their registration "
             "and attendance."

@@ -30,7 +30,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
 
 from tracker.auth.access import MANAGE, event_for, require
 from tracker.auth.views import safe_next
@@ -112,7 +112,7 @@ FIELD_LABELS = {
 
 
 def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    return current_user._get_current_object()
 
 
 def _show_domain_error(form: FlaskForm, error: DomainError) -> None:

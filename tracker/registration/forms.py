@@ -17,9 +17,11 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields import EmailField
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
+from wtforms.form import BaseForm
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
+from tracker.i18n import Text
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import OrganisationType, RegistrationSource
 
@@ -90,12 +92,12 @@ def at_most(n: int) -> Length:
 class TypeField(RadioField):
     """The organisation type, with our own wording for a value that is not offered."""
 
-    def pre_validate(self, form: Form) -> None:
+    def pre_validate(self, form: BaseForm) -> None:
         if self.data not in {c.value for c in OrganisationType}:
             raise ValidationError(_l("Choose the type of your organisation."))
 
 
-def text_field(label: object, length: int, *, required: bool = True, **render_kw: object) -> Any:
+def text_field(label: Text, length: int, *, required: bool = True, **render_kw: object) -> Any:
     """A one-line text field: stripped, bounded, no control characters; required unless
     told otherwise."""
     presence = [DataRequired(REQUIRED), not_blank] if required else [Optional()]
@@ -107,7 +109,7 @@ def text_field(label: object, length: int, *, required: bool = True, **render_kw
     )
 
 
-def email_field(label: object, *, required: bool = True, **render_kw: object) -> Any:
+def email_field(label: Text, *, required: bool = True, **render_kw: object) -> Any:
     presence = DataRequired(REQUIRED) if required else Optional()
     return EmailField(
         label,

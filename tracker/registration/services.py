@@ -488,7 +488,7 @@ def claim_link_again(
         .execution_options(synchronize_session=False)
     )
     db.expire(registration, ["link_sent_at"])
-    return claimed.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    return claimed.rowcount == 1
 
 
 def _apply(

@@ -20,7 +20,7 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
 
 from tracker.auth import ratelimit
 from tracker.auth.access import shown

@@ -315,7 +315,7 @@ def session_counts(db: DbSession, event: Event) -> dict[int, SessionCount]:
     check-ins. The stats API and the door's counters use these."""
     link = registration_sessions.c
     ids = [s.id for s in event.sessions]
-    chosen = dict(
+    chosen: dict[int, int] = dict(
         db.execute(
             select(link.session_id, func.count())
             .where(link.session_id.in_(ids))

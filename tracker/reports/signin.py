@@ -142,6 +142,10 @@ def signin_sheet(db: DbSession, event: Event, session_id: int | None = None) -> 
         Registration.status == RegistrationStatus.CONFIRMED,
         Registration.source != RegistrationSource.WALK_IN,  # came unexpected: in N, not M
     )
+    link = registration_sessions.c
+    # Expected: confirmed for the sheet's scope (the event, or the session among its
+    # choices); the sheet lists those expected and those who came.
+    expected: Any = confirmed if session is None else and_(confirmed, link.session_id.is_not(None))
     query = (
         select(
             Registration.id,
@@ -151,6 +155,7 @@ def signin_sheet(db: DbSession, event: Event, session_id: int | None = None) -> 
             Registration.job_title,
             Registration.organisation_type,
             CheckIn.checked_in_at,
+            expected.label("expected"),
         )
         .join(Organisation, Organisation.id == Registration.organisation_id)
         .outerjoin(
@@ -158,18 +163,12 @@ def signin_sheet(db: DbSession, event: Event, session_id: int | None = None) -> 
         )
         .where(Registration.event_id == event.id)
     )
-    if session is None:
-        expected: Any = confirmed
-    else:
-        link = registration_sessions.c
+    if session is not None:
         query = query.outerjoin(
             registration_sessions,
             and_(link.registration_id == Registration.id, link.session_id == session.id),
         )
-        expected = and_(confirmed, link.session_id.is_not(None))
-    query = query.add_columns(expected.label("expected")).where(
-        or_(expected, CheckIn.id.is_not(None))
-    )
+    query = query.where(or_(expected, CheckIn.id.is_not(None)))
 
     rows = sorted(
         (
