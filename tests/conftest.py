@@ -9,27 +9,46 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
+import io
 import itertools
 import os
 import secrets
+import time
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import openpyxl
 import pytest
+import zxingcpp
 from flask import Flask
-from sqlalchemy import Engine, MetaData, create_engine, text
+from icalendar import Calendar
+from PIL import Image
+from sqlalchemy import Engine, MetaData, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
+import tracker.auth
 from tracker import create_app
+from tracker.auth.services import create_token, create_user
 from tracker.cli import upgrade_database
 from tracker.db import install_session_hooks, utcnow
 from tracker.events.services import EventSpec, SessionSpec, create_event
-from tracker.models import Event, OrganisationType, Registration, RegistrationStatus
+from tracker.models import (
+    AuditEntry,
+    Event,
+    OrganisationType,
+    Registration,
+    RegistrationStatus,
+    Role,
+    User,
+)
+from tracker.registration import importer
 from tracker.registration.services import RegistrationData, register
 
 
@@ -338,3 +357,308 @@ def attendance_event(db: DbSession) -> Event:
     event.starts_at, event.ends_at = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=7)
     db.flush()
     return event
+
+
+# --- shared by several test modules ----------------------------------------------
+
+
+@pytest.fixture
+def event(db: DbSession) -> Event:
+    """An event with room (a module may define its own)."""
+    return make_event(db)
+
+
+def bearer(db, user, name="Door A"):
+    token, _record = create_token(db, user, name)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def checkins_url(event):
+    return f"/api/v1/events/{event.slug}/checkins"
+
+
+JSON = {"Accept": "application/json"}
+
+
+def walk_in_data(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "first_name": "Dominique",
+        "last_name": "Lefèvre",
+        "organisation": "Région Pays de la Loire",
+        "organisation_type": "region",
+        "email": "",
+        "door": "Hall A",
+        "nonce": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def walk_in_url(event) -> str:
+    return f"/events/{event.slug}/door/walk-in"
+
+
+@pytest.fixture
+def account(app, db):
+    def make(role=Role.DOOR, events=(), email=None):
+        email = email or f"{role.value}.{time.monotonic_ns()}@example.org"
+        with app.app_context():
+            return create_user(db, email, PASSWORD, role, list(events))
+
+    return make
+
+
+def small_workbook(rows: int = 1) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(list(importer.COLUMNS))
+    for n in range(rows):
+        sheet.append(["Anne", "Roux", f"anne.{n}@example.org", "ADEME", "agency", None, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def rebuilt(workbook: bytes, parts: dict, level: int = 9) -> bytes:
+    """The workbook with some parts replaced (or added) by what a generator of bytes
+    yields."""
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as target:
+        names = [info.filename for info in source.infolist()]
+        for name in names + [n for n in parts if n not in names]:
+            if name in parts:
+                with target.open(name, "w") as stream:
+                    for chunk in parts[name]():
+                        stream.write(chunk)
+            else:
+                target.writestr(source.getinfo(name), source.read(name))
+    return out.getvalue()
+
+
+SHARED_STRINGS_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+
+
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def with_shared_strings(workbook: bytes, items: Iterable[bytes], level: int = 9) -> bytes:
+    """The workbook with a shared strings part holding `items` (<si> elements)."""
+    types = zipfile.ZipFile(io.BytesIO(workbook)).read("[Content_Types].xml")
+    override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
+    types = types.replace(b"</Types>", override.encode() + b"</Types>")
+
+    def strings():
+        yield f'<?xml version="1.0"?><sst xmlns="{SHEET_NS}">'.encode()
+        yield from items
+        yield b"</sst>"
+
+    return rebuilt(
+        workbook,
+        {"[Content_Types].xml": lambda: [types], "xl/sharedStrings.xml": strings},
+        level=level,
+    )
+
+
+def saved(db: DbSession, event: Event, address: str) -> Registration | None:
+    db.expire_all()
+    return db.scalar(
+        select(Registration).where(
+            Registration.event_id == event.id, Registration.email_key == address.strip().casefold()
+        )
+    )
+
+
+def qr_text_from_png(png: bytes) -> str:
+    """What a QR reader gets from the image: a well-formed PNG holding one QR code."""
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    image.verify()  # structure and chunk checksums
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert found.format == zxingcpp.BarcodeFormat.QRCode and found.ec_level == "M"
+    return found.text
+
+
+def part_of_type(message: EmailMessage, content_type: str) -> EmailMessage:
+    parts = [p for p in message.walk() if p.get_content_type() == content_type]
+    assert len(parts) == 1, f"expected one {content_type} part, found {len(parts)}"
+    return parts[0]  # type: ignore[return-value]
+
+
+def check_registration_mail(message: EmailMessage, registration: Registration) -> None:
+    """What every mail about a registration that is not cancelled carries: the private
+    link, the calendar entry, and for a confirmed person only, the check-in code and its
+    QR code (a waitlisted person gets them when a place is theirs)."""
+    link = f"/r/{registration.manage_token}"
+    assert message["To"] == registration.email
+    confirmed = registration.status == RegistrationStatus.CONFIRMED
+
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    text_body = text.get_content()
+    assert link in text_body
+
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None
+    html_body = html.get_content()
+    assert link in html_body
+
+    images = [p for p in message.walk() if p.get_content_maintype() == "image"]
+    if confirmed:
+        assert registration.checkin_code in text_body
+        (qr,) = images
+        assert qr.get_content_disposition() == "inline"
+        content_id = qr["Content-ID"]
+        assert content_id.startswith("<") and content_id.endswith(">") and "@" in content_id
+        assert f'src="cid:{content_id[1:-1]}"' in html_body
+        png = qr.get_content()
+        assert png == registration.qr_png
+        assert qr_text_from_png(png) == registration.checkin_code
+    else:
+        assert images == []
+        assert "cid:" not in html_body
+        assert registration.checkin_code not in text_body + html_body
+        assert "You will get your entrance code when a place is yours." in text_body
+
+    ics = part_of_type(message, "text/calendar")
+    assert ics.get_content_disposition() == "attachment"
+    assert (ics.get_filename() or "").endswith(".ics")
+    calendar = Calendar.from_ical(ics.get_content())
+    assert str(calendar["method"]) == "PUBLISH"
+    (vevent,) = calendar.walk("VEVENT")
+    assert str(vevent["status"]) == ("CONFIRMED" if confirmed else "TENTATIVE")
+    assert vevent.decoded("dtstart") == registration.event.starts_at.replace(microsecond=0)
+    assert vevent.decoded("dtend") == registration.event.ends_at.replace(microsecond=0)
+    # The calendar is shared: the public event page, not the private link.
+    assert str(vevent["url"]) == f"http://127.0.0.1:5000/events/{registration.event.slug}"
+    unfolded = ics.get_content().replace("\r\n ", "")
+    assert registration.manage_token not in unfolded
+    assert registration.checkin_code not in unfolded
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(app, db, role: Role = Role.ORGANISER, events=(), email: str | None = None) -> User:
+    email = email or f"{role.value}.{time.monotonic_ns()}@example.org"
+    with app.app_context():
+        return create_user(db, email, PASSWORD, role, list(events))
+
+
+def login(client, user: User) -> None:
+    """A logged-in browser session, as the login page leaves it."""
+    with client.session_transaction() as s:
+        s["_user_id"] = str(user.id)
+        s["_fresh"] = True
+        s[getattr(tracker.auth, "LAST_SEEN_KEY", "_seen")] = int(time.time())
+        s[tracker.auth.VERSION_KEY] = user.session_version
+
+
+def page_text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def audit_entries(db, event, action: str) -> list[AuditEntry]:
+    db.expire_all()
+    return list(
+        db.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.event_id == event.id, AuditEntry.action == action)
+            .order_by(AuditEntry.id)
+        )
+    )
+
+
+def event_form(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "title": "Atelier international",
+        "description": "Une journée d’échanges.\nDeuxième ligne.",
+        "venue": "Bercy",
+        "organiser": "DGE",
+        "timezone": "Europe/Paris",
+        "starts_at": "2030-12-10T09:00",
+        "ends_at": "2030-12-10T17:30",
+        "registration_opens_at": "2030-10-01T08:00",
+        "registration_closes_at": "2030-12-09T18:00",
+        "edit_deadline": "2030-12-08T12:00",
+        "capacity": "130",
+        "quota_cluster": "60",
+        "quota_ministry": "",
+        "quota_region": "",
+        "quota_agency": "",
+        "quota_other": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def organiser(app, db, event):
+    return make_user(app, db, Role.ORGANISER, [event])
+
+
+@pytest.fixture
+def as_organiser(client, organiser):
+    login(client, organiser)
+    return client
+
+
+# 10 December 2030 in Paris (UTC+1): the programme of the Bercy workshop, whose two
+# round tables run in parallel (the event rules' tests).
+WORKSHOP_DAY = datetime(2030, 12, 10, tzinfo=UTC)
+
+
+def paris(hour: int, minute: int = 0, day: datetime = WORKSHOP_DAY) -> datetime:
+    return day + timedelta(hours=hour - 1, minutes=minute)
+
+
+def workshop(db, **overrides):
+    spec = {
+        "starts_at": paris(9),
+        "ends_at": paris(17),
+        "registration_closes_at": paris(9),
+        "sessions": [
+            SessionSpec("Plénière", "plenary", "Amphithéâtre", paris(9, 30), paris(10, 45)),
+            SessionSpec("Table ronde 1", "round table", "Salle 1", paris(11), paris(12, 30), 80),
+            SessionSpec("Table ronde 2", "round table", "Salle 2", paris(11), paris(12, 30), 80),
+            SessionSpec(
+                "Focus intelligence économique", "focus", "Salle 3", paris(12, 30), paris(13, 30)
+            ),
+            SessionSpec("Atelier libre"),  # no times: overlaps nothing
+        ],
+    }
+    spec.update(overrides)
+    return make_event(db, **spec)
+
+
+def ids(event, *titles: str) -> list[int]:
+    return [s.id for s in event.sessions if s.title in titles]
+
+
+def registration_count(db, event) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count(Registration.id)).where(Registration.event_id == event.id))
+
+
+@pytest.fixture
+def compiled_catalogues() -> None:
+    """The pages are only French if the catalogues are compiled (`make test` does it
+    through `make install`); say so plainly instead of failing on a label."""
+    root = Path(__file__).resolve().parent.parent
+    for po in (root / "tracker" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            pytest.fail(f"{mo.relative_to(root)} is missing or stale: run `make translations`")
+
+
+@pytest.fixture
+def organiser_of(app, client, db):
+    """organiser_of(event) -> the client, logged in as a new organiser of `event`."""
+
+    def log_in(event):
+        login(client, make_user(app, db, Role.ORGANISER, [event]))
+        return client
+
+    return log_in

@@ -2,60 +2,23 @@
 
 from __future__ import annotations
 
-import time
-
 import flask
 import pytest
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-import tracker.auth
-from tests.conftest import make_event, make_registration
-from tracker.auth.services import create_token, create_user, revoke_token
+from tests.conftest import bearer, checkins_url, login, make_event, make_registration
+from tracker.auth.services import create_token, revoke_token
 from tracker.checkin import services
 from tracker.models import CheckIn, OrganisationType, Role, ScanLog
 from tracker.registration.services import cancel_registration
-
-PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def event(db):
-    return make_event(db)
-
-
-@pytest.fixture
-def account(app, db):
-    """make(role, events, email=None) -> a new account (in its own app context: the
-    test client's requests must not share one)."""
-
-    def make(role=Role.DOOR, events=(), email=None):
-        email = email or f"{role.value}.{time.monotonic_ns()}@example.org"
-        with app.app_context():
-            return create_user(db, email, PASSWORD, role, list(events))
-
-    return make
-
-
-def bearer(db, user, name="Door A"):
-    token, _record = create_token(db, user, name)
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 def door(db, event, account):
     user = account(Role.DOOR, [event], email="door@example.org")
     return user, bearer(db, user)
-
-
-def log_in(client, user):
-    """A logged-in browser session, as the login page leaves it."""
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
-        s["_fresh"] = True
-        s[getattr(tracker.auth, "LAST_SEEN_KEY", "_seen")] = int(time.time())
-        s[tracker.auth.VERSION_KEY] = user.session_version
 
 
 def csrf_header(app, client):
@@ -66,10 +29,6 @@ def csrf_header(app, client):
     with client.session_transaction() as s:
         s[app.config["WTF_CSRF_FIELD_NAME"]] = raw
     return {"X-CSRFToken": token}
-
-
-def checkins_url(event):
-    return f"/api/v1/events/{event.slug}/checkins"
 
 
 def count(db, model, *where):
@@ -554,7 +513,7 @@ def test_a_logged_in_session_works_with_its_csrf_token(
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     user = account(Role.DOOR, [event])
     person = make_registration(db, event)
-    log_in(client, user)
+    login(client, user)
     # Reading needs no CSRF token.
     assert client.get(f"/api/v1/events/{event.slug}/stats").status_code == 200
     # Changing does.
@@ -584,7 +543,7 @@ def test_a_bearer_token_needs_no_csrf_token(app, client, db, event, door, monkey
 
 def test_a_bad_token_is_refused_even_beside_a_logged_in_session(client, db, event, account):
     user = account(Role.DOOR, [event])
-    log_in(client, user)
+    login(client, user)
     response = client.get(
         f"/api/v1/events/{event.slug}/stats", headers={"Authorization": "Bearer nope"}
     )
@@ -594,7 +553,7 @@ def test_a_bad_token_is_refused_even_beside_a_logged_in_session(client, db, even
 def test_the_token_decides_over_a_session_cookie(client, db, event, account):
     insider = account(Role.DOOR, [event])
     outsider = account(Role.DOOR, [make_event(db)])
-    log_in(client, insider)
+    login(client, insider)
     response = client.get(f"/api/v1/events/{event.slug}/stats", headers=bearer(db, outsider))
     assert_error(response, 403, "forbidden")
 

@@ -7,8 +7,7 @@ import io
 
 from pypdf import PdfReader
 
-from tests.conftest import make_event, make_registration
-from tests.test_organiser_events import login, make_user
+from tests.conftest import login, make_event, make_registration, make_user
 
 
 def page_count(pdf: bytes) -> int:
@@ -134,3 +133,35 @@ def test_an_unknown_type_or_layout_is_refused_not_read_as_every_type(app, client
     # Known types, several at once, and an empty choice still work.
     ok = client.get(f"{base}/preview.pdf?layout=a6&type=cluster&type=region&type=")
     assert ok.status_code == 200 and ok.mimetype == "application/pdf"
+
+
+def test_a_refused_batch_goes_back_to_its_filters_whatever_else_the_form_holds(app, client, db):
+    """The form's own fields, not everything posted, make the address to go back to: a
+    field named like the route's argument or like url_for's options (`slug`,
+    `_external`) once made a 500 or a link to another host."""
+    from tracker.models import Role
+
+    event = make_event(db)
+    organiser = make_user(app, db, Role.ORGANISER, [event], email="org-back@example.org")
+    db.commit()
+    login(client, organiser)
+    base = f"/events/{event.slug}/badges"
+
+    refused = client.post(  # nobody matches: "No badge to print with these filters."
+        base,
+        data={
+            "layout": "a6",
+            "type": ["region", "agency"],
+            "not_printed": "y",
+            "slug": "another-event",
+            "_external": "1",
+            "_scheme": "javascript",
+        },
+    )
+    assert refused.status_code == 303
+    location = refused.headers["Location"]
+    assert location.startswith(f"{base}?"), location
+    assert "slug=" not in location and "_external" not in location
+    assert "type=region" in location and "type=agency" in location
+    assert "not_printed=y" in location and "layout=a6" in location
+    assert "No badge to print" in client.get(location).text

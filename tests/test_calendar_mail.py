@@ -15,9 +15,18 @@ from email.utils import parsedate_to_datetime
 import pytest
 from icalendar import Calendar
 
-from tests.conftest import Outbox, form_data, make_event, make_registration
-from tests.test_mail import check_registration_mail, part_of_type, qr_text_from_png, saved
-from tests.test_organiser_events import login, make_user
+from tests.conftest import (
+    Outbox,
+    check_registration_mail,
+    form_data,
+    login,
+    make_event,
+    make_registration,
+    make_user,
+    part_of_type,
+    qr_text_from_png,
+    saved,
+)
 from tracker.door.services import WalkInData, register_walk_in
 from tracker.models import OrganisationType, Registration, RegistrationStatus, Role
 from tracker.registration import services

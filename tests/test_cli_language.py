@@ -10,7 +10,7 @@ import sys
 import click
 import pytest
 
-from tests.test_organiser_events import make_user
+from tests.conftest import make_user
 from tracker.cli import command_line
 from tracker.models import Role
 

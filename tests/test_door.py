@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,9 +12,7 @@ from flask import Flask
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 
-import tracker.auth
-from tests.conftest import make_event, make_registration
-from tracker.auth.services import create_user
+from tests.conftest import JSON, login, make_event, make_registration, walk_in_data, walk_in_url
 from tracker.db import utcnow
 from tracker.door import services as door_services
 from tracker.models import (
@@ -31,63 +28,18 @@ from tracker.models import (
 from tracker.registration.forms import REQUIRED
 from tracker.registration.services import cancel_registration
 
-PASSWORD = "a long enough password"
-JSON = {"Accept": "application/json"}
-
-
-@pytest.fixture
-def event(db):
-    return make_event(db)
-
-
-@pytest.fixture
-def account(app, db):
-    def make(role=Role.DOOR, events=(), email=None):
-        email = email or f"{role.value}.{time.monotonic_ns()}@example.org"
-        with app.app_context():
-            return create_user(db, email, PASSWORD, role, list(events))
-
-    return make
-
-
-def log_in(client, user):
-    """A logged-in browser session, as the login page leaves it."""
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
-        s["_fresh"] = True
-        s[getattr(tracker.auth, "LAST_SEEN_KEY", "_seen")] = int(time.time())
-        s[tracker.auth.VERSION_KEY] = user.session_version
-
 
 @pytest.fixture
 def door(client, event, account):
     """A door account of the event, logged in."""
     user = account(Role.DOOR, [event], email="door@example.org")
-    log_in(client, user)
+    login(client, user)
     return user
 
 
 def translated(app: Flask, locale: str, message: object) -> str:
     with app.test_request_context("/"), force_locale(locale):
         return gettext(message) if isinstance(message, str) else str(message)
-
-
-def walk_in_data(**overrides: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "first_name": "Dominique",
-        "last_name": "Lefèvre",
-        "organisation": "Région Pays de la Loire",
-        "organisation_type": "region",
-        "email": "",
-        "door": "Hall A",
-        "nonce": "",
-    }
-    data.update(overrides)
-    return data
-
-
-def walk_in_url(event) -> str:
-    return f"/events/{event.slug}/door/walk-in"
 
 
 def registrations(db, event) -> list[Registration]:
@@ -117,7 +69,7 @@ def test_anonymous_is_sent_to_the_login_page_and_back(client, event):
 
 def test_door_account_of_another_event_is_refused(client, db, event, account):
     other = make_event(db)
-    log_in(client, account(Role.DOOR, [other]))
+    login(client, account(Role.DOOR, [other]))
     assert client.get(f"/events/{event.slug}/door").status_code == 403
     response = client.post(walk_in_url(event), data=walk_in_data(), headers=JSON)
     assert response.status_code == 403
@@ -125,9 +77,9 @@ def test_door_account_of_another_event_is_refused(client, db, event, account):
 
 
 def test_organiser_of_another_event_is_refused_and_admin_allowed(client, db, event, account):
-    log_in(client, account(Role.ORGANISER, [make_event(db)]))
+    login(client, account(Role.ORGANISER, [make_event(db)]))
     assert client.get(f"/events/{event.slug}/door").status_code == 403
-    log_in(client, account(Role.ADMIN))
+    login(client, account(Role.ADMIN))
     assert client.get(f"/events/{event.slug}/door").status_code == 200
 
 
@@ -314,7 +266,7 @@ def test_walk_in_is_possible_after_registration_closed(client, db, door, account
         registration_closes_at=now - timedelta(hours=1),
         edit_deadline=now - timedelta(hours=1),
     )
-    log_in(client, account(Role.DOOR, [started]))
+    login(client, account(Role.DOOR, [started]))
     response = client.post(walk_in_url(started), data=walk_in_data(), headers=JSON)
     assert response.status_code == 201, response.get_data(as_text=True)
 
@@ -327,7 +279,7 @@ def full_event(db):
 
 
 def test_full_event_refuses_a_walk_in_without_the_override(client, db, full_event, account):
-    log_in(client, account(Role.DOOR, [full_event]))
+    login(client, account(Role.DOOR, [full_event]))
     response = client.post(walk_in_url(full_event), data=walk_in_data(), headers=JSON)
     assert response.status_code == 409
     body = response.get_json()
@@ -342,7 +294,7 @@ def test_full_event_refuses_a_walk_in_without_the_override(client, db, full_even
 def test_full_event_takes_a_walk_in_with_the_override_over_capacity(
     client, db, full_event, account
 ):
-    log_in(client, account(Role.DOOR, [full_event]))
+    login(client, account(Role.DOOR, [full_event]))
     response = client.post(walk_in_url(full_event), data=walk_in_data(override="y"), headers=JSON)
     assert response.status_code == 201
     body = response.get_json()
@@ -357,7 +309,7 @@ def test_full_event_takes_a_walk_in_with_the_override_over_capacity(
 def test_full_type_quota_refuses_without_the_override(client, db, account):
     event = make_event(db, type_quotas={"region": 1})
     make_registration(db, event, organisation_type=OrganisationType.REGION)
-    log_in(client, account(Role.DOOR, [event]))
+    login(client, account(Role.DOOR, [event]))
     refused = client.post(walk_in_url(event), data=walk_in_data(), headers=JSON)
     assert refused.status_code == 409
     assert "type of organisation" in refused.get_json()["message"]
@@ -526,6 +478,6 @@ def test_undo_needs_a_door_account_of_the_event(client, db, event, account):
     db.flush()
     anonymous = client.post(undo_url(event), data={"registration": person.id})
     assert anonymous.status_code == 302 and anonymous.location.startswith("/login")
-    log_in(client, account(Role.DOOR, [make_event(db)]))
+    login(client, account(Role.DOOR, [make_event(db)]))
     assert client.post(undo_url(event), data={"registration": person.id}).status_code == 403
     assert set(checkins(db, person)) == {0}

@@ -9,9 +9,15 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_event, make_registration
-from tests.test_api import bearer
-from tests.test_door import JSON, PASSWORD, log_in, walk_in_data
+from tests.conftest import (
+    JSON,
+    PASSWORD,
+    bearer,
+    login,
+    make_event,
+    make_registration,
+    walk_in_data,
+)
 from tracker.auth.services import create_user
 from tracker.checkin.services import check_in
 from tracker.events.services import SessionSpec
@@ -31,7 +37,7 @@ def scene(app, client, db):
         door = create_user(db, "door.fuzz@example.org", PASSWORD, Role.DOOR, [event])
     check_in(db, event, actor=door, door="Hall", registration_id=person.id)
     db.commit()
-    log_in(client, door)
+    login(client, door)
     return event, person, bearer(db, door)
 
 

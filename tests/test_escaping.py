@@ -13,9 +13,7 @@ from babel.messages.pofile import read_po
 from flask import render_template_string
 from markupsafe import escape
 
-from tests.conftest import form_data, make_event
-from tests.test_i18n import compiled_catalogues  # noqa: F401 - a fixture
-from tests.test_organiser_events import login, make_user
+from tests.conftest import form_data, login, make_event, make_user
 from tracker.events.services import SessionSpec
 from tracker.i18n import lazy_gettext
 from tracker.models import Role

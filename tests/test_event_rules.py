@@ -11,77 +11,35 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import make_event
-from tests.test_organiser_events import event_form, login, make_user
+from tests.conftest import (
+    WORKSHOP_DAY,
+    event_form,
+    login,
+    make_event,
+    make_user,
+    page_text,
+    paris,
+    workshop,
+)
 from tracker.cli import event_create
 from tracker.db import utcnow
 from tracker.errors import DomainError
 from tracker.events import services as event_services
 from tracker.events.services import EventSpec, SessionSpec
-from tracker.models import Event, Registration, Role
-
-# 10 December 2030 in Paris (UTC+1): the programme of the Bercy workshop, whose two
-# round tables run in parallel.
-DAY = datetime(2030, 12, 10, tzinfo=UTC)
-
-
-def paris(hour: int, minute: int = 0, day: datetime = DAY) -> datetime:
-    return day + timedelta(hours=hour - 1, minutes=minute)
-
-
-def workshop(db, **overrides):
-    spec = {
-        "starts_at": paris(9),
-        "ends_at": paris(17),
-        "registration_closes_at": paris(9),
-        "sessions": [
-            SessionSpec("Plénière", "plenary", "Amphithéâtre", paris(9, 30), paris(10, 45)),
-            SessionSpec("Table ronde 1", "round table", "Salle 1", paris(11), paris(12, 30), 80),
-            SessionSpec("Table ronde 2", "round table", "Salle 2", paris(11), paris(12, 30), 80),
-            SessionSpec(
-                "Focus intelligence économique", "focus", "Salle 3", paris(12, 30), paris(13, 30)
-            ),
-            SessionSpec("Atelier libre"),  # no times: overlaps nothing
-        ],
-    }
-    spec.update(overrides)
-    return make_event(db, **spec)
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def ids(event, *titles: str) -> list[int]:
-    return [s.id for s in event.sessions if s.title in titles]
-
-
-def count(db, event) -> int:
-    db.expire_all()
-    return db.scalar(select(func.count(Registration.id)).where(Registration.event_id == event.id))
-
-
-@pytest.fixture
-def as_organiser(app, client, db):
-    def log_in(event):
-        login(client, make_user(app, db, Role.ORGANISER, [event]))
-        return client
-
-    return log_in
-
+from tracker.models import Event, Role
 
 # --- sessions within the event's days ----------------------------------------------------
 
 
-def test_the_session_form_refuses_a_session_on_another_day(client, db, as_organiser):
+def test_the_session_form_refuses_a_session_on_another_day(client, db, organiser_of):
     event = workshop(db)
-    browser = as_organiser(event)
+    browser = organiser_of(event)
     response = browser.post(
         f"/events/{event.slug}/sessions/new",
         data={"title": "Visite", "starts_at": "2030-12-11T10:00", "ends_at": "2030-12-11T11:00"},
     )
     assert response.status_code == 422
-    assert "“Visite” must start and end within the event’s days (December 10, 2030)." in text(
+    assert "“Visite” must start and end within the event’s days (December 10, 2030)." in page_text(
         response
     )
     (tr1,) = [s for s in event.sessions if s.title == "Table ronde 1"]
@@ -89,7 +47,7 @@ def test_the_session_form_refuses_a_session_on_another_day(client, db, as_organi
         f"/events/{event.slug}/sessions/{tr1.id}/edit",
         data={"title": tr1.title, "starts_at": "2030-12-10T11:00", "ends_at": "2030-12-11T00:30"},
     )
-    assert response.status_code == 422 and "within the event’s days" in text(response)
+    assert response.status_code == 422 and "within the event’s days" in page_text(response)
     db.expire_all()
     assert db.get(type(tr1), tr1.id).ends_at == paris(12, 30)
 
@@ -97,7 +55,10 @@ def test_the_session_form_refuses_a_session_on_another_day(client, db, as_organi
 def test_the_services_keep_sessions_within_the_event(db, app_ctx):
     with pytest.raises(DomainError) as refused:
         workshop(
-            db, sessions=[SessionSpec("Veille", starts_at=paris(18, day=DAY - timedelta(days=1)))]
+            db,
+            sessions=[
+                SessionSpec("Veille", starts_at=paris(18, day=WORKSHOP_DAY - timedelta(days=1)))
+            ],
         )
     assert refused.value.field == "starts_at"
     event = workshop(db)
@@ -105,7 +66,7 @@ def test_the_services_keep_sessions_within_the_event(db, app_ctx):
     moved = EventSpec(
         slug=event.slug,
         title=event.title,
-        starts_at=paris(9, day=DAY + timedelta(days=7)),
+        starts_at=paris(9, day=WORKSHOP_DAY + timedelta(days=7)),
         registration_opens_at=event.registration_opens_at,
     )
     with pytest.raises(DomainError, match="would fall outside the event’s days"):
@@ -116,22 +77,22 @@ def test_the_programme_shows_the_date_when_the_event_spans_several_days(client, 
     one_day = workshop(db)
     two_days = workshop(
         db,
-        ends_at=paris(13, day=DAY + timedelta(days=1)),
+        ends_at=paris(13, day=WORKSHOP_DAY + timedelta(days=1)),
         sessions=[
             SessionSpec("Plénière", starts_at=paris(9, 30), ends_at=paris(10, 45)),
             SessionSpec(
                 "Visite",
-                starts_at=paris(9, day=DAY + timedelta(days=1)),
-                ends_at=paris(12, day=DAY + timedelta(days=1)),
+                starts_at=paris(9, day=WORKSHOP_DAY + timedelta(days=1)),
+                ends_at=paris(12, day=WORKSHOP_DAY + timedelta(days=1)),
             ),
         ],
     )
     db.commit()
-    page = text(client.get(f"/events/{two_days.slug}"))
+    page = page_text(client.get(f"/events/{two_days.slug}"))
     programme = page[page.index("Programme") :]
     assert re.search(r"Tuesday, December 10, 2030, 9:30\s*AM", programme)
     assert re.search(r"Wednesday, December 11, 2030, 9:00\s*AM", programme)
-    single = text(client.get(f"/events/{one_day.slug}"))
+    single = page_text(client.get(f"/events/{one_day.slug}"))
     assert "Tuesday, December 10, 2030" not in single[single.index("Programme") :]
 
 
@@ -173,9 +134,9 @@ def test_the_event_form_refuses_a_time_the_clocks_skip_or_repeat(app, client, db
     assert later.status_code == 303
 
 
-def test_the_session_form_refuses_a_time_the_clocks_skip(client, db, as_organiser):
+def test_the_session_form_refuses_a_time_the_clocks_skip(client, db, organiser_of):
     event = make_event(db, starts_at=datetime(2027, 3, 28, 7, 0, tzinfo=UTC))  # 09:00
-    browser = as_organiser(event)
+    browser = organiser_of(event)
     response = browser.post(
         f"/events/{event.slug}/sessions/new",
         data={"title": "Nuit", "starts_at": "2027-03-28T08:00", "ends_at": "2027-03-28T09:00"},
@@ -186,7 +147,7 @@ def test_the_session_form_refuses_a_time_the_clocks_skip(client, db, as_organise
         data={"title": "Nuit", "starts_at": "2027-03-28T02:15", "ends_at": "2027-03-28T09:00"},
     )
     assert response.status_code == 422
-    assert "2027-03-28 02:15 does not exist in Europe/Paris" in text(response)
+    assert "2027-03-28 02:15 does not exist in Europe/Paris" in page_text(response)
 
 
 def test_the_event_form_speaks_french_about_the_skipped_hour(app, client, db):
@@ -203,7 +164,7 @@ def test_the_event_form_speaks_french_about_the_skipped_hour(app, client, db):
     assert response.status_code == 422
     assert (
         "2027-03-28 02:30 n’existe pas dans le fuseau Europe/Paris\u00a0: les horloges avancent "
-        "cette nuit-là. Choisissez une heure en dehors de l’heure sautée." in text(response)
+        "cette nuit-là. Choisissez une heure en dehors de l’heure sautée." in page_text(response)
     )
 
 
@@ -370,9 +331,9 @@ def test_create_and_update_check_the_same_rules(db, app_ctx, overrides, field, m
     assert (updated.value.field, str(updated.value.message)) == (field, message)
 
 
-def test_the_organiser_edit_form_refuses_an_edit_deadline_after_the_end(client, db, as_organiser):
+def test_the_organiser_edit_form_refuses_an_edit_deadline_after_the_end(client, db, organiser_of):
     event = workshop(db)
-    browser = as_organiser(event)
+    browser = organiser_of(event)
     data = event_form(
         starts_at="2030-12-10T09:00",
         ends_at="2030-12-10T17:00",

@@ -11,9 +11,16 @@ import pytest
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import form_data, make_event, make_registration
-from tests.test_organiser_events import audit_entries, event_form, login, make_user
-from tests.test_organiser_events import text as page_text
+from tests.conftest import (
+    audit_entries,
+    event_form,
+    form_data,
+    login,
+    make_event,
+    make_registration,
+    make_user,
+    page_text,
+)
 from tracker.cli import event_create
 from tracker.db import utcnow
 from tracker.models import Event, Role, Visibility

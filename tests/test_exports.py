@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import attendance_event, make_event, make_registration
-from tests.test_organiser_events import login, make_user
+from tests.conftest import attendance_event, login, make_event, make_registration, make_user
 from tracker.errors import DomainError
 from tracker.models import Role
 from tracker.reports.cli import export_command

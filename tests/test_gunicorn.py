@@ -24,8 +24,7 @@ from gunicorn.config import Config as GunicornConfig
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from tests.conftest import scratch_postgresql
-from tests.test_import import small_workbook, with_shared_strings
+from tests.conftest import scratch_postgresql, small_workbook, with_shared_strings
 from tracker import create_app
 from tracker.auth.services import create_user
 from tracker.cli import upgrade_database

@@ -19,7 +19,7 @@ from babel.support import Translations
 from sqlalchemy import select
 
 import tracker.errors
-from tests.conftest import form_data, make_event
+from tests.conftest import form_data, make_event, page_text
 from tracker.events.services import SessionSpec
 from tracker.models import Registration
 
@@ -32,24 +32,10 @@ FR = {"Accept-Language": "fr"}
 EN = {"Accept-Language": "en"}
 
 
-@pytest.fixture
-def compiled_catalogues() -> None:
-    """The pages are only French if the catalogues are compiled (`make test` does it
-    through `make install`); say so plainly instead of failing on a label."""
-    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            pytest.fail(f"{mo.relative_to(ROOT)} is missing or stale: run `make translations`")
-
-
 @pytest.fixture(autouse=True)
 def _pages_need_compiled_catalogues(request: pytest.FixtureRequest) -> None:
     if "client" in request.fixturenames:
         request.getfixturevalue("compiled_catalogues")
-
-
-def text_of(response) -> str:  # type: ignore[no-untyped-def]
-    return html.unescape(response.get_data(as_text=True))
 
 
 def field_errors(page: str) -> list[str]:
@@ -62,14 +48,14 @@ def field_errors(page: str) -> list[str]:
 def test_form_follows_accept_language(client, db):
     event = make_event(db)
     db.commit()
-    french = text_of(client.get(f"/events/{event.slug}/register", headers=FR))
+    french = page_text(client.get(f"/events/{event.slug}/register", headers=FR))
     assert '<html lang="fr">' in french
     for label in ["Prénom", "Nom", "Adresse électronique", "Type d’organisme"]:
         assert f">{label}</label>" in french or f"<legend>{label}</legend>" in french
     assert "Pôle de compétitivité" in french and "Ministère" in french
     assert "S’inscrire" in french and "First name" not in french
 
-    english = text_of(client.get(f"/events/{event.slug}/register", headers=EN))
+    english = page_text(client.get(f"/events/{event.slug}/register", headers=EN))
     assert '<html lang="en">' in english
     for label in ["First name", "Last name", "E-mail address"]:
         assert f">{label}</label>" in english
@@ -79,7 +65,9 @@ def test_form_follows_accept_language(client, db):
 def test_unsupported_language_falls_back_to_french(client, db):
     event = make_event(db)
     db.commit()
-    page = text_of(client.get(f"/events/{event.slug}/register", headers={"Accept-Language": "de"}))
+    page = page_text(
+        client.get(f"/events/{event.slug}/register", headers={"Accept-Language": "de"})
+    )
     assert '<html lang="fr">' in page and ">Prénom</label>" in page
 
 
@@ -94,11 +82,11 @@ def test_switcher_sets_the_cookie_and_wins_over_accept_language(client, db):
     cookie = client.get_cookie("lang")
     assert cookie is not None and cookie.value == "en"
 
-    page = text_of(client.get(path, headers=FR))
+    page = page_text(client.get(path, headers=FR))
     assert '<html lang="en">' in page and re.search(r">\s*Register\s*</a>", page)
 
     client.get("/lang/fr", query_string={"next": path}, headers=EN)
-    page = text_of(client.get(path, headers=EN))
+    page = page_text(client.get(path, headers=EN))
     assert '<html lang="fr">' in page and re.search(r">\s*S’inscrire\s*</a>", page)
 
 
@@ -156,7 +144,7 @@ def test_missing_fields_are_explained_in_french(client, db):
     del data["organisation_type"]
     response = client.post(f"/events/{event.slug}/register", data=data, headers=FR)
     assert response.status_code == 422
-    page = text_of(response)
+    page = page_text(response)
     assert "Veuillez corriger les champs signalés ci-dessous." in page
     errors = field_errors(response.get_data(as_text=True))
     assert errors.count("Ce champ est obligatoire.") == 3
@@ -204,14 +192,14 @@ def test_domain_errors_are_french(client, db):
     assert response.status_code == 422
     assert (
         f"La session «{NBSP}Table ronde 1{NBSP}» est complète{NBSP}: choisissez-en une autre."
-        in text_of(response)
+        in page_text(response)
     )
 
 
 def test_error_pages_are_french(client):
     response = client.get("/events/no-such-event", headers=FR)
     assert response.status_code == 404
-    page = text_of(response)
+    page = page_text(response)
     assert "Introuvable." in page and "Retour aux événements" in page
 
 
@@ -229,14 +217,14 @@ def test_plurals_follow_french_rules(client, db):
         ],
     )
     db.commit()
-    page = text_of(client.get(f"/events/{event.slug}", headers=FR))
+    page = page_text(client.get(f"/events/{event.slug}", headers=FR))
     assert "1 place restante" in page and "5 places restantes" in page
     assert ">complète<" in page
-    form = text_of(client.get(f"/events/{event.slug}/register", headers=FR))
+    form = page_text(client.get(f"/events/{event.slug}/register", headers=FR))
     assert "Il reste 1 place." in form
     assert "Table ronde 2 (complète)" in form
 
-    english = text_of(client.get(f"/events/{event.slug}", headers=EN))
+    english = page_text(client.get(f"/events/{event.slug}", headers=EN))
     assert "1 place left" in english and "5 places left" in english
 
 
@@ -260,11 +248,11 @@ def test_dates_in_the_reader_language_and_the_event_time_zone(client, db):
         sessions=[SessionSpec("Plénière", starts_at=datetime(2030, 12, 10, 8, 30, tzinfo=UTC))],
     )
     db.commit()
-    french = text_of(client.get(f"/events/{event.slug}", headers=FR))
+    french = page_text(client.get(f"/events/{event.slug}", headers=FR))
     assert "mardi 10 décembre 2030" in french
     assert "09:00" in french and "17:30" in french and "09:30" in french
 
-    english = text_of(client.get(f"/events/{event.slug}", headers=EN))
+    english = page_text(client.get(f"/events/{event.slug}", headers=EN))
     assert "Tuesday, December 10, 2030" in english
     assert re.search(r"\b9:00\sAM", english) and re.search(r"\b5:30\sPM", english)
     assert "décembre" not in english
@@ -278,7 +266,7 @@ def test_summer_time_is_applied(client, db):
         registration_closes_at=datetime(2030, 7, 10, 8, 0, tzinfo=UTC),
     )
     db.commit()
-    page = text_of(client.get(f"/events/{event.slug}", headers=FR))
+    page = page_text(client.get(f"/events/{event.slug}", headers=FR))
     assert "mercredi 10 juillet 2030" in page and "10:00" in page
 
 

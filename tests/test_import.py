@@ -9,15 +9,23 @@ import os
 import re
 import struct
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import make_event, make_registration
-from tests.test_organiser_events import login, make_user, text
+from tests.conftest import (
+    SHEET_NS,
+    login,
+    make_event,
+    make_registration,
+    make_user,
+    page_text,
+    rebuilt,
+    small_workbook,
+    with_shared_strings,
+)
 from tracker import limited
 from tracker.models import AuditEntry, Registration, RegistrationSource, Role
 from tracker.organiser.commands import import_command
@@ -108,7 +116,7 @@ def test_csv_with_bom_and_semicolons_preview_then_import(
 ):
     preview = upload(as_organiser, event, good_csv(event))
     assert preview.status_code == 200
-    page = text(preview)
+    page = page_text(preview)
     assert "Preview of the import" in page
     assert 'data-count="imported">3' in page and 'data-count="refused">0' in page
     assert "Hélène Lefèvre" in page and "Table ronde 1" in page
@@ -118,7 +126,7 @@ def test_csv_with_bom_and_semicolons_preview_then_import(
     done = as_organiser.post(
         f"/events/{event.slug}/import/confirm", data={"token": preview_token(preview)}
     )
-    assert done.status_code == 200 and "Import done" in text(done)
+    assert done.status_code == 200 and "Import done" in page_text(done)
     people = registrations(db, event)
     assert [p.email for p in people] == [
         "helene.lefevre@bretagne.example",
@@ -134,14 +142,14 @@ def test_csv_with_bom_and_semicolons_preview_then_import(
     assert list(import_folder.glob("*.upload")) == []
     added = db.scalars(select(AuditEntry).where(AuditEntry.action == "registration.add")).all()
     assert len(added) == 3 and {e.user_id for e in added} == {organiser.id}
-    page = text(as_organiser.get(f"/events/{event.slug}/registrations/{people[0].id}"))
+    page = page_text(as_organiser.get(f"/events/{event.slug}/registrations/{people[0].id}"))
     assert "Imported from a list" in page and "orga@example.org" in page
 
     again = as_organiser.post(
         f"/events/{event.slug}/import/confirm", data={"token": preview_token(preview)}
     )
     assert again.status_code == 303
-    assert "This import has expired or was already done" in text(
+    assert "This import has expired or was already done" in page_text(
         as_organiser.get(again.headers["Location"])
     )
     assert count(db, event) == 3
@@ -153,7 +161,7 @@ def test_importing_the_same_file_twice_adds_nobody(client, db, event, as_organis
         f"/events/{event.slug}/import/confirm", data={"token": preview_token(preview)}
     )
     assert count(db, event) == 3
-    page = text(upload(as_organiser, event, good_csv(event)))
+    page = page_text(upload(as_organiser, event, good_csv(event)))
     assert 'data-count="imported">0' in page
     assert 'data-count="already_registered">3' in page
     assert "Nobody in this file can be imported." in page and 'name="token"' not in page
@@ -185,7 +193,7 @@ def test_xlsx_made_with_openpyxl(client, db, event, as_organiser):
     buffer = io.BytesIO()
     workbook.save(buffer)
     preview = upload(as_organiser, event, buffer.getvalue(), "invités.xlsx")
-    page = text(preview)
+    page = page_text(preview)
     assert 'data-count="imported">2' in page and 'data-count="refused">1' in page
     assert re.search(r'data-line="4">.*?Enter a valid e-mail address', page, re.S)
     as_organiser.post(
@@ -222,7 +230,7 @@ def test_a_csv_saved_by_french_excel(client, db, event, as_organiser):
         content_type="multipart/form-data",
         headers={"Accept-Language": "fr"},
     )
-    page = text(preview)
+    page = page_text(preview)
     assert preview.status_code == 200, page
     assert 'data-count="imported">3' in page and 'data-count="refused">1' in page
     assert "Hervé Œuvray" in page and "Pôle Mer Méditerranée" in page
@@ -318,7 +326,7 @@ def test_a_column_named_twice_in_two_languages(db, app_ctx, event):
 def test_the_preview_says_who_would_be_waitlisted(client, db, event, as_organiser):
     make_registration(db, event)
     make_registration(db, event)
-    page = text(upload(as_organiser, event, good_csv(event)))
+    page = page_text(upload(as_organiser, event, good_csv(event)))
     statuses = re.findall(r'<tr data-line="\d+">.*?<td>(Confirmed|Waitlisted)</td>', page, re.S)
     assert statuses == ["Confirmed", "Waitlisted", "Waitlisted"]
     assert "confirmed: 1, waitlisted: 2" in page
@@ -346,19 +354,19 @@ def test_the_preview_says_who_would_be_waitlisted(client, db, event, as_organise
 def test_unreadable_files_are_explained(client, db, event, as_organiser, content, name, message):
     response = upload(as_organiser, event, content, name)
     assert response.status_code == 422
-    assert message in text(response)
+    assert message in page_text(response)
     assert count(db, event) == 0
 
 
 def test_no_file_chosen(client, db, event, as_organiser):
     response = as_organiser.post(f"/events/{event.slug}/import", data={})
-    assert response.status_code == 422 and "Choose a file to import." in text(response)
+    assert response.status_code == 422 and "Choose a file to import." in page_text(response)
 
 
 def test_a_file_too_large_is_refused_clearly(client, db, event, as_organiser):
     response = upload(as_organiser, event, b"x" * (2 * 1024 * 1024 + 1))
     assert response.status_code == 413
-    assert "The file is larger than 2 MB" in text(response)
+    assert "The file is larger than 2 MB" in page_text(response)
 
 
 def test_a_forged_or_foreign_token_imports_nothing(app, client, db, event, as_organiser):
@@ -373,7 +381,7 @@ def test_a_forged_or_foreign_token_imports_nothing(app, client, db, event, as_or
     login(client, organiser2)  # another person's browser session has no pending import
     foreign = client.post(f"/events/{other_event.slug}/import/confirm", data={"token": token})
     assert foreign.status_code == 303
-    page = text(client.get(foreign.headers["Location"]))
+    page = page_text(client.get(foreign.headers["Location"]))
     assert "This import has expired or was already done: upload the file again." in page
     assert count(db, event) == 0 and count(db, other_event) == 0
 
@@ -521,63 +529,10 @@ def test_the_size_message_also_with_csrf_on(app, client, db, event, as_organiser
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     response = upload(as_organiser, event, b"x" * (2 * 1024 * 1024 + 1))
     assert response.status_code == 413
-    assert "The file is larger than 2 MB" in text(response)
+    assert "The file is larger than 2 MB" in page_text(response)
 
 
 # --- hostile files: refused under the limits, read in a child ------------------------
-
-SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def small_workbook(rows: int = 1) -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.append(list(importer.COLUMNS))
-    for n in range(rows):
-        sheet.append(["Anne", "Roux", f"anne.{n}@example.org", "ADEME", "agency", None, None])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def rebuilt(workbook: bytes, parts: dict, level: int = 9) -> bytes:
-    """The workbook with some parts replaced (or added) by what a generator of bytes
-    yields."""
-    source = zipfile.ZipFile(io.BytesIO(workbook))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as target:
-        names = [info.filename for info in source.infolist()]
-        for name in names + [n for n in parts if n not in names]:
-            if name in parts:
-                with target.open(name, "w") as stream:
-                    for chunk in parts[name]():
-                        stream.write(chunk)
-            else:
-                target.writestr(source.getinfo(name), source.read(name))
-    return out.getvalue()
-
-
-SHARED_STRINGS_TYPE = (
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-)
-
-
-def with_shared_strings(workbook: bytes, items: Iterable[bytes], level: int = 9) -> bytes:
-    """The workbook with a shared strings part holding `items` (<si> elements)."""
-    types = zipfile.ZipFile(io.BytesIO(workbook)).read("[Content_Types].xml")
-    override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
-    types = types.replace(b"</Types>", override.encode() + b"</Types>")
-
-    def strings():
-        yield f'<?xml version="1.0"?><sst xmlns="{SHEET_NS}">'.encode()
-        yield from items
-        yield b"</sst>"
-
-    return rebuilt(
-        workbook,
-        {"[Content_Types].xml": lambda: [types], "xl/sharedStrings.xml": strings},
-        level=level,
-    )
 
 
 def repeated(piece: bytes, times: int, batch: int = 100_000):
@@ -666,7 +621,7 @@ def test_hostile_workbooks_are_refused_clearly(
     assert len(content) < 2 * 1024 * 1024  # under the upload limit
     response = upload(as_organiser, event, content, "invites.xlsx")
     assert response.status_code == 422
-    assert message in text(response)
+    assert message in page_text(response)
     assert count(db, event) == 0
 
 
@@ -674,7 +629,7 @@ def test_a_csv_with_one_giant_line_is_refused_clearly(client, db, event, as_orga
     giant = "Anne;Roux;anne@example.org;ADEME;agency;;" + "x;" * 700_000
     response = upload(as_organiser, event, csv_bytes(HEADER, giant))
     assert response.status_code == 422
-    assert "Line 2 is longer than 100000 characters" in text(response)
+    assert "Line 2 is longer than 100000 characters" in page_text(response)
     assert count(db, event) == 0
 
 
@@ -692,7 +647,7 @@ def test_a_file_that_is_not_what_its_name_says(
 ):
     response = upload(as_organiser, event, content, name)
     assert response.status_code == 422
-    assert message in text(response)
+    assert message in page_text(response)
     assert count(db, event) == 0
 
 
@@ -702,7 +657,7 @@ def test_a_zip_that_is_not_a_workbook_is_refused(client, db, event, as_organiser
         archive.writestr("word/document.xml", "<document/>")
     response = upload(as_organiser, event, out.getvalue(), "invites.xlsx")
     assert response.status_code == 422
-    assert "cannot be read as an Excel workbook" in text(response)
+    assert "cannot be read as an Excel workbook" in page_text(response)
 
 
 def test_the_documented_maximum_is_read(app_ctx):
@@ -773,4 +728,4 @@ def test_a_refusal_from_the_child_is_in_the_readers_language(client, db, event, 
     giant = "Anne;Roux;anne@example.org;ADEME;agency;;" + "x;" * 60_000
     response = upload(as_organiser, event, csv_bytes(HEADER, giant))
     assert response.status_code == 422
-    assert "La ligne 2 dépasse 100000 caractères" in text(response)
+    assert "La ligne 2 dépasse 100000 caractères" in page_text(response)

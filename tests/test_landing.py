@@ -9,8 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import make_event, make_registration
-from tests.test_organiser_events import PASSWORD, make_user
+from tests.conftest import PASSWORD, make_event, make_registration, make_user
 from tracker.auth.ratelimit import limiter_for
 from tracker.db import utcnow
 from tracker.models import Role

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import io
 import logging
 import shutil
 import socket
@@ -23,16 +22,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zxingcpp
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from flask import Flask
 from icalendar import Calendar
-from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from tests.conftest import Outbox, form_data, make_event, make_registration
+from tests.conftest import (
+    Outbox,
+    check_registration_mail,
+    form_data,
+    make_event,
+    make_registration,
+    part_of_type,
+    qr_text_from_png,
+    saved,
+)
 from tracker import create_app
 from tracker.db import utcnow
 from tracker.models import Event, Registration, RegistrationStatus
@@ -129,15 +135,6 @@ def register_url(event: Event) -> str:
     return f"/events/{event.slug}/register"
 
 
-def saved(db: DbSession, event: Event, address: str) -> Registration | None:
-    db.expire_all()
-    return db.scalar(
-        select(Registration).where(
-            Registration.event_id == event.id, Registration.email_key == address.strip().casefold()
-        )
-    )
-
-
 def count(db: DbSession, event: Event) -> int:
     db.expire_all()
     query = select(func.count(Registration.id)).where(Registration.event_id == event.id)
@@ -146,73 +143,6 @@ def count(db: DbSession, event: Event) -> int:
 
 def mail_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "tracker.mail" and r.levelno >= logging.ERROR]
-
-
-def qr_text_from_png(png: bytes) -> str:
-    """What a QR reader gets from the image: a well-formed PNG holding one QR code."""
-    image = Image.open(io.BytesIO(png))
-    assert image.format == "PNG"
-    image.verify()  # structure and chunk checksums
-    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert found.format == zxingcpp.BarcodeFormat.QRCode and found.ec_level == "M"
-    return found.text
-
-
-def part_of_type(message: EmailMessage, content_type: str) -> EmailMessage:
-    parts = [p for p in message.walk() if p.get_content_type() == content_type]
-    assert len(parts) == 1, f"expected one {content_type} part, found {len(parts)}"
-    return parts[0]  # type: ignore[return-value]
-
-
-def check_registration_mail(message: EmailMessage, registration: Registration) -> None:
-    """What every mail about a registration that is not cancelled carries: the private
-    link, the calendar entry, and for a confirmed person only, the check-in code and its
-    QR code (a waitlisted person gets them when a place is theirs)."""
-    link = f"/r/{registration.manage_token}"
-    assert message["To"] == registration.email
-    confirmed = registration.status == RegistrationStatus.CONFIRMED
-
-    text = message.get_body(preferencelist=("plain",))
-    assert text is not None
-    text_body = text.get_content()
-    assert link in text_body
-
-    html = message.get_body(preferencelist=("html",))
-    assert html is not None
-    html_body = html.get_content()
-    assert link in html_body
-
-    images = [p for p in message.walk() if p.get_content_maintype() == "image"]
-    if confirmed:
-        assert registration.checkin_code in text_body
-        (qr,) = images
-        assert qr.get_content_disposition() == "inline"
-        content_id = qr["Content-ID"]
-        assert content_id.startswith("<") and content_id.endswith(">") and "@" in content_id
-        assert f'src="cid:{content_id[1:-1]}"' in html_body
-        png = qr.get_content()
-        assert png == registration.qr_png
-        assert qr_text_from_png(png) == registration.checkin_code
-    else:
-        assert images == []
-        assert "cid:" not in html_body
-        assert registration.checkin_code not in text_body + html_body
-        assert "You will get your entrance code when a place is yours." in text_body
-
-    ics = part_of_type(message, "text/calendar")
-    assert ics.get_content_disposition() == "attachment"
-    assert (ics.get_filename() or "").endswith(".ics")
-    calendar = Calendar.from_ical(ics.get_content())
-    assert str(calendar["method"]) == "PUBLISH"
-    (vevent,) = calendar.walk("VEVENT")
-    assert str(vevent["status"]) == ("CONFIRMED" if confirmed else "TENTATIVE")
-    assert vevent.decoded("dtstart") == registration.event.starts_at.replace(microsecond=0)
-    assert vevent.decoded("dtend") == registration.event.ends_at.replace(microsecond=0)
-    # The calendar is shared: the public event page, not the private link.
-    assert str(vevent["url"]) == f"http://127.0.0.1:5000/events/{registration.event.slug}"
-    unfolded = ics.get_content().replace("\r\n ", "")
-    assert registration.manage_token not in unfolded
-    assert registration.checkin_code not in unfolded
 
 
 # --- the confirmation ------------------------------------------------------------

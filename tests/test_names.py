@@ -13,8 +13,7 @@ from importlib import resources
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_event, make_registration
-from tests.test_organiser_events import login, make_user
+from tests.conftest import login, make_event, make_registration, make_user
 from tracker.auth.services import create_token
 from tracker.badges.services import select_registrations
 from tracker.models import Organisation, OrganisationType, Registration, Role

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-import tracker.auth
-from tests.conftest import make_event, make_registration
-from tracker.auth.services import create_user
+from tests.conftest import (
+    audit_entries,
+    event_form,
+    login,
+    make_event,
+    make_registration,
+    make_user,
+    page_text,
+)
 from tracker.checkin.services import check_in
 from tracker.db import utcnow
 from tracker.events import services as event_services
@@ -21,77 +26,11 @@ from tracker.models import AuditEntry, Event, Registration, Role, User
 from tracker.organiser import services
 from tracker.registration.services import CONFIRMED, WAITLISTED
 
-PASSWORD = "correct horse battery staple"
-
-
-def make_user(app, db, role: Role = Role.ORGANISER, events=(), email: str | None = None) -> User:
-    email = email or f"{role.value}.{time.monotonic_ns()}@example.org"
-    with app.app_context():
-        return create_user(db, email, PASSWORD, role, list(events))
-
-
-def login(client, user: User) -> None:
-    """A logged-in browser session, as the login page leaves it."""
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
-        s["_fresh"] = True
-        s[getattr(tracker.auth, "LAST_SEEN_KEY", "_seen")] = int(time.time())
-        s[tracker.auth.VERSION_KEY] = user.session_version
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def audit_entries(db, event, action: str) -> list[AuditEntry]:
-    db.expire_all()
-    return list(
-        db.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.event_id == event.id, AuditEntry.action == action)
-            .order_by(AuditEntry.id)
-        )
-    )
-
-
-def event_form(**overrides: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "title": "Atelier international",
-        "description": "Une journée d’échanges.\nDeuxième ligne.",
-        "venue": "Bercy",
-        "organiser": "DGE",
-        "timezone": "Europe/Paris",
-        "starts_at": "2030-12-10T09:00",
-        "ends_at": "2030-12-10T17:30",
-        "registration_opens_at": "2030-10-01T08:00",
-        "registration_closes_at": "2030-12-09T18:00",
-        "edit_deadline": "2030-12-08T12:00",
-        "capacity": "130",
-        "quota_cluster": "60",
-        "quota_ministry": "",
-        "quota_region": "",
-        "quota_agency": "",
-        "quota_other": "",
-    }
-    data.update(overrides)
-    return data
-
 
 @pytest.fixture
 def event(db):
     # 10 December 2030, 09:00 to 17:00 in Paris: the day the sessions below are typed in.
     return make_event(db, capacity=2, starts_at=datetime(2030, 12, 10, 8, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def organiser(app, db, event):
-    return make_user(app, db, Role.ORGANISER, [event])
-
-
-@pytest.fixture
-def as_organiser(client, organiser):
-    login(client, organiser)
-    return client
 
 
 # --- who may see what -------------------------------------------------------------------
@@ -147,7 +86,7 @@ def test_an_organiser_of_another_event_gets_403(app, client, db, event):
             continue
         response = client.open(path, method=method, data={"title": "x"})
         assert response.status_code == 403, (method, path)
-    page = text(client.get("/manage"))
+    page = page_text(client.get("/manage"))
     assert event.title not in page
 
 
@@ -164,7 +103,7 @@ def test_home_lists_the_managed_events_with_their_counts(client, db, event, as_o
     for _ in range(3):
         make_registration(db, event)  # capacity 2: two confirmed, one waitlisted
     not_mine = make_event(db, title="Réunion d’un autre service")
-    page = text(as_organiser.get("/manage"))
+    page = page_text(as_organiser.get("/manage"))
     assert event.title in page and not_mine.title not in page
     row = re.search(rf'<tr data-slug="{event.slug}".*?</tr>', page, re.S).group(0)
     assert 'data-count="confirmed">2<' in row
@@ -177,7 +116,7 @@ def test_an_admin_sees_every_event(app, client, db, event):
     other = make_event(db)
     admin = make_user(app, db, Role.ADMIN)
     login(client, admin)
-    page = text(client.get("/manage"))
+    page = page_text(client.get("/manage"))
     assert event.title in page and other.title in page
 
 
@@ -199,7 +138,7 @@ def test_create_an_event_in_its_time_zone(client, db, organiser, as_organiser):
     assert event in db.get(User, organiser.id).events  # the creator manages it
     (entry,) = audit_entries(db, event, "event.create")
     assert entry.user_id == organiser.id and entry.changes["title"] == [None, event.title]
-    page = text(as_organiser.get("/events/atelier-2030/edit"))
+    page = page_text(as_organiser.get("/events/atelier-2030/edit"))
     assert 'value="10/12/2030 09:00"' in page  # shown back in local time, day first
 
 
@@ -243,7 +182,7 @@ def test_create_refuses_bad_input_and_saves_nothing(client, db, as_organiser, ov
         data["ends_at"] = "2030-12-09T20:00"
     response = as_organiser.post("/events/new", data=data)
     assert response.status_code == 422
-    assert message in text(response)
+    assert message in page_text(response)
     slug = data["slug"]
     db.expire_all()
     assert db.scalar(select(func.count(Event.id)).where(Event.slug == slug)) == 0
@@ -256,7 +195,7 @@ def test_dates_are_typed_and_shown_day_first_on_24_hours_in_both_languages(
     """A browser's date picker follows the browser's language, not the page's: the fields
     are text in one explicit format (day first, 24-hour clock), the ISO form still taken."""
     as_organiser.set_cookie("lang", lang)
-    page = text(as_organiser.get("/events/new"))
+    page = page_text(as_organiser.get("/events/new"))
     placeholder = {"fr": "JJ/MM/AAAA HH:MM", "en": "DD/MM/YYYY HH:MM"}[lang]
     assert 'name="starts_at" pattern=' in page
     assert f'placeholder="{placeholder}"' in page
@@ -270,14 +209,14 @@ def test_dates_are_typed_and_shown_day_first_on_24_hours_in_both_languages(
         edit_deadline="02/01/2031 12:00",
     )
     response = as_organiser.post("/events/new", data=data)
-    assert response.status_code == 303, text(response)
+    assert response.status_code == 303, page_text(response)
     db.expire_all()
     event = db.scalar(select(Event).where(Event.slug == f"jour-{lang}"))
     assert event.starts_at == datetime(2031, 1, 4, 8, 0, tzinfo=UTC)  # 09:00 in Paris
     assert event.ends_at == datetime(2031, 1, 4, 16, 30, tzinfo=UTC)
     assert event.registration_opens_at == datetime(2030, 10, 1, 6, 0, tzinfo=UTC)
     assert event.registration_closes_at == datetime(2031, 1, 3, 17, 0, tzinfo=UTC)
-    page = text(as_organiser.get(f"/events/jour-{lang}/edit"))
+    page = page_text(as_organiser.get(f"/events/jour-{lang}/edit"))
     assert 'value="04/01/2031 09:00"' in page and 'value="04/01/2031 17:30"' in page
 
 
@@ -285,7 +224,7 @@ def test_a_date_in_the_wrong_format_is_refused_in_french(client, db, as_organise
     as_organiser.set_cookie("lang", "fr")
     response = as_organiser.post("/events/new", data=event_form(starts_at="2030/12/10 9am"))
     assert response.status_code == 422
-    page = html.unescape(text(response))
+    page = html.unescape(page_text(response))
     assert (
         "Écrivez la date et l’heure sous la forme JJ/MM/AAAA HH:MM (sur 24\u00a0heures), "
         "par exemple 04/01/2027 09:00." in page
@@ -296,7 +235,7 @@ def test_a_date_in_the_wrong_format_is_refused_in_french(client, db, as_organise
 def test_create_refuses_a_slug_already_taken(client, db, event, as_organiser):
     response = as_organiser.post("/events/new", data=event_form(slug=event.slug))
     assert response.status_code == 422
-    assert f"An event with the slug {event.slug} already exists." in text(response)
+    assert f"An event with the slug {event.slug} already exists." in page_text(response)
 
 
 def test_edit_an_event_and_the_change_is_recorded(client, db, event, organiser, as_organiser):
@@ -313,7 +252,7 @@ def test_edit_an_event_and_the_change_is_recorded(client, db, event, organiser, 
     assert entry.changes["title"] == [old_title, "Atelier renommé"]
     assert entry.changes["capacity"] == [2, 10]
     assert entry.changes["type_quotas"] == [{}, {"cluster": 60}]
-    page = text(as_organiser.get(response.headers["Location"]))
+    page = page_text(as_organiser.get(response.headers["Location"]))
     assert "The event has been saved." in page
 
 
@@ -329,7 +268,7 @@ def test_lowering_the_capacity_bumps_nobody_and_says_so(client, db, event, as_or
     first, second = make_registration(db, event), make_registration(db, event)
     data = event_form(capacity="1", quota_cluster="")
     response = as_organiser.post(f"/events/{event.slug}/edit", data=data, follow_redirects=True)
-    page = text(response)
+    page = page_text(response)
     assert "The capacity (1) is below the 2 people already confirmed: nobody loses their place" in (
         page
     )
@@ -360,7 +299,7 @@ def test_raising_the_capacity_confirms_the_waitlist_and_emails_them(
         edit_deadline="",
     )
     response = as_organiser.post(f"/events/{event.slug}/edit", data=data, follow_redirects=True)
-    assert "1 person was confirmed from the waitlist and e-mailed." in text(response)
+    assert "1 person was confirmed from the waitlist and e-mailed." in page_text(response)
     db.expire_all()
     assert db.get(Registration, first_waiting.id).status == CONFIRMED
     assert db.get(Registration, second_waiting.id).status == WAITLISTED
@@ -410,7 +349,7 @@ def test_add_edit_reorder_and_delete_sessions(client, db, event, organiser, as_o
         25,
     )
     assert focus.starts_at == datetime(2030, 12, 10, 13, 0, tzinfo=UTC)
-    page = text(as_organiser.get(f"{base}/{focus.id}/edit"))
+    page = page_text(as_organiser.get(f"{base}/{focus.id}/edit"))
     assert 'value="10/12/2030 14:00"' in page and 'value="10/12/2030 15:30"' in page
 
     response = as_organiser.post(
@@ -425,11 +364,11 @@ def test_add_edit_reorder_and_delete_sessions(client, db, event, organiser, as_o
     db.expire_all()
     titles = [s.title for s in db.get(Event, event.id).sessions]
     assert titles == ["Plénière", "Table ronde 1", "Focus Asie", "Table ronde 2"]
-    page = text(as_organiser.get(f"/events/{event.slug}"))
+    page = page_text(as_organiser.get(f"/events/{event.slug}"))
     assert page.index("Focus Asie") < page.index("Table ronde 2")  # the public programme too
 
     response = as_organiser.post(f"{base}/{focus.id}/delete", follow_redirects=True)
-    assert "The session “Focus Asie” has been deleted." in text(response)
+    assert "The session “Focus Asie” has been deleted." in page_text(response)
     db.expire_all()
     assert "Focus Asie" not in [s.title for s in db.get(Event, event.id).sessions]
     actions = [e.action for e in audit_entries(db, event, "session.create")]
@@ -453,7 +392,7 @@ def test_a_session_with_seats_or_check_ins_is_not_deleted(app, client, db, event
         response = as_organiser.post(
             f"/events/{event.slug}/sessions/{session.id}/delete", follow_redirects=True
         )
-        assert f"“{session.title}” cannot be deleted" in text(response)
+        assert f"“{session.title}” cannot be deleted" in page_text(response)
     db.expire_all()
     assert len(db.get(Event, event.id).sessions) == 3
 
@@ -472,7 +411,7 @@ def test_session_form_refuses_bad_input(client, db, event, as_organiser):
         data={"title": "Table", "starts_at": "2030-12-10T15:00", "ends_at": "2030-12-10T14:00"},
     )
     assert response.status_code == 422
-    assert "The session must end after it starts." in text(response)
+    assert "The session must end after it starts." in page_text(response)
     db.expire_all()
     assert len(db.get(Event, event.id).sessions) == 3
 
@@ -563,7 +502,7 @@ def test_saving_an_untouched_form_changes_nothing(client, db, event, as_organise
     data = form_values(page)
     assert data["timezone"] == "Europe/Paris" and data["capacity"] == "2"
     response = as_organiser.post(f"/events/{event.slug}/edit", data=data, follow_redirects=True)
-    assert "Nothing was changed." in text(response)
+    assert "Nothing was changed." in page_text(response)
     assert audit_entries(db, event, "event.update") == []
 
 

@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_event, make_registration
-from tests.test_organiser_events import login, make_user, text
+from tests.conftest import login, make_event, make_registration, make_user, page_text
 from tracker.checkin.services import check_in, undo_check_in
 from tracker.db import utcnow
 from tracker.errors import AlreadyRegistered, InvalidChoice
@@ -108,7 +107,7 @@ def test_search_and_filters(client, db, event, as_organiser):
     assert sorted(ids(checked_in="no")) == sorted([helene.id, waiting.id])
     assert ids(source="online", type="agency", checked_in="yes") == [karim.id]
     assert ids(source="import") == []
-    page = text(as_organiser.get(url(event), query_string={"q": "karim"}))
+    page = page_text(as_organiser.get(url(event), query_string={"q": "karim"}))
     row = re.search(r"<tr data-registration=.*?</tr>", page, re.S).group(0)
     for shown in ["Ben Ahmed", "Business France", "Agency", "Confirmed", "Plénière", "Online"]:
         assert shown in row
@@ -173,7 +172,7 @@ def test_edit_all_fields_and_see_it_in_the_history(client, db, event, organiser,
     assert entry.user_id == organiser.id and entry.registration_id == person.id
     assert entry.changes["first_name"] == ["Camille", "Camille-Anne"]
     assert entry.changes["sessions"] == [["Plénière"], ["Table ronde 1", "Table ronde 2"]]
-    page = text(as_organiser.get(url(event, person)))
+    page = page_text(as_organiser.get(url(event, person)))
     history = page[page.index('id="history"') :]
     assert "orga@example.org" in history and "Changed" in history
     assert "Camille → Camille-Anne" in history
@@ -184,10 +183,10 @@ def test_edit_with_errors_saves_nothing(client, db, event, as_organiser):
     person = make_registration(db, event)
     other = make_registration(db, event)
     bad = as_organiser.post(url(event, person), data=edit_form(person, email="not-an-address"))
-    assert bad.status_code == 422 and "Enter a valid e-mail address." in text(bad)
+    assert bad.status_code == 422 and "Enter a valid e-mail address." in page_text(bad)
     clash = as_organiser.post(url(event, person), data=edit_form(person, email=other.email))
     assert clash.status_code == 422
-    assert "Another registration already uses this e-mail address." in text(clash)
+    assert "Another registration already uses this e-mail address." in page_text(clash)
     assert fresh(db, person).email == person.email
     assert db.scalar(select(AuditEntry).where(AuditEntry.action == "registration.update")) is None
 
@@ -201,7 +200,7 @@ def test_a_full_session_needs_the_override(client, db, as_organiser, organiser):
     person = make_registration(db, event)
     data = edit_form(person, sessions=[str(table.id)])
     refused = as_organiser.post(url(event, person), data=data)
-    assert refused.status_code == 422 and "is full" in text(refused)
+    assert refused.status_code == 422 and "is full" in page_text(refused)
     assert fresh(db, person).sessions == []
     data["override"] = "y"
     assert as_organiser.post(url(event, person), data=data).status_code == 303
@@ -217,7 +216,7 @@ def test_cancel_promotes_the_waitlist_and_restore_comes_back(
     event.edit_deadline = utcnow() - timedelta(days=1)  # organisers are not bound by it
     db.flush()
     response = as_organiser.post(url(event, first, "cancel"), follow_redirects=True)
-    assert "The registration has been cancelled." in text(response)
+    assert "The registration has been cancelled." in page_text(response)
     assert fresh(db, first).status == CANCELLED
     assert fresh(db, waiting).status == CONFIRMED
     # The cancellation to the person cancelled, the place to the first one waiting.
@@ -229,26 +228,26 @@ def test_cancel_promotes_the_waitlist_and_restore_comes_back(
     )
 
     response = as_organiser.post(url(event, first, "restore"), follow_redirects=True)
-    assert "restored, on the waitlist" in text(response)  # the place was given away
+    assert "restored, on the waitlist" in page_text(response)  # the place was given away
     assert fresh(db, first).status == WAITLISTED
     as_organiser.post(url(event, waiting, "cancel"))
     assert fresh(db, first).status == CONFIRMED  # first in the queue again
     as_organiser.post(url(event, waiting, "restore"))
     assert fresh(db, waiting).status == WAITLISTED
 
-    page = text(as_organiser.get(url(event, first)))
+    page = page_text(as_organiser.get(url(event, first)))
     history = page[page.index('id="history"') :]
     for label in ["Cancelled", "Restored", "Confirmed from the waitlist"]:
         assert label in history
     again = as_organiser.post(url(event, waiting, "restore"), follow_redirects=True)
-    assert "Only a cancelled registration can be restored." in text(again)
+    assert "Only a cancelled registration can be restored." in page_text(again)
 
 
 def test_restore_confirms_when_there_is_room(client, db, event, as_organiser):
     person = make_registration(db, event)
     as_organiser.post(url(event, person, "cancel"))
     response = as_organiser.post(url(event, person, "restore"), follow_redirects=True)
-    assert "The registration has been restored: confirmed." in text(response)
+    assert "The registration has been restored: confirmed." in page_text(response)
     assert fresh(db, person).status == CONFIRMED
 
 
@@ -259,12 +258,12 @@ def test_confirming_over_capacity_needs_an_explicit_override(
     make_registration(db, event)
     waiting = make_registration(db, event)
     refused = as_organiser.post(url(event, waiting, "confirm"), follow_redirects=True)
-    assert "The event is full (2 confirmed for 2 places)" in text(refused)
+    assert "The event is full (2 confirmed for 2 places)" in page_text(refused)
     assert fresh(db, waiting).status == WAITLISTED
     response = as_organiser.post(
         url(event, waiting, "confirm"), data={"override": "y"}, follow_redirects=True
     )
-    assert "The registration is confirmed" in text(response)
+    assert "The registration is confirmed" in page_text(response)
     assert fresh(db, waiting).status == CONFIRMED
     assert [m["To"] for m in outbox.messages] == [waiting.email]
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "registration.confirm"))
@@ -277,7 +276,7 @@ def test_moving_to_the_waitlist_gives_the_place_to_the_next_one(client, db, even
     make_registration(db, event)
     waiting = make_registration(db, event)
     response = as_organiser.post(url(event, first, "waitlist"), follow_redirects=True)
-    assert "moved to the end of the waitlist" in text(response)
+    assert "moved to the end of the waitlist" in page_text(response)
     assert fresh(db, first).status == WAITLISTED
     assert fresh(db, waiting).status == CONFIRMED
     # With nobody else waiting, the freed place stays free: not straight back to them.
@@ -290,14 +289,14 @@ def test_moving_to_the_waitlist_gives_the_place_to_the_next_one(client, db, even
 def test_resend_the_email(client, db, event, organiser, as_organiser, outbox):
     person = make_registration(db, event)
     response = as_organiser.post(url(event, person, "resend"), follow_redirects=True)
-    assert f"The e-mail has been sent again to {person.email}." in text(response)
+    assert f"The e-mail has been sent again to {person.email}." in page_text(response)
     (message,) = outbox.messages
     assert message["To"] == person.email and "Your registration" in message["Subject"]
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "registration.resend"))
     assert entry.user_id == organiser.id
     as_organiser.post(url(event, person, "cancel"))  # e-mails the cancellation
     refused = as_organiser.post(url(event, person, "resend"), follow_redirects=True)
-    assert "A cancelled registration is sent no e-mail." in text(refused)
+    assert "A cancelled registration is sent no e-mail." in page_text(refused)
     assert sorted(m["Subject"] for m in outbox.messages) == [
         f"Registration cancelled: {event.title}",
         f"Your registration: {event.title}",
@@ -318,7 +317,7 @@ def test_history_shows_check_ins_and_scans(app, client, db, event, as_organiser)
         session_id=event.sessions[1].id,
     )
     db.flush()
-    page = text(as_organiser.get(url(event, person)))
+    page = page_text(as_organiser.get(url(event, person)))
     history = page[page.index('id="history"') :]
     assert history.count('class="history-checkin"') == 2
     assert "Scan: already checked in" in history and "Door: Porte B" in history
@@ -330,7 +329,7 @@ def test_history_shows_check_ins_and_scans(app, client, db, event, as_organiser)
 
     undo_check_in(db, event, actor=door, door="Porte A", code=person.checkin_code)
     db.flush()
-    history = text(as_organiser.get(url(event, person)))
+    history = page_text(as_organiser.get(url(event, person)))
     history = history[history.index('id="history"') :]
     assert history.count('class="history-checkin"') == 1
     assert "Check-in undone" in history and "checkin.undo" not in history
@@ -387,7 +386,7 @@ def test_add_someone_by_hand(client, db, event, organiser, as_organiser, outbox)
     assert [m["To"] for m in outbox.messages] == [person.email]
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "registration.add"))
     assert entry.user_id == organiser.id and entry.changes["source"] == "manual"
-    page = text(as_organiser.get(url(event, person)))
+    page = page_text(as_organiser.get(url(event, person)))
     assert "Registered by an organiser" in page and "By hand" in page
 
 
@@ -397,10 +396,10 @@ def test_adding_by_hand_needs_consent_and_a_new_address(client, db, event, as_or
     del no_consent["consent"]
     response = as_organiser.post(f"{url(event)}/new", data=no_consent)
     assert response.status_code == 422
-    assert "Confirm that this person agreed to the processing of their data." in text(response)
+    assert "Confirm that this person agreed to the processing of their data." in page_text(response)
     twice = as_organiser.post(f"{url(event)}/new", data=new_person(event, email=existing.email))
     assert twice.status_code == 422
-    assert "already registered for this event" in text(twice)
+    assert "already registered for this event" in page_text(twice)
     assert f'href="{url(event, existing)}"' in twice.get_data(as_text=True)
     db.expire_all()
     assert db.scalar(select(Registration).where(Registration.last_name == "Le Goff")) is None

@@ -10,9 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import delete, func, select
 
-from tests.conftest import form_data, make_event, make_registration, registration_data
-from tests.test_api import PASSWORD, bearer, checkins_url, log_in
-from tests.test_door import JSON, walk_in_data, walk_in_url
+from tests.conftest import (
+    JSON,
+    PASSWORD,
+    bearer,
+    checkins_url,
+    form_data,
+    login,
+    make_event,
+    make_registration,
+    registration_data,
+    walk_in_data,
+    walk_in_url,
+)
 from tracker.auth.services import create_user
 from tracker.errors import AlreadyRegistered, InvalidChoice
 from tracker.events.services import SessionSpec
@@ -152,7 +162,7 @@ def test_a_cancelled_registration_whose_address_came_back_cannot_be_restored(
         restore_registration(db, old, actor=None)
 
     organiser = _account(app, db, Role.ORGANISER, event, "org.again@example.org")
-    log_in(client, organiser)
+    login(client, organiser)
     url = f"/events/{event.slug}/registrations/{old.id}"
     response = client.post(f"{url}/restore", follow_redirects=True)
     assert response.status_code == 200
@@ -185,7 +195,7 @@ def test_imports_and_organisers_still_skip_a_cancelled_address(db):
 def test_a_walk_in_after_a_cancellation_is_a_new_registration(app, client, db):
     event = make_event(db)
     door = _account(app, db, Role.DOOR, event, "door.walk@example.org")
-    log_in(client, door)
+    login(client, door)
     person = make_registration(db, event, email=ADDRESS)
     cancel_registration(db, person)
     response = client.post(walk_in_url(event), data=walk_in_data(email=ADDRESS), headers=JSON)

@@ -11,8 +11,7 @@ from html.parser import HTMLParser
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import attendance_event, make_event, make_registration
-from tests.test_organiser_events import login, make_user
+from tests.conftest import attendance_event, login, make_event, make_registration, make_user
 from tracker.auth.services import create_token
 from tracker.db import utcnow
 from tracker.models import Event, OrganisationType, Role

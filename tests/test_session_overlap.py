@@ -6,27 +6,23 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.conftest import form_data, make_registration, registration_data
-from tests.test_event_rules import count, ids, paris, text, workshop
-from tests.test_organiser_events import login, make_user
+from tests.conftest import (
+    form_data,
+    ids,
+    make_registration,
+    page_text,
+    paris,
+    registration_count,
+    registration_data,
+    workshop,
+)
 from tracker.events import services as event_services
 from tracker.events.services import SessionSpec
-from tracker.models import Registration, RegistrationSource, Role
+from tracker.models import Registration, RegistrationSource
 from tracker.registration import importer
 from tracker.registration import services as registrations
 
 OVERLAP = "“Table ronde 1” and “Table ronde 2” take place at the same time: choose one of them."
-
-
-@pytest.fixture
-def as_organiser(app, client, db):
-    def log_in(event):
-        login(client, make_user(app, db, Role.ORGANISER, [event]))
-        return client
-
-    return log_in
 
 
 # --- the rule itself -----------------------------------------------------------------
@@ -51,7 +47,7 @@ def test_the_form_shows_each_sessions_time_room_and_places_left(client, db):
     event = workshop(db)
     make_registration(db, event, session_ids=ids(event, "Table ronde 1"))
     db.commit()
-    page = text(client.get(f"/events/{event.slug}/register"))
+    page = page_text(client.get(f"/events/{event.slug}/register"))
     items = re.findall(r"<li>(.*?)</li>", page, re.S)
     tr1 = next(i for i in items if "Table ronde 1" in i)
     assert "11:00" in tr1 and "12:30" in tr1 and "Salle 1" in tr1
@@ -67,8 +63,8 @@ def test_the_form_refuses_two_round_tables_at_once(client, db):
     data = form_data(sessions=[str(i) for i in ids(event, "Table ronde 1", "Table ronde 2")])
     response = client.post(f"/events/{event.slug}/register", data=data)
     assert response.status_code == 422
-    assert OVERLAP in text(response)
-    assert count(db, event) == 0
+    assert OVERLAP in page_text(response)
+    assert registration_count(db, event) == 0
     fine = form_data(
         sessions=[
             str(i)
@@ -91,7 +87,7 @@ def test_the_form_speaks_french(client, db):
     assert (
         "«\u00a0Table ronde 1\u00a0» et «\u00a0Table ronde 2\u00a0» ont lieu en même temps\u00a0: "
         "choisissez l’une "
-        "des deux." in text(response)
+        "des deux." in page_text(response)
     )
 
 
@@ -106,10 +102,10 @@ def test_the_private_page_refuses_a_second_round_table(client, db):
         sessions=[str(i) for i in ids(event, "Table ronde 1", "Table ronde 2")],
     )
     response = client.post(f"/r/{person.manage_token}/edit", data=data)
-    assert response.status_code == 422 and OVERLAP in text(response)
+    assert response.status_code == 422 and OVERLAP in page_text(response)
     db.expire_all()
     assert [s.title for s in db.get(Registration, person.id).sessions] == ["Table ronde 1"]
-    edit_page = text(client.get(f"/r/{person.manage_token}/edit"))
+    edit_page = page_text(client.get(f"/r/{person.manage_token}/edit"))
     assert "Salle 2" in edit_page and "80 places left" in edit_page
 
 
@@ -132,26 +128,26 @@ def test_sessions_an_organiser_allowed_do_not_block_the_persons_own_edit(db, app
 # --- organisers, imports, the door ---------------------------------------------------------
 
 
-def test_an_organiser_adds_someone_to_both_only_when_ticked(client, db, as_organiser):
+def test_an_organiser_adds_someone_to_both_only_when_ticked(client, db, organiser_of):
     event = workshop(db)
-    browser = as_organiser(event)
+    browser = organiser_of(event)
     data = form_data(sessions=[str(i) for i in ids(event, "Table ronde 1", "Table ronde 2")])
     url = f"/events/{event.slug}/registrations/new"
     response = browser.post(url, data=data)
     assert response.status_code == 422
-    page = text(response)
+    page = page_text(response)
     assert OVERLAP in page and "Tick “Allow sessions held at the same time” to save anyway." in page
     assert "Salle 1" in page and "80 places left" in page  # times, rooms, places
-    assert count(db, event) == 0
+    assert registration_count(db, event) == 0
     response = browser.post(url, data={**data, "allow_overlap": "y"})
     assert response.status_code == 303
-    assert count(db, event) == 1
+    assert registration_count(db, event) == 1
 
 
-def test_an_organiser_edit_is_refused_then_allowed(client, db, as_organiser):
+def test_an_organiser_edit_is_refused_then_allowed(client, db, organiser_of):
     event = workshop(db)
     person = make_registration(db, event, session_ids=ids(event, "Table ronde 1"))
-    browser = as_organiser(event)
+    browser = organiser_of(event)
     url = f"/events/{event.slug}/registrations/{person.id}"
     data = form_data(
         first_name=person.first_name,
@@ -161,7 +157,7 @@ def test_an_organiser_edit_is_refused_then_allowed(client, db, as_organiser):
     )
     data.pop("consent")
     response = browser.post(url, data=data)
-    assert response.status_code == 422 and OVERLAP in text(response)
+    assert response.status_code == 422 and OVERLAP in page_text(response)
     db.expire_all()
     assert len(db.get(Registration, person.id).sessions) == 1
     assert browser.post(url, data={**data, "allow_overlap": "y"}).status_code == 303
