@@ -267,7 +267,11 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
             for scope in _after(obj):
                 deltas[event_id, scope] += 1  # type: ignore[index]
     for obj in db.dirty:
-        if isinstance(obj, Registration) and _changed(obj):
+        if isinstance(obj, Event):  # a session taken out of the programme is deleted
+            for gone in attributes.instance_state(obj).attrs.sessions.history.deleted:
+                if gone.id is not None:
+                    forgotten.append((obj.id, session_scope(gone.id)))
+        elif isinstance(obj, Registration) and _changed(obj):
             event_id = _event_id(obj)
             for scope in _before(obj):
                 deltas[event_id, scope] -= 1  # type: ignore[index]
