@@ -296,3 +296,39 @@ def test_counts_survive_a_rolled_back_change(db, app_ctx):
             registrations.register(db, event, registration_data())
             raise RuntimeError
     assert capacity.stored_counts(db, event) == {"event": 1, "type:cluster": 1}
+
+
+def test_recompute_command_prints_what_it_changed(app, monkeypatch):
+    from tracker.registration.cli import capacity_group
+
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.delenv("LANGUAGE", raising=False)
+    runner = app.test_cli_runner()
+    factory = app.extensions["db"].sessionmaker
+    with app.app_context(), factory.begin() as db:
+        event = make_event(db, slug="recount")
+        registrations.register(db, event, registration_data())
+        registrations.register(db, event, registration_data())
+        event_id = event.id
+        db.execute(
+            update(PlaceCount)
+            .where(PlaceCount.event_id == event_id, PlaceCount.scope == "event")
+            .values(confirmed=7)
+        )
+    try:
+        result = runner.invoke(capacity_group, ["recompute", "recount"])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines() == [
+            "recount: event was 7, counted 2.",
+            "Events checked: 1, corrected: 1.",
+        ]
+        again = runner.invoke(capacity_group, ["recompute"])
+        assert again.exit_code == 0, again.output
+        assert again.output.endswith("corrected: 0.\n")
+        unknown = runner.invoke(capacity_group, ["recompute", "nowhere"])
+        assert unknown.exit_code != 0 and "No event has the slug nowhere." in unknown.output
+    finally:
+        with factory.begin() as db:
+            db.execute(delete(Event).where(Event.id == event_id))
