@@ -26,7 +26,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, func, select
+from sqlalchemy import bindparam, delete, event, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import UOWTransaction, attributes
 
@@ -306,11 +307,11 @@ def _upsert(db: DbSession) -> Any:
     dialect = db.get_bind().dialect.name
     statement = _UPSERTS.get(dialect)
     if statement is None:
+        new: postgresql.Insert | sqlite.Insert
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            new = postgresql.insert(PlaceCount)
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        new = insert(PlaceCount)
+            new = sqlite.insert(PlaceCount)
         statement = new.on_conflict_do_update(
             index_elements=[PlaceCount.event_id, PlaceCount.scope],
             set_={"confirmed": PlaceCount.confirmed + new.excluded.confirmed},
@@ -332,19 +333,19 @@ def fresh_counts(db: DbSession, event: Event) -> dict[str, int]:
     total = db.scalar(select(func.count(Registration.id)).where(*confirmed)) or 0
     if total:
         counts[EVENT_SCOPE] = total
-    rows = db.execute(
+    by_type = db.execute(
         select(Registration.organisation_type, func.count())
         .where(*confirmed)
         .group_by(Registration.organisation_type)
     )
-    counts.update({type_scope(t): n for t, n in rows})
-    rows = db.execute(
+    counts.update({type_scope(t): n for t, n in by_type})
+    by_session = db.execute(
         select(registration_sessions.c.session_id, func.count())
         .join(Registration, Registration.id == registration_sessions.c.registration_id)
         .where(*confirmed)
         .group_by(registration_sessions.c.session_id)
     )
-    counts.update({session_scope(i): n for i, n in rows})
+    counts.update({session_scope(i): n for i, n in by_session})
     return counts
 
 
@@ -366,7 +367,7 @@ def recompute(db: DbSession, event: Event) -> dict[str, tuple[int, int]]:
     db.execute(delete(PlaceCount).where(PlaceCount.event_id == event.id))
     if fresh:
         db.execute(
-            PlaceCount.__table__.insert(),
+            insert(PlaceCount),
             [{"event_id": event.id, "scope": s, "confirmed": n} for s, n in fresh.items()],
         )
     return changed
