@@ -521,9 +521,8 @@ def promote_waitlisted(
     )
     if exclude:
         query = query.where(Registration.id.not_in(list(exclude)))
-    waiting = db.scalars(query).all()
-    for candidate in waiting:
-        places = capacity.places(db, event)
+    places = capacity.places(db, event)
+    for candidate in db.scalars(query):
         full = places.full_for(candidate.organisation_type)
         if full is not None and full.limit is capacity.Limit.EVENT:
             break
@@ -531,8 +530,9 @@ def promote_waitlisted(
             continue
         candidate.sessions = places.free_sessions(candidate.sessions)
         candidate.status = CONFIRMED
-        db.flush()  # moves the counters read for the next one
+        db.flush()  # moves the counters
         promoted.append(candidate)
+        places = capacity.places(db, event)
     return promoted
 
 
