@@ -10,6 +10,10 @@ applies the migrations, creates one event with a large capacity and a few sessio
 then serves the app with gunicorn on 127.0.0.1 and a free port, with the production
 configuration (CSRF on, a random 64-character secret key, mail to an outbox folder).
 
+With --existing N, the event already holds N confirmed registrations (inserted in bulk,
+each with a session, and the place counters counted from them): a registration decides
+from the counters, so its cost should not grow with the event.
+
 Each client GETs the form once, keeping its session cookie and CSRF token, then POSTs
 distinct registrations one after the other without following the redirect; every
 answer must be a 303 to /r/<token>. After a warm-up, a fixed number of registrations
@@ -41,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from harness import (  # noqa: E402 - beside this script
@@ -69,8 +74,9 @@ VALUE_RE = re.compile(r'value="(\d+)"')
 # --- database ------------------------------------------------------------------
 
 
-def prepare_database(url: str) -> int:
-    """Apply the migrations and create the event; returns the event id."""
+def prepare_database(url: str, existing: int = 0) -> int:
+    """Apply the migrations, create the event and its `existing` registrations;
+    returns the event id."""
     from sqlalchemy.orm import sessionmaker
 
     from tracker.cli import upgrade_database
@@ -91,9 +97,67 @@ def prepare_database(url: str) -> int:
             sessions=[SessionSpec(title=t, capacity=500_000) for t in SESSION_TITLES],
         )
         with sessionmaker(bind=engine).begin() as db:
-            return create_event(db, spec).id
+            event = create_event(db, spec)
+            add_existing(db, event, existing)
+            return event.id
     finally:
         engine.dispose()
+
+
+def add_existing(db: Any, event: Any, n: int) -> None:
+    """`n` confirmed registrations, inserted in bulk (a registration through the
+    service would take minutes for 20,000), then the place counters counted from them
+    as `tracker capacity recompute` does."""
+    from sqlalchemy import insert
+
+    from tracker.db import utcnow
+    from tracker.models import Organisation, OrganisationType, Registration, registration_sessions
+    from tracker.registration.capacity import recompute
+    from tracker.registration.services import new_checkin_code, new_manage_token
+
+    if n <= 0:
+        return
+    organisation = Organisation(
+        name="Existing", name_key="existing", type=OrganisationType.CLUSTER, listed=True
+    )
+    db.add(organisation)
+    db.flush()
+    now = utcnow()
+    batch = 2000
+    for start in range(0, n, batch):
+        rows = [
+            {
+                "event_id": event.id,
+                "first_name": FIRST_NAMES[i % len(FIRST_NAMES)],
+                "last_name": f"{LAST_NAMES[i % len(LAST_NAMES)]} {i}",
+                "email": f"existing{i}@example.org",
+                "email_key": f"existing{i}@example.org",
+                "organisation_id": organisation.id,
+                "organisation_type": ORG_TYPES[i % len(ORG_TYPES)],
+                "source": "import",
+                "search_key": f"existing {i}",
+                "status": "confirmed",
+                "checkin_code": new_checkin_code(),
+                "manage_token": new_manage_token(),
+                "qr_png": b"",
+                "locale": "fr",
+                "consent_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "badge_print_count": 0,
+                "calendar_sequence": 0,
+            }
+            for i in range(start, min(start + batch, n))
+        ]
+        ids = db.scalars(insert(Registration).returning(Registration.id), rows).all()
+        db.execute(
+            insert(registration_sessions),
+            [
+                {"registration_id": id_, "session_id": event.sessions[k % 4].id}
+                for k, id_ in enumerate(ids)
+            ],
+        )
+    recompute(db, event)
 
 
 def count_registrations(url: str, event_id: int) -> int:
@@ -275,6 +339,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
     parser.add_argument("--count", type=int, default=2000, help="measured registrations (2000)")
     parser.add_argument("--warmup", type=int, help="registrations before measuring (10 per client)")
+    parser.add_argument(
+        "--existing",
+        type=int,
+        default=0,
+        help="confirmed registrations already in the event before the load (0)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument(
         "--worker-class", default="sync", choices=("sync", "gthread"), help="(sync)"
@@ -301,6 +371,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{name} must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup cannot be negative")
+    if args.existing < 0:
+        parser.error("--existing cannot be negative")
     return args
 
 
@@ -323,7 +395,7 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
     parsed = make_url(url)
     is_postgres = parsed.get_backend_name() == "postgresql"
     pg_database = parsed.database if is_postgres else None
-    event_id = prepare_database(url)
+    event_id = prepare_database(url, args.existing)
 
     probe = f"/events/{SLUG}/register"
     with gunicorn(url, tmp, args.workers, args.worker_class, args.threads, probe) as (proc, port):
@@ -338,7 +410,8 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
         )
         print(
             f"load        {args.clients} clients (threads, http.client), "
-            f"warm-up {args.warmup}, measured {args.count}, {args.organisations} organisations"
+            f"warm-up {args.warmup}, measured {args.count}, {args.organisations} organisations, "
+            f"{args.existing} registrations already in the event"
         )
         if args.hold:
             input("ready: press Enter to start the load ")
@@ -369,7 +442,7 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
         after = CpuSample.take(proc.pid, pg_database)
         timed_out = time.monotonic() >= deadline or any(c.is_alive() for c in clients)
 
-    in_database = count_registrations(url, event_id)
+    in_database = count_registrations(url, event_id) - args.existing
     outbox = len(list((tmp / "outbox").glob("*.eml")))
     latencies = sorted(x for c in clients for x in c.latencies)
     measured = len(latencies)
@@ -385,7 +458,7 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
         print(f"  {sample}")
     consistent = in_database == results.successes == len(results.tokens)
     print(
-        f"in database      {in_database} registrations; {results.successes} successful POSTs "
+        f"in database      {in_database} new registrations; {results.successes} successful POSTs "
         f"(warm-up included), {len(results.tokens)} distinct /r/ links, {outbox} e-mails: "
         + ("OK" if consistent and outbox == in_database else "MISMATCH")
     )

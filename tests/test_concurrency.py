@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 
 from tests.conftest import make_event, registration_data
 from tracker.models import Event, Registration
+from tracker.registration import capacity
 from tracker.registration.services import cancel_registration, register
 
 pytestmark = pytest.mark.concurrency
@@ -69,6 +70,14 @@ def test_200_concurrent_registrations_against_capacity_20(app, committed_event):
             ).all()
         )
     assert stored == {"confirmed": 20, "waitlisted": 180}
+    _assert_counters_exact(factory, event_id)
+
+
+def _assert_counters_exact(factory, event_id: int) -> None:
+    """The place counters moved by the concurrent transactions equal a fresh count."""
+    with factory() as db:
+        event = db.get(Event, event_id)
+        assert capacity.stored_counts(db, event) == capacity.fresh_counts(db, event)
 
 
 def test_concurrent_cancellations_promote_exactly_as_many(app, committed_event):
@@ -94,6 +103,7 @@ def test_concurrent_cancellations_promote_exactly_as_many(app, committed_event):
             )
         )
     assert confirmed == 10
+    _assert_counters_exact(factory, event_id)
 
 
 def test_the_same_address_sent_concurrently_registers_once(app, committed_event):

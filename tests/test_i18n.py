@@ -191,7 +191,7 @@ def test_domain_errors_are_french(client, db):
     response = client.post(f"/events/{event.slug}/register", data=data, headers=FR)
     assert response.status_code == 422
     assert (
-        f"La session «{NBSP}Table ronde 1{NBSP}» est complète{NBSP}: choisissez-en une autre."
+        f"La session «{NBSP}Table ronde 1{NBSP}» est complète. Choisissez-en une autre."
         in page_text(response)
     )
 

@@ -315,3 +315,73 @@ def test_upgrade_without_organisations_to_merge(empty_engine):
     upgrade_database(empty_engine)
     with empty_engine.connect() as connection:
         assert _differences(connection) == []
+
+
+def test_upgrade_counts_the_confirmed_places_there_are(empty_engine):
+    """On a database of the revision before the place counters: they start from the
+    confirmed registrations per event, type and session; the others count nowhere."""
+    with empty_engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "a7c3e9f14b52")
+    meta = MetaData()
+    meta.reflect(bind=empty_engine)
+    events, organisations, registrations, sessions, chosen = (
+        meta.tables[n]
+        for n in ("events", "organisations", "registrations", "sessions", "registration_sessions")
+    )
+    now = datetime(2026, 12, 1, tzinfo=UTC).replace(tzinfo=None)
+    with empty_engine.begin() as connection:
+        connection.execute(
+            insert(events).values(
+                id=1,
+                slug="ancien",
+                title="Atelier",
+                timezone="Europe/Paris",
+                starts_at=now,
+                ends_at=now,
+                registration_opens_at=now,
+                registration_closes_at=now,
+                edit_deadline=now,
+                type_quotas={},
+                badge_colours={},
+                created_at=now,
+            )
+        )
+        connection.execute(
+            insert(organisations).values(
+                id=1, name="Vegepolys", name_key="vegepolys", type="cluster", created_at=now
+            )
+        )
+        for id_, title in ((1, "Plénière"), (2, "Table ronde")):
+            connection.execute(
+                insert(sessions).values(id=id_, event_id=1, title=title, position=id_)
+            )
+        people = [
+            (1, "confirmed", "cluster", [1, 2]),
+            (2, "confirmed", "ministry", [1]),
+            (3, "confirmed", "cluster", []),
+            (4, "waitlisted", "cluster", [1, 2]),
+            (5, "cancelled", "region", [2]),
+        ]
+        for n, status, kind, seats in people:
+            connection.execute(
+                insert(registrations).values(
+                    _row(n, status, f"p{n}@x.example", now, id=n, organisation_type=kind)
+                )
+            )
+            for session_id in seats:
+                connection.execute(insert(chosen).values(registration_id=n, session_id=session_id))
+
+    upgrade_database(empty_engine)
+    with empty_engine.connect() as connection:
+        assert _differences(connection) == []
+        counts = dict(connection.execute(text("SELECT scope, confirmed FROM place_counts")).all())
+    assert counts == {
+        "event": 3,
+        "type:cluster": 2,
+        "type:ministry": 1,
+        "session:1": 2,
+        "session:2": 1,
+    }
+    with empty_engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "a7c3e9f14b52")
+    assert "place_counts" not in inspect(empty_engine).get_table_names()

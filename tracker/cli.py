@@ -379,6 +379,9 @@ def register_commands(app: Flask) -> None:
     from tracker.reports.cli import export_command  # tracker export SLUG --what ... -o FILE
 
     app.cli.add_command(export_command)
+    from tracker.registration.cli import capacity_group  # tracker capacity recompute [SLUG]
+
+    app.cli.add_command(capacity_group)
 
 
 def _create_app() -> Flask:

@@ -203,8 +203,11 @@ class Registration(Base):
     email: Mapped[str] = mapped_column(String(254))
     email_key: Mapped[str] = mapped_column(String(254))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # active_history: the value before a change is known when it is flushed, even
+    # if it was not loaded, so the place counters (tracker.registration.capacity)
+    # move a confirmed person from their old type to the new one.
     organisation_type: Mapped[OrganisationType] = mapped_column(
-        _enum(OrganisationType, "registration_organisation_type")
+        _enum(OrganisationType, "registration_organisation_type"), active_history=True
     )
     job_title: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[RegistrationSource] = mapped_column(
@@ -213,7 +216,7 @@ class Registration(Base):
     # Names, address and organisation, folded (tracker.text.fold), for the door's search.
     search_key: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[RegistrationStatus] = mapped_column(
-        _enum(RegistrationStatus, "registration_status")
+        _enum(RegistrationStatus, "registration_status"), active_history=True
     )
     # Printed on the badge and in the QR code: seen by anyone who sees the badge.
     checkin_code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -259,6 +262,22 @@ def count_status_changes(_mapper: Any, _connection: Any, target: Registration) -
     UPDATE itself (every change of status is made under the event's lock)."""
     if inspect(target).attrs.status.history.has_changes():
         target.calendar_sequence = Registration.calendar_sequence + 1
+
+
+class PlaceCount(Base):
+    """A maintained count of confirmed registrations of an event: the whole event
+    (scope "event"), an organisation type ("type:cluster") or a session ("session:12").
+    Kept exact in the transaction of every change of status, type or sessions by
+    tracker.registration.capacity, which decides from these rows whether a place is
+    free; `tracker capacity recompute` counts them again from the registrations."""
+
+    __tablename__ = "place_counts"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    confirmed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 user_events = Table(

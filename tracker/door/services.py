@@ -4,9 +4,10 @@ Registration through the public form closes when the event starts and waitlists
 people once it is full; at the door neither fits. A walk-in is registered on the
 staff's behalf (`add_registration`, source walk_in) whatever the registration window
 says, and a full event refuses (nothing is saved) unless door staff tick the override,
-which confirms the person over capacity. Room is counted under the same lock on the
-event row as every registration, so two doors registering the last place at once
-cannot both get it without the override.
+which confirms the person over capacity. Room is decided by the same rule
+(tracker.registration.capacity) under the same lock on the event row as every
+registration, so two doors registering the last place at once cannot both get it
+without the override.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from tracker.models import (
     RegistrationStatus,
     Role,
     ScanLog,
+    Session,
     User,
 )
+from tracker.registration import capacity
 from tracker.registration import services as registration_services
 from tracker.registration.services import RegistrationData
 
@@ -93,33 +96,11 @@ def _replayed(db: DbSession, event: Event, nonce: str | None) -> WalkIn | None:
 
 
 def _why_full(
-    db: DbSession, event: Event, type_: OrganisationType, session_id: int | None
+    db: DbSession, event: Event, type_: OrganisationType, session: Session | None
 ) -> object | None:
     """Why there is no room for one more confirmed person, or None."""
-    if event.capacity is not None and (
-        registration_services.confirmed_count(db, event) >= event.capacity
-    ):
-        return _l(
-            "The event is full: tick “Register although the event is full” to let this "
-            "person in over capacity."
-        )
-    quota = event.type_quotas.get(type_.value)
-    if quota is not None and registration_services.confirmed_count(db, event, type_) >= quota:
-        return _l(
-            "No places are left for this type of organisation: tick “Register although the "
-            "event is full” to let this person in over capacity."
-        )
-    if session_id is not None:
-        session = checkin.session_of(event, session_id)
-        if session is not None and session.capacity is not None:
-            taken = registration_services.session_confirmed_counts(db, event).get(session.id, 0)
-            if taken >= session.capacity:
-                return _l(
-                    "“%(title)s” is full: tick “Register although the event is full” to let "
-                    "this person in over capacity.",
-                    title=session.title,
-                )
-    return None
+    full = capacity.places(db, event).full_for(type_, [session] if session is not None else [])
+    return None if full is None else full.message(capacity.Remedy.DOOR_OVERRIDE)
 
 
 def register_walk_in(
@@ -162,7 +143,7 @@ def register_walk_in(
         if existing is not None:
             raise AlreadyRegistered(existing)
 
-    why_full = _why_full(db, event, data.organisation_type, session.id if session else None)
+    why_full = _why_full(db, event, data.organisation_type, session)
     if why_full is not None and not override:
         raise EventFull(why_full)
 

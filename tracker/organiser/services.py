@@ -35,7 +35,7 @@ from tracker.models import (
     User,
     registration_sessions,
 )
-from tracker.registration import notify
+from tracker.registration import capacity, notify
 from tracker.registration import services as registrations
 from tracker.registration.services import ids_by_name, registrations_in_order
 from tracker.text import fold
@@ -133,7 +133,7 @@ def save_event(
         )
     result = EventSaved(changes, promoted)
     if event.capacity is not None:
-        confirmed = registrations.confirmed_count(db, event)
+        confirmed = capacity.places(db, event).confirmed()
         if confirmed > event.capacity:
             result.confirmed_over_capacity = confirmed
     return result

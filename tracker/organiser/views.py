@@ -61,7 +61,12 @@ from tracker.organiser.forms import (
 )
 from tracker.registration import importer, notify
 from tracker.registration import services as registrations
-from tracker.registration.forms import SOURCE_LABELS, STATUS_LABELS, TYPE_SHORT_LABELS
+from tracker.registration.forms import (
+    SOURCE_LABELS,
+    STATUS_LABELS,
+    TYPE_SHORT_LABELS,
+    registration_data,
+)
 
 bp = Blueprint("organiser", __name__)
 
@@ -482,17 +487,7 @@ def _session_choices(event: Event, places: registrations.Availability) -> list[S
 
 
 def _registration_data(form: OrganiserRegistrationForm) -> registrations.RegistrationData:
-    return registrations.RegistrationData(
-        first_name=form.first_name.data,
-        last_name=form.last_name.data,
-        email=form.email.data,
-        organisation=form.organisation.data,
-        organisation_type=OrganisationType(form.organisation_type.data),
-        job_title=form.job_title.data or None,
-        session_ids=list(form.sessions.data or []),
-        consent=True,
-        locale=current_app.config["BABEL_DEFAULT_LOCALE"],
-    )
+    return registration_data(form, locale=current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 @bp.route("/events/<slug>/registrations/new", methods=["GET", "POST"])

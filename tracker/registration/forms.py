@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from tracker.i18n import Text
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import OrganisationType, RegistrationSource
+from tracker.registration.services import RegistrationData
 
 # Control characters (C0, C1, DEL), line/paragraph separators and lone surrogates are
 # refused; everything else, emoji joiners and right-to-left marks included, is kept.
@@ -157,3 +158,24 @@ class EditRegistrationForm(RegistrationForm):
     """The same fields, minus consent already given."""
 
     consent = None  # type: ignore[assignment]
+
+
+def registration_data(
+    form: RegistrationForm, *, locale: str, session_ids: list[int] | None = None
+) -> RegistrationData:
+    """What a validated registration form says, as the services take it: the public
+    form, an organiser's, and a row of an imported list (read through
+    EditRegistrationForm, its sessions named in a cell: `session_ids`). The person's
+    consent is the form's (required by the public one and by an organiser's new
+    registration) or the word of the organiser who edits or imports."""
+    return RegistrationData(
+        first_name=form.first_name.data,
+        last_name=form.last_name.data,
+        email=form.email.data,
+        organisation=form.organisation.data,
+        organisation_type=OrganisationType(form.organisation_type.data),
+        job_title=form.job_title.data or None,
+        session_ids=list(form.sessions.data or []) if session_ids is None else session_ids,
+        consent=True,
+        locale=locale,
+    )

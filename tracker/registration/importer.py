@@ -557,7 +557,7 @@ def check_row(
     through the online form's validators (required, length, e-mail, control
     characters); the organisation type and the sessions are read more kindly
     (any case; session titles as well as ids)."""
-    from tracker.registration.forms import EditRegistrationForm
+    from tracker.registration.forms import EditRegistrationForm, registration_data
 
     reasons: list[str] = []
     written_type = values.get("organisation_type", "").strip()
@@ -606,20 +606,8 @@ def check_row(
             reasons.append(_reason(column, message))
     if reasons:
         return None, reasons
-    return (
-        services.RegistrationData(
-            first_name=form.first_name.data,
-            last_name=form.last_name.data,
-            email=form.email.data,
-            organisation=form.organisation.data,
-            organisation_type=OrganisationType(type_value),
-            job_title=form.job_title.data or None,
-            session_ids=session_ids,
-            consent=True,  # given through the organiser who imports the list
-            locale=current_app.config["BABEL_DEFAULT_LOCALE"],
-        ),
-        [],
-    )
+    locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    return registration_data(form, locale=locale, session_ids=session_ids), []
 
 
 def _label(values: dict[str, str]) -> str:

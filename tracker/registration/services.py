@@ -3,7 +3,8 @@
 Capacity is enforced under a lock on the event row (SELECT ... FOR UPDATE on
 PostgreSQL; on SQLite every transaction already holds the write lock from BEGIN
 IMMEDIATE), so concurrent registrations are serialised per event and the counts
-taken under the lock are exact.
+read under the lock are exact. Whether a place is free is decided by
+tracker.registration.capacity, from counters it keeps.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import zxingcpp
 from PIL import Image
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
@@ -46,8 +47,11 @@ from tracker.models import (
     RegistrationStatus,
     Session,
     User,
-    registration_sessions,
 )
+from tracker.registration import capacity
+from tracker.registration.capacity import Availability as Availability
+from tracker.registration.capacity import Remedy
+from tracker.registration.capacity import availability as availability
 from tracker.text import fold, sort_key
 
 CONFIRMED = RegistrationStatus.CONFIRMED
@@ -134,7 +138,7 @@ def qr_png(code: str) -> bytes:
     return buffer.getvalue()
 
 
-# --- counting (call under the event lock when the answer decides a write) -----
+# --- the event's lock ---------------------------------------------------------
 
 
 # The statements of a registration are built once and run with parameters: building
@@ -148,19 +152,6 @@ _LOCK_EVENT = (
     .options(joinedload(Event.sessions))
     .with_for_update(of=Event)
     .execution_options(populate_existing=True)
-)
-_CONFIRMED = select(func.count(Registration.id)).where(
-    Registration.event_id == bindparam("event_id"), Registration.status == CONFIRMED
-)
-_CONFIRMED_OF_TYPE = _CONFIRMED.where(Registration.organisation_type == bindparam("type"))
-_SESSION_CONFIRMED = (
-    select(registration_sessions.c.session_id, func.count())
-    .join(Registration, Registration.id == registration_sessions.c.registration_id)
-    .where(Registration.event_id == bindparam("event_id"), Registration.status == CONFIRMED)
-    .group_by(registration_sessions.c.session_id)
-)
-_SESSIONS_CONFIRMED = _SESSION_CONFIRMED.where(
-    registration_sessions.c.session_id.in_(bindparam("session_ids", expanding=True))
 )
 _BY_EMAIL_KEY = select(Registration).where(
     Registration.event_id == bindparam("event_id"), Registration.email_key == bindparam("key")
@@ -190,84 +181,6 @@ def lock_event(db: DbSession, event: Event) -> Event:
     if locked is None:
         raise NotFound()
     return locked
-
-
-def confirmed_count(db: DbSession, event: Event, type_: OrganisationType | None = None) -> int:
-    if type_ is None:
-        return db.scalar(_CONFIRMED, {"event_id": event.id}) or 0
-    return db.scalar(_CONFIRMED_OF_TYPE, {"event_id": event.id, "type": type_}) or 0
-
-
-def session_confirmed_counts(
-    db: DbSession, event: Event, session_ids: Collection[int] | None = None
-) -> dict[int, int]:
-    """Confirmed registrations per session: of the event, or of these sessions only."""
-    if session_ids is None:
-        rows = db.execute(_SESSION_CONFIRMED, {"event_id": event.id})
-    elif not session_ids:
-        return {}
-    else:
-        rows = db.execute(_SESSIONS_CONFIRMED, {"event_id": event.id, "session_ids": session_ids})
-    return {session_id: count for session_id, count in rows}
-
-
-@dataclass
-class Availability:
-    """Places left, for the event page and the form (None means unlimited)."""
-
-    event_left: int | None
-    session_left: dict[int, int | None]
-    type_left: dict[str, int]
-
-    @property
-    def event_full(self) -> bool:
-        return self.event_left is not None and self.event_left <= 0
-
-
-def availability(db: DbSession, event: Event) -> Availability:
-    event_left = None
-    if event.capacity is not None:
-        event_left = max(event.capacity - confirmed_count(db, event), 0)
-    counts = session_confirmed_counts(db, event)
-    session_left = {
-        s.id: None if s.capacity is None else max(s.capacity - counts.get(s.id, 0), 0)
-        for s in event.sessions
-    }
-    type_left = {}
-    if event.type_quotas:
-        rows = db.execute(
-            select(Registration.organisation_type, func.count())
-            .where(Registration.event_id == event.id, Registration.status == CONFIRMED)
-            .group_by(Registration.organisation_type)
-        )
-        used = {str(t): n for t, n in rows}
-        type_left = {t: max(q - used.get(t, 0), 0) for t, q in event.type_quotas.items()}
-    return Availability(event_left, session_left, type_left)
-
-
-def _has_room(db: DbSession, event: Event, type_: OrganisationType) -> bool:
-    return _confirmable(db, event, type_, [])
-
-
-def _confirmable(
-    db: DbSession, event: Event, type_: OrganisationType, sessions: list[Session]
-) -> bool:
-    """Whether a person of this type can be confirmed now: the event and the type's
-    quota have a place (if not: the waitlist). Raises SessionFull if one of `sessions`
-    has no seat left. Counts only what can decide: a type or a session never has more
-    confirmed people than the event, so while the event has fewer than a quota or a
-    session's capacity, that one has room without counting it."""
-    confirmed = None
-    if event.capacity is not None:
-        confirmed = confirmed_count(db, event)
-        if confirmed >= event.capacity:
-            return False
-    quota = event.type_quotas.get(type_.value)
-    if quota is not None and (confirmed is None or confirmed >= quota):
-        if confirmed_count(db, event, type_) >= quota:
-            return False
-    _check_session_room(db, event, sessions, set(), confirmed)
-    return True
 
 
 # --- organisations -------------------------------------------------------------
@@ -398,27 +311,10 @@ def check_sessions_apart(sessions: Collection[Session], held: Collection[int] = 
         )
 
 
-def _check_session_room(
-    db: DbSession,
-    event: Event,
-    sessions: list[Session],
-    already_holding: set[int],
-    confirmed: int | None = None,
-) -> None:
-    """SessionFull if one of `sessions` (other than those already held) has no seat
-    left. `confirmed`, when known, is the event's count: sessions with more seats than
-    that are not counted."""
-    limited = [
-        s
-        for s in sessions
-        if s.capacity is not None
-        and s.id not in already_holding
-        and (confirmed is None or confirmed >= s.capacity)
-    ]
-    counts = session_confirmed_counts(db, event, [s.id for s in limited])
-    for s in limited:
-        if counts.get(s.id, 0) >= s.capacity:
-            raise SessionFull(_l("“%(title)s” is full: choose another session.", title=s.title))
+def _refuse_full_session(full: capacity.Full | None) -> None:
+    """SessionFull when the limit reached is a session's: the person chooses another."""
+    if full is not None and full.limit is capacity.Limit.SESSION:
+        raise SessionFull(full.message(Remedy.OTHER_SESSION))
 
 
 def register(
@@ -443,8 +339,9 @@ def register(
     if existing is not None:
         raise AlreadyRegistered(existing)
 
-    confirmable = _confirmable(db, event, data.organisation_type, sessions)
-    status = CONFIRMED if confirmable else WAITLISTED
+    full = capacity.places(db, event).full_for(data.organisation_type, sessions)
+    _refuse_full_session(full)
+    status = CONFIRMED if full is None else WAITLISTED
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
 
     # Always a new row: a cancelled registration of this address keeps its link and code.
@@ -566,18 +463,32 @@ def update_registration(
     check_sessions_apart(sessions, {s.id for s in registration.sessions})
     _check_email_free(db, event, registration, data.email)
     if registration.status == CONFIRMED:
-        if data.organisation_type != registration.organisation_type:
-            quota = event.type_quotas.get(data.organisation_type.value)
-            if quota is not None and confirmed_count(db, event, data.organisation_type) >= quota:
-                raise InvalidChoice(
-                    _l("No places are left for this type of organisation."),
-                    field="organisation_type",
-                )
-        _check_session_room(db, event, sessions, {s.id for s in registration.sessions})
+        full = _full_after_edit(db, event, registration, data, sessions)
+        _refuse_full_session(full)
+        if full is not None:
+            raise InvalidChoice(full.message(), field="organisation_type")
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
     _apply(registration, data, organisation, sessions)
     db.flush()
     return promote_waitlisted(db, event)
+
+
+def _full_after_edit(
+    db: DbSession,
+    event: Event,
+    registration: Registration,
+    data: RegistrationData,
+    sessions: list[Session],
+) -> capacity.Full | None:
+    """For a confirmed person changing their type or sessions: the limit with no room
+    for the change (their place in the event and their seats stay theirs)."""
+    new_type = data.organisation_type
+    return capacity.places(db, event).full_for(
+        new_type if new_type != registration.organisation_type else None,
+        sessions,
+        held={s.id for s in registration.sessions},
+        in_event=True,
+    )
 
 
 def cancel_registration(
@@ -610,19 +521,18 @@ def promote_waitlisted(
     )
     if exclude:
         query = query.where(Registration.id.not_in(list(exclude)))
-    waiting = db.scalars(query)
-    for candidate in waiting:
-        if event.capacity is not None and confirmed_count(db, event) >= event.capacity:
+    places = capacity.places(db, event)
+    for candidate in db.scalars(query):
+        full = places.full_for(candidate.organisation_type)
+        if full is not None and full.limit is capacity.Limit.EVENT:
             break
-        if not _has_room(db, event, candidate.organisation_type):
+        if full is not None:
             continue
-        counts = session_confirmed_counts(db, event)
-        candidate.sessions = [
-            s for s in candidate.sessions if s.capacity is None or counts.get(s.id, 0) < s.capacity
-        ]
+        candidate.sessions = places.free_sessions(candidate.sessions)
         candidate.status = CONFIRMED
-        db.flush()
+        db.flush()  # moves the counters
         promoted.append(candidate)
+        places = capacity.places(db, event)
     return promoted
 
 
@@ -696,8 +606,11 @@ def add_registration(
     existing = registration_of(db, event, data.email, cancelled=not after_cancellation)
     if existing is not None:
         raise AlreadyRegistered(existing)
-    confirmable = override or _confirmable(db, event, data.organisation_type, sessions)
-    status = CONFIRMED if confirmable else WAITLISTED
+    full = (
+        None if override else capacity.places(db, event).full_for(data.organisation_type, sessions)
+    )
+    _refuse_full_session(full)
+    status = CONFIRMED if full is None else WAITLISTED
     organisation = find_or_create_organisation(
         db, data.organisation, data.organisation_type, listed=True
     )
@@ -748,16 +661,10 @@ def edit_registration(
         check_sessions_apart(sessions, {s.id for s in registration.sessions})
     _check_email_free(db, event, registration, data.email)
     if registration.status == CONFIRMED and not override:
-        if data.organisation_type != registration.organisation_type:
-            quota = event.type_quotas.get(data.organisation_type.value)
-            if quota is not None and confirmed_count(db, event, data.organisation_type) >= quota:
-                raise NoRoom(
-                    _l(
-                        "No places are left for this type of organisation: tick “allow going "
-                        "over capacity” to save anyway."
-                    )
-                )
-        _check_session_room(db, event, sessions, {s.id for s in registration.sessions})
+        full = _full_after_edit(db, event, registration, data, sessions)
+        _refuse_full_session(full)
+        if full is not None:
+            raise NoRoom(full.message(Remedy.OVERRIDE))
     before = registration_snapshot(registration)
     organisation = find_or_create_organisation(
         db, data.organisation, data.organisation_type, listed=True
@@ -820,13 +727,9 @@ def restore_registration(
             )
         )
     before = registration_snapshot(registration)
-    if _has_room(db, event, registration.organisation_type):
-        counts = session_confirmed_counts(db, event)
-        registration.sessions = [
-            s
-            for s in registration.sessions
-            if s.capacity is None or counts.get(s.id, 0) < s.capacity
-        ]
+    places = capacity.places(db, event)
+    if places.full_for(registration.organisation_type) is None:
+        registration.sessions = places.free_sessions(registration.sessions)
         registration.status = CONFIRMED
     else:
         registration.status = WAITLISTED
@@ -852,36 +755,11 @@ def confirm_registration(
     if registration.status != WAITLISTED:
         raise InvalidChoice(_l("Only a waitlisted registration can be confirmed."))
     if not override:
-        confirmed = confirmed_count(db, event)
-        if event.capacity is not None and confirmed >= event.capacity:
-            raise NoRoom(
-                _l(
-                    "The event is full (%(confirmed)d confirmed for %(capacity)d places): tick "
-                    "“allow going over capacity” to confirm anyway.",
-                    confirmed=confirmed,
-                    capacity=event.capacity,
-                )
-            )
-        quota = event.type_quotas.get(registration.organisation_type.value)
-        if quota is not None and confirmed_count(db, event, registration.organisation_type) >= (
-            quota
-        ):
-            raise NoRoom(
-                _l(
-                    "No places are left for this type of organisation: tick “allow going "
-                    "over capacity” to confirm anyway."
-                )
-            )
-        counts = session_confirmed_counts(db, event)
-        for s in registration.sessions:
-            if s.capacity is not None and counts.get(s.id, 0) >= s.capacity:
-                raise NoRoom(
-                    _l(
-                        "“%(title)s” is full: tick “allow going over capacity” to confirm "
-                        "anyway, or take the session out of this registration.",
-                        title=s.title,
-                    )
-                )
+        full = capacity.places(db, event).full_for(
+            registration.organisation_type, registration.sessions
+        )
+        if full is not None:
+            raise NoRoom(full.message(Remedy.OVERRIDE))
     registration.status = CONFIRMED
     list_organisation(registration.organisation)
     db.flush()

@@ -27,12 +27,13 @@ from tracker.auth.access import shown
 from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import AlreadyRegistered, DomainError, NotFound
 from tracker.events.services import get_event
-from tracker.models import Event, OrganisationType, Registration
+from tracker.models import Event, Registration
 from tracker.registration import notify, services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
     EditRegistrationForm,
     RegistrationForm,
+    registration_data,
 )
 
 bp = Blueprint("registration", __name__)
@@ -59,17 +60,7 @@ def _session_choices(
 
 
 def _data_from(form: RegistrationForm) -> services.RegistrationData:
-    return services.RegistrationData(
-        first_name=form.first_name.data,
-        last_name=form.last_name.data,
-        email=form.email.data,
-        organisation=form.organisation.data,
-        organisation_type=OrganisationType(form.organisation_type.data),
-        job_title=form.job_title.data or None,
-        session_ids=list(form.sessions.data or []),
-        consent=True,
-        locale=str(get_locale()),
-    )
+    return registration_data(form, locale=str(get_locale()))
 
 
 def _show_domain_error(form: RegistrationForm, error: DomainError) -> None:

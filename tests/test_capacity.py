@@ -1,0 +1,334 @@
+"""The capacity rule (tracker.registration.capacity) and its maintained counters.
+
+The counters decide whether a place is free without counting the registrations: a
+randomised sequence of every kind of change (hypothesis) must leave them equal to a
+fresh count, on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from tests.conftest import make_event, registration_data
+from tracker.db import install_session_hooks, utcnow
+from tracker.door.services import EventFull, WalkInData, register_walk_in
+from tracker.errors import DomainError, SessionFull
+from tracker.events import services as events
+from tracker.models import (
+    Event,
+    OrganisationType,
+    PlaceCount,
+    Registration,
+    RegistrationSource,
+    RegistrationStatus,
+)
+from tracker.organiser import services as organiser
+from tracker.registration import capacity, importer
+from tracker.registration import services as registrations
+
+TYPES = [OrganisationType.CLUSTER, OrganisationType.MINISTRY, OrganisationType.REGION]
+CHANGES = (
+    "register",
+    "add",
+    "add_over",
+    "update",
+    "edit",
+    "edit_over",
+    "cancel",
+    "cancel_by_organiser",
+    "restore",
+    "confirm",
+    "confirm_over",
+    "waitlist",
+    "import",
+    "walk_in",
+    "walk_in_over",
+    "event_capacity",
+    "session_capacity",
+    "check_in",
+)
+
+
+@contextmanager
+def rolled_back(app: Flask) -> Iterator[DbSession]:
+    """A session in a transaction that is rolled back on leaving (one per example)."""
+    connection = app.extensions["db"].engine.connect()
+    transaction = connection.begin()
+    factory = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    install_session_hooks(factory)
+    db = factory()
+    try:
+        with app.test_request_context("/", headers={"Accept-Language": "en"}):
+            yield db
+    finally:
+        db.close()
+        transaction.rollback()
+        connection.close()
+
+
+def _event(db: DbSession) -> Event:
+    event = make_event(db, capacity=5, type_quotas={"cluster": 3, "ministry": 2})
+    seats = [2, None, 3]
+    for s, n in zip(event.sessions, seats, strict=True):
+        s.capacity = n
+    db.flush()
+    return event
+
+
+def _pick(db: DbSession, event: Event, n: int) -> Registration | None:
+    found = registrations.registrations_in_order(
+        db, registrations.ids_by_name(db, Registration.event_id == event.id)
+    )
+    return found[n % len(found)] if found else None
+
+
+def _sessions(event: Event, n: int) -> list[int]:
+    """A subset of the event's sessions, from the bits of n."""
+    return [s.id for i, s in enumerate(event.sessions) if n >> i & 1]
+
+
+def _change(db: DbSession, event: Event, kind: str, a: int, b: int) -> None:
+    type_ = TYPES[a % len(TYPES)]
+    chosen = _sessions(event, b)
+    data = registration_data(organisation_type=type_, session_ids=chosen)
+    person = _pick(db, event, b)
+    if kind == "register":
+        registrations.register(db, event, data)
+    elif kind in ("add", "add_over"):
+        registrations.add_registration(
+            db,
+            event,
+            data,
+            actor=None,
+            source=RegistrationSource.MANUAL,
+            override=kind == "add_over",
+        )
+    elif person is None:
+        return
+    elif kind == "update":
+        data.email = person.email
+        registrations.update_registration(db, person, data)
+    elif kind in ("edit", "edit_over"):
+        data.email = person.email
+        registrations.edit_registration(
+            db, person, data, actor=None, override=kind == "edit_over", allow_overlap=True
+        )
+    elif kind == "cancel":
+        registrations.cancel_registration(db, person)
+    elif kind == "cancel_by_organiser":
+        registrations.cancel_by_organiser(db, person, actor=None)
+    elif kind == "restore":
+        registrations.restore_registration(db, person, actor=None)
+    elif kind in ("confirm", "confirm_over"):
+        registrations.confirm_registration(db, person, actor=None, override=kind == "confirm_over")
+    elif kind == "waitlist":
+        registrations.waitlist_registration(db, person, actor=None)
+    elif kind == "check_in":
+        from tracker.checkin.services import check_in
+
+        check_in(db, event, actor=None, door="A", code=person.checkin_code)
+    if kind == "import":
+        names = ";".join(s.title for s in event.sessions if s.id in chosen)
+        rows = [
+            f"Anne,Moreau {a}-{b}-{i},anne.{a}.{b}.{i}@example.org,DGE,{type_.value},{names}"
+            for i in range(1 + b % 3)
+        ]
+        content = "\n".join(
+            ["first_name,last_name,email,organisation,organisation_type,sessions", *rows]
+        )
+        importer.import_file(db, event, "list.csv", content.encode(), actor=None)
+    elif kind in ("walk_in", "walk_in_over"):
+        session = event.sessions[b % len(event.sessions)] if b % 2 else None
+        register_walk_in(
+            db,
+            event,
+            WalkInData("Paul", f"Walk {a} {b}", "Région Bretagne", type_),
+            actor=None,
+            door="A",
+            session_id=session.id if session is not None else None,
+            override=kind == "walk_in_over",
+        )
+    elif kind == "event_capacity":
+        spec = events.spec_of(event)
+        spec.capacity = 2 + a % 6
+        organiser.save_event(db, event, spec, actor=None)
+    elif kind == "session_capacity":
+        session = event.sessions[a % len(event.sessions)]
+        spec = events.SessionSpec(session.title, capacity=b % 4 or None)
+        organiser.save_session(db, session, spec, actor=None)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    changes=st.lists(
+        st.tuples(st.sampled_from(CHANGES), st.integers(0, 1000), st.integers(0, 1000)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_counters_equal_a_fresh_count_after_any_changes(app, changes):
+    with rolled_back(app) as db:
+        event = _event(db)
+        for kind, a, b in changes:
+            try:
+                with db.begin_nested():  # a refused change leaves nothing, as a request
+                    _change(db, event, kind, a, b)
+            except DomainError:
+                pass
+            assert capacity.stored_counts(db, event) == capacity.fresh_counts(db, event), kind
+
+
+def test_a_limit_is_read_from_the_counters_not_the_rows(db, app_ctx):
+    """The decision reads the counters: a counter that says the event is full makes
+    the next person wait although the rows say otherwise (and recompute mends it)."""
+    event = make_event(db, capacity=2)
+    registrations.register(db, event, registration_data())
+    db.execute(
+        update(PlaceCount)
+        .where(PlaceCount.event_id == event.id, PlaceCount.scope == capacity.EVENT_SCOPE)
+        .values(confirmed=2)
+    )
+    assert registrations.register(db, event, registration_data()).status == "waitlisted"
+    changed = capacity.recompute(db, event)
+    assert changed["event"] == (2, 1)
+    assert registrations.register(db, event, registration_data()).status == "confirmed"
+    assert capacity.stored_counts(db, event) == capacity.fresh_counts(db, event)
+
+
+def test_every_path_refuses_with_the_same_words(db, app_ctx):
+    """The event, a type's quota and a session are full in the same words everywhere;
+    each path adds what its reader can do."""
+    event = make_event(db, capacity=1, type_quotas={"ministry": 0})
+    event.sessions[0].capacity = 0
+    db.flush()
+    session = event.sessions[0]
+
+    with pytest.raises(SessionFull) as public:
+        registrations.register(db, event, registration_data(session_ids=[session.id]))
+    assert str(public.value.message) == f"“{session.title}” is full. Choose another session."
+
+    with pytest.raises(EventFull) as door:
+        register_walk_in(
+            db,
+            event,
+            WalkInData("Paul", "Durand", "DGE", OrganisationType.MINISTRY),
+            actor=None,
+            door="A",
+        )
+    assert str(door.value.message) == (
+        "No places are left for this type of organisation. Tick “Register although the "
+        "event is full” to let this person in over capacity."
+    )
+
+    first = registrations.register(db, event, registration_data())
+    waiting = registrations.register(db, event, registration_data())
+    assert (first.status, waiting.status) == ("confirmed", "waitlisted")
+    with pytest.raises(registrations.NoRoom) as organiser_refusal:
+        registrations.confirm_registration(db, waiting, actor=None)
+    assert str(organiser_refusal.value.message) == (
+        "The event is full (1 confirmed for 1 places). Tick “Allow going over capacity” "
+        "to go ahead anyway."
+    )
+
+
+def test_a_deleted_session_takes_its_counter_with_it(db, app_ctx):
+    event = make_event(db)
+    session = event.sessions[2]
+    person = registrations.register(db, event, registration_data(session_ids=[session.id]))
+    registrations.cancel_registration(db, person)
+    scope = capacity.session_scope(session.id)
+    assert capacity.places(db, event).counts[scope] == 0
+    organiser.delete_session(db, session, actor=None)
+    assert scope not in capacity.places(db, event).counts
+
+
+def test_deleting_a_registration_gives_its_place_back(db, app_ctx):
+    event = make_event(db, capacity=3)
+    person = registrations.register(db, event, registration_data())
+    db.delete(person)
+    db.flush()
+    assert capacity.stored_counts(db, event) == {} == capacity.fresh_counts(db, event)
+
+
+def test_recompute_after_a_bulk_statement(db, app_ctx):
+    """A bulk UPDATE bypasses the counters; recompute counts them again and says what
+    it changed."""
+    event = make_event(db)
+    people = [
+        registrations.register(db, event, registration_data(session_ids=[event.sessions[0].id]))
+        for _ in range(3)
+    ]
+    db.execute(
+        update(Registration)
+        .where(Registration.id == people[0].id)
+        .values(status=RegistrationStatus.CANCELLED, cancelled_at=utcnow())
+    )
+    db.execute(delete(PlaceCount).where(PlaceCount.scope == "type:cluster"))
+    changed = capacity.recompute(db, event)
+    assert changed == {
+        "event": (3, 2),
+        f"session:{event.sessions[0].id}": (3, 2),
+        "type:cluster": (0, 2),
+    }
+    assert capacity.recompute(db, event) == {}
+
+
+def test_counts_survive_a_rolled_back_change(db, app_ctx):
+    event = make_event(db, capacity=3)
+    registrations.register(db, event, registration_data())
+    with pytest.raises(RuntimeError):
+        with db.begin_nested():
+            registrations.register(db, event, registration_data())
+            raise RuntimeError
+    assert capacity.stored_counts(db, event) == {"event": 1, "type:cluster": 1}
+
+
+def test_recompute_command_prints_what_it_changed(app, monkeypatch):
+    from tracker.registration.cli import capacity_group
+
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.delenv("LANGUAGE", raising=False)
+    runner = app.test_cli_runner()
+    factory = app.extensions["db"].sessionmaker
+    with app.app_context(), factory.begin() as db:
+        event = make_event(db, slug="recount")
+        registrations.register(db, event, registration_data())
+        registrations.register(db, event, registration_data())
+        event_id = event.id
+        db.execute(
+            update(PlaceCount)
+            .where(PlaceCount.event_id == event_id, PlaceCount.scope == "event")
+            .values(confirmed=7)
+        )
+    try:
+        result = runner.invoke(capacity_group, ["recompute", "recount"])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines() == [
+            "recount: event was 7, counted 2.",
+            "Events checked: 1, corrected: 1.",
+        ]
+        again = runner.invoke(capacity_group, ["recompute"])
+        assert again.exit_code == 0, again.output
+        assert again.output.endswith("corrected: 0.\n")
+        unknown = runner.invoke(capacity_group, ["recompute", "nowhere"])
+        assert unknown.exit_code != 0 and "No event has the slug nowhere." in unknown.output
+    finally:
+        with factory.begin() as db:
+            db.execute(delete(Event).where(Event.id == event_id))
