@@ -192,7 +192,7 @@ def register_walk_in(
     audit.record(
         db,
         actor=actor,
-        action="walk_in",
+        action=audit.AuditAction.WALK_IN,
         event=event,
         registration=registration,
         changes={

@@ -14,6 +14,7 @@ from sqlalchemy import Exists, bindparam, exists, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
+from tracker import audit
 from tracker.audit import diff
 from tracker.db import utcnow
 from tracker.errors import DomainError, NotFound
@@ -154,9 +155,14 @@ def _settings(spec: EventSpec, opens: datetime) -> _Settings:
     return _Settings(ends_at, opens, closes, edit_deadline)
 
 
-def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None) -> Event:
-    """Create an event and its sessions. Registration opens now and closes at the start
-    unless told otherwise; changes are allowed until registration closes."""
+def create_event(
+    db: DbSession, spec: EventSpec, *, actor: User | None = None, now: datetime | None = None
+) -> Event:
+    """Create an event and its sessions, for every path that creates one (the organiser
+    screens, the command line, the demo), and write the audit entry. Registration opens
+    now and closes at the start unless told otherwise; changes are allowed until
+    registration closes. The account that creates it (none from the command line) is
+    one of the accounts that manage it."""
     now = now or utcnow()
     if not SLUG_RE.match(spec.slug):
         raise DomainError(
@@ -190,7 +196,19 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
         _apply_session(session, s)
         event.sessions.append(session)
     db.add(event)
+    if actor is not None and event not in actor.events:
+        actor.events.append(event)
     db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action=audit.AuditAction.EVENT_CREATE,
+        event=event,
+        changes={
+            "slug": [None, event.slug],
+            **{k: [None, v] for k, v in event_snapshot(event).items() if v},
+        },
+    )
     return event
 
 
@@ -260,9 +278,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list[Any]]:
-    """Change an event's settings (not its slug, not its sessions) and return what
-    changed as {"field": [old, new]}. The same rules and defaults as when the event was
+def update_event(
+    db: DbSession, event: Event, spec: EventSpec, *, actor: User | None = None
+) -> dict[str, list[Any]]:
+    """Change an event's settings (not its slug, not its sessions), write the audit
+    entry, and return what changed as {"field": [old, new]}. The same rules and defaults as when the event was
     created (registration opens when it opened unless told otherwise), and its sessions
     must still fall within its days. Lowering the capacity below the number of
     confirmed people takes nobody's place: the caller says so, and promotes from the
@@ -295,7 +315,12 @@ def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list
     event.type_quotas = dict(spec.type_quotas)
     event.visibility = Visibility(spec.visibility)
     db.flush()
-    return diff(before, event_snapshot(event))
+    changes = diff(before, event_snapshot(event))
+    if changes:
+        audit.record(
+            db, actor=actor, action=audit.AuditAction.EVENT_UPDATE, event=event, changes=changes
+        )
+    return changes
 
 
 def spec_of(event: Event) -> EventSpec:

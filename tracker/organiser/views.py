@@ -32,6 +32,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
+from tracker import audit
 from tracker.auth.access import MANAGE, event_for, require
 from tracker.auth.views import safe_next
 from tracker.checkin.services import SCAN_LABELS
@@ -86,17 +87,6 @@ TIME_ZONES = (
     "UTC",
 )
 
-ACTION_LABELS = {
-    "registration.add": _l("Registered by an organiser"),
-    "registration.update": _l("Changed"),
-    "registration.cancel": _l("Cancelled"),
-    "registration.restore": _l("Restored"),
-    "registration.confirm": _l("Moved to confirmed"),
-    "registration.waitlist": _l("Moved to the waitlist"),
-    "registration.promote": _l("Confirmed from the waitlist"),
-    "registration.resend": _l("E-mail sent again"),
-    "checkin": _l("Check-in recorded"),
-}
 FIELD_LABELS = {
     "first_name": _l("First name"),
     "last_name": _l("Last name"),
@@ -231,7 +221,7 @@ def new_event() -> BaseResponse | tuple[str, int]:
         if form.validate_on_submit():
             db = get_db()
             try:
-                event = services.create_event(db, _event_spec(form, form.slug.data), actor=_actor())
+                event = events.create_event(db, _event_spec(form, form.slug.data), actor=_actor())
             except DomainError as e:
                 _show_domain_error(form, e)
             else:
@@ -594,7 +584,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         history=services.history(db, item),
         entrance=services.entrance_checkin(item),
         organisations=registrations.suggest_organisations(db),
-        action_labels=ACTION_LABELS,
+        action_label=audit.action_label,
         scan_labels=SCAN_LABELS,
         field_labels=FIELD_LABELS,
         **_common(),
