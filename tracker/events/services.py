@@ -282,11 +282,12 @@ def update_event(
     db: DbSession, event: Event, spec: EventSpec, *, actor: User | None = None
 ) -> dict[str, list[Any]]:
     """Change an event's settings (not its slug, not its sessions), write the audit
-    entry, and return what changed as {"field": [old, new]}. The same rules and defaults as when the event was
-    created (registration opens when it opened unless told otherwise), and its sessions
-    must still fall within its days. Lowering the capacity below the number of
-    confirmed people takes nobody's place: the caller says so, and promotes from the
-    waitlist (under the event lock) when places were added."""
+    entry, and return what changed as {"field": [old, new]}. The same rules and
+    defaults as when the event was created (registration opens when it opened unless
+    told otherwise), and its sessions must still fall within its days. Lowering the
+    capacity below the number of confirmed people takes nobody's place: the caller
+    says so, and promotes from the waitlist (under the event lock) when places were
+    added."""
     settings = _settings(spec, spec.registration_opens_at or event.registration_opens_at)
     days = _days(spec.timezone, spec.starts_at, settings.ends_at)
     for s in event.sessions:
