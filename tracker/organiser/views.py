@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session as DbSession
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
@@ -610,37 +612,39 @@ def _flash_promoted(promoted: list[Registration]) -> None:
         )
 
 
-def _registration_action(slug: str, registration_id: int) -> tuple[Event, Registration]:
+def _registration_action(
+    slug: str, registration_id: int, act: Callable[[DbSession, Registration], None]
+) -> BaseResponse:
+    """A button on a registration's page: `act` calls the service and says what was
+    done; a refusal is its message. Back to the registration's page either way."""
     event = event_for(slug, MANAGE)
-    return event, services.get_registration(get_db(), event, registration_id)
+    db = get_db()
+    item = services.get_registration(db, event, registration_id)
+    try:
+        act(db, item)
+    except DomainError as e:
+        flash(str(e.message), "error")
+    return _back_to(item)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/cancel", methods=["POST"])
 @require(MANAGE)
 def cancel_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    db = get_db()
-    try:
+    def cancel(db: DbSession, item: Registration) -> None:
         promoted = registrations.cancel_by_organiser(db, item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
         notify.send_cancelled(db, item)
         notify.send_promoted(db, promoted)
         flash(_("The registration has been cancelled."), "success")
         _flash_promoted(promoted)
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, cancel)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/restore", methods=["POST"])
 @require(MANAGE)
 def restore_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    try:
-        registrations.restore_registration(get_db(), item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
+    def restore(db: DbSession, item: Registration) -> None:
+        registrations.restore_registration(db, item, actor=_actor())
         if item.status == registrations.CONFIRMED:
             flash(_("The registration has been restored: confirmed."), "success")
         else:
@@ -648,53 +652,42 @@ def restore_registration(slug: str, registration_id: int) -> BaseResponse:
                 _("The registration has been restored, on the waitlist: the event is full."),
                 "warning",
             )
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, restore)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/confirm", methods=["POST"])
 @require(MANAGE)
 def confirm_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    db = get_db()
-    try:
-        registrations.confirm_registration(
-            db, item, actor=_actor(), override=request.form.get("override") in {"y", "1", "on"}
-        )
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
+    def confirm(db: DbSession, item: Registration) -> None:
+        override = request.form.get("override") in {"y", "1", "on"}
+        registrations.confirm_registration(db, item, actor=_actor(), override=override)
         notify.send_promoted(db, [item])
         flash(_("The registration is confirmed, and the person has been e-mailed."), "success")
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, confirm)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/waitlist", methods=["POST"])
 @require(MANAGE)
 def waitlist_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    db = get_db()
-    try:
+    def waitlist(db: DbSession, item: Registration) -> None:
         promoted = registrations.waitlist_registration(db, item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
         notify.send_promoted(db, promoted)
         flash(_("The registration has been moved to the end of the waitlist."), "success")
         _flash_promoted(promoted)
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, waitlist)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/resend", methods=["POST"])
 @require(MANAGE)
 def resend_email(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    try:
-        services.resend_email(get_db(), item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
+    def resend(db: DbSession, item: Registration) -> None:
+        services.resend_email(db, item, actor=_actor())
         flash(_("The e-mail has been sent again to %(email)s.", email=item.email), "success")
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, resend)
 
 
 # --- import -------------------------------------------------------------------------------
