@@ -495,6 +495,13 @@ def test_undo_by_registration_takes_back_that_check_in_only(client, db, event, d
     assert checkins(db, person) == {}
     again = client.post(undo_url(event), data={"registration": person.id})
     assert again.status_code == 404 and again.get_json()["result"] == "not_checked_in"
+    # Answered 404, kept all the same: a refusal is a result, in the scan log.
+    (refused,) = db.scalars(
+        select(ScanLog).where(
+            ScanLog.registration_id == person.id, ScanLog.result == "not_checked_in"
+        )
+    ).all()
+    assert (refused.status_code, refused.response) == (404, again.get_json())
     undone = db.scalars(
         select(ScanLog).where(ScanLog.registration_id == person.id, ScanLog.result == "undone")
     ).all()

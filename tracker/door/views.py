@@ -23,9 +23,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from tracker.api.answers import answer_of, checkin_answer
 from tracker.auth.access import DOOR, check, event_for, require
 from tracker.checkin import services as checkin
-from tracker.db import get_db
+from tracker.db import get_db, keep_writes_on_refusal
 from tracker.door import services
 from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
@@ -180,6 +181,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
             session_id=form.session.data or None,
             override=bool(form.override.data),
             nonce=form.nonce.data or None,
+            answer=checkin_answer,
         )
     except AlreadyRegistered as e:
         message = _("This e-mail address is already registered: check this person in instead.")
@@ -208,7 +210,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
         notify.send_confirmation(db, registration)  # their private link and QR code
     if wants_json:
         body = {
-            **done.checkin.payload,
+            **answer_of(done.checkin).body,
             "walk_in": True,
             "over_capacity": done.over_capacity,
             "registration": _describe(registration),
@@ -232,6 +234,7 @@ def _form_id(name: str) -> int | None:
 
 @bp.route("/events/<slug>/door/undo", methods=["POST"])
 @require(DOOR)
+@keep_writes_on_refusal
 def undo(slug: str) -> tuple[Response, int]:
     """Undo a check-in made from the search, whose badge code the screen never saw
     (the API's DELETE .../checkins/{code} takes a code; the search does not give it).
@@ -254,8 +257,9 @@ def undo(slug: str) -> tuple[Response, int]:
             door=form.door.data or "",
             registration_id=registration_id,
             session_id=_form_id("session"),
+            answer=checkin_answer,
         )
     except DomainError as e:
         return _json_error(e.status, e.code, e.message, {e.field or "form": [str(e.message)]})
-    get_db().commit()  # a refusal is a result too: the scan log keeps it
-    return jsonify(outcome.payload), outcome.status_code
+    answer = answer_of(outcome)  # a refusal is a result too: the scan log keeps it
+    return jsonify(answer.body), answer.status
