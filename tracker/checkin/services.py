@@ -129,7 +129,9 @@ def session_of(event: Event, session_id: int | None) -> Session | None:
 
 
 def describe(registration: Registration) -> dict[str, Any]:
-    """A registration as the door and the API show it."""
+    """A registration as the door and the API show it: only what the door needs (who,
+    from where, their status, sessions and check-ins), what anyone sees on the badge.
+    Never the e-mail address; the job title only if the event prints it on badges."""
     checkins = registration.checkins
     return {
         "id": registration.id,
@@ -137,7 +139,7 @@ def describe(registration: Registration) -> dict[str, Any]:
         "last_name": registration.last_name,
         "organisation": registration.organisation.name,
         "organisation_type": registration.organisation_type.value,
-        "job_title": registration.job_title,
+        "job_title": registration.job_title if registration.event.badge_job_title else None,
         "status": registration.status.value,
         "source": registration.source.value,
         "sessions": [{"id": s.id, "title": s.title} for s in registration.sessions],

@@ -30,7 +30,7 @@ from tracker.db import get_db, keep_writes_on_refusal
 from tracker.door import services
 from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
-from tracker.models import Event, OrganisationType, Registration
+from tracker.models import Event, OrganisationType
 from tracker.registration import notify
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.services import suggest_organisations
@@ -82,7 +82,6 @@ def _messages() -> dict[str, str]:
         "scope_session": _("Session: %(title)s", title="{title}"),
         "not_in_session": _("Not registered for this session"),
         "not_in_session_detail": _("Let them in anyway if there is room."),
-        "no_email": _("no e-mail"),
         "over_capacity": _("Registered over capacity"),
         "camera_insecure": _(
             "The camera needs a secure (HTTPS) connection. Use the search or a scanner."
@@ -129,12 +128,6 @@ def index() -> Response:
 def door(slug: str) -> Response:
     event = event_for(slug, DOOR)
     return _page(event, WalkInForm())
-
-
-def _describe(registration: Registration) -> dict[str, Any]:
-    described = checkin.describe(registration)
-    described["email"] = registration.email if services.has_email(registration) else None
-    return described
 
 
 def _errors(form: WalkInForm) -> dict[str, list[str]]:
@@ -191,7 +184,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
                 "already_registered",
                 message,
                 {"email": [message]},
-                registration=_describe(e.registration),
+                registration=checkin.describe(e.registration),
             )
         form.email.errors = [message]
         return _page(event, form, 409)
@@ -213,7 +206,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
             **answer_of(done.checkin).body,
             "walk_in": True,
             "over_capacity": done.over_capacity,
-            "registration": _describe(registration),
+            "registration": checkin.describe(registration),
         }
         return jsonify(body), 201
     flash(

@@ -63,6 +63,7 @@ class EventSpec:
     edit_deadline: datetime | None = None
     sessions: list[SessionSpec] = field(default_factory=list)
     visibility: str = Visibility.PUBLIC.value  # draft, unlisted or public
+    badge_job_title: bool = True  # badges print the job title (and the door shows it)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -189,6 +190,7 @@ def create_event(
         capacity=spec.capacity,
         type_quotas=dict(spec.type_quotas),
         visibility=Visibility(spec.visibility),
+        badge_job_title=spec.badge_job_title,
     )
     for position, s in enumerate(spec.sessions):
         _check_session(event, s)
@@ -271,6 +273,7 @@ def event_snapshot(event: Event) -> dict[str, Any]:
         "capacity": event.capacity,
         "type_quotas": dict(sorted((event.type_quotas or {}).items())),
         "visibility": Visibility(event.visibility).value,
+        "badge_job_title": event.badge_job_title,
     }
 
 
@@ -315,6 +318,7 @@ def update_event(
     event.capacity = spec.capacity
     event.type_quotas = dict(spec.type_quotas)
     event.visibility = Visibility(spec.visibility)
+    event.badge_job_title = spec.badge_job_title
     db.flush()
     changes = diff(before, event_snapshot(event))
     if changes:
@@ -341,6 +345,7 @@ def spec_of(event: Event) -> EventSpec:
         registration_closes_at=event.registration_closes_at,
         edit_deadline=event.edit_deadline,
         visibility=Visibility(event.visibility).value,
+        badge_job_title=event.badge_job_title,
     )
 
 

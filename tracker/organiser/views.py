@@ -166,6 +166,7 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
     form.edit_deadline.data = _local(event.edit_deadline, tz)
     form.capacity.data = event.capacity
     form.visibility.data = Visibility(event.visibility).value
+    form.badge_job_title.data = "yes" if event.badge_job_title else "no"
     for t in OrganisationType:
         getattr(form, f"quota_{t.value}").data = (event.type_quotas or {}).get(t.value)
 
@@ -208,6 +209,7 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
         capacity=form.capacity.data,
         type_quotas=form.quotas(),
         visibility=form.visibility.data,
+        badge_job_title=form.badge_job_title.data != "no",
     )
 
 
@@ -246,7 +248,10 @@ def new_event() -> BaseResponse | tuple[str, int]:
 def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
     event = event_for(slug, MANAGE)
     db = get_db()
-    form = EventForm(visibility=Visibility(event.visibility).value)
+    form = EventForm(
+        visibility=Visibility(event.visibility).value,
+        badge_job_title="yes" if event.badge_job_title else "no",
+    )
     if request.method == "GET":
         _fill_event_form(form, event)
     elif form.validate_on_submit():
