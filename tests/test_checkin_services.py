@@ -410,3 +410,15 @@ def test_a_check_in_undone_between_two_statements_is_tried_again(db, event, staf
     with pytest.raises(IntegrityError):
         check_in(db, event, actor=staff, door="A", code=other.checkin_code)
     assert count(db, ScanLog, ScanLog.registration_id == other.id) == 0
+
+
+def test_a_refused_scan_in_a_session_is_logged_with_its_session(db, event, staff):
+    table = event.sessions[1]
+    check_in(db, event, actor=staff, door="Room", code="C" * 26, session_id=table.id)
+    undo_check_in(db, event, actor=staff, door="Room", code="D" * 26, session_id=table.id)
+    logged = db.execute(
+        select(ScanLog.result, ScanLog.session_id, ScanLog.session_title)
+        .where(ScanLog.event_id == event.id)
+        .order_by(ScanLog.id)
+    ).all()
+    assert logged == [("unknown", table.id, table.title), ("unknown", table.id, table.title)]

@@ -240,7 +240,7 @@ def _check_in(
     registration, reason = _find(db, event, code, registration_id)
 
     if registration is None:
-        outcome = CheckInResult(ScanResult.UNKNOWN, reason=reason)
+        outcome = CheckInResult(ScanResult.UNKNOWN, session=session, reason=reason)
     elif registration.status != RegistrationStatus.CONFIRMED:
         outcome = CheckInResult(ScanResult.NOT_CONFIRMED, registration, session)
     elif registered_only and session is not None and _not_registered(registration, session):
@@ -387,7 +387,7 @@ def undo_check_in(
     scope = session.id if session is not None else ENTRANCE
     registration, reason = _find(db, event, code, registration_id)
     if registration is None:
-        outcome = CheckInResult(ScanResult.UNKNOWN, reason=reason)
+        outcome = CheckInResult(ScanResult.UNKNOWN, session=session, reason=reason)
     else:
         removed = db.execute(
             delete(CheckIn).where(
