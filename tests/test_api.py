@@ -579,9 +579,11 @@ def test_errors_are_json_in_the_client_language(client, db, event, door):
 def test_a_check_in_that_meets_a_concurrent_undo_is_tried_again(
     client, db, event, door, monkeypatch
 ):
+    """The retry is the service's (every caller has it): an attempt that meets an undo
+    between two of its statements is made again."""
     _user, headers = door
     person = make_registration(db, event)
-    real = services.check_in
+    real = services._check_in
     calls = []
 
     def flaky(*args, **kwargs):
@@ -590,7 +592,7 @@ def test_a_check_in_that_meets_a_concurrent_undo_is_tried_again(
             raise IntegrityError("INSERT", {}, Exception("undone meanwhile"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "check_in", flaky)
+    monkeypatch.setattr(services, "_check_in", flaky)
     response = client.post(checkins_url(event), json={"code": person.checkin_code}, headers=headers)
     assert response.status_code == 201
     assert len(calls) == 2

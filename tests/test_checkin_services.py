@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import make_event, make_registration
+from tracker.api.answers import checkin_answer
 from tracker.auth.services import create_user
 from tracker.checkin import services
 from tracker.db import utcnow
@@ -16,6 +18,16 @@ from tracker.models import AuditEntry, CheckIn, OrganisationType, Role, ScanLog
 from tracker.registration.services import cancel_registration
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
+
+
+# The services as the API calls them: the answer (status and JSON body, the API's
+# contract) is made by tracker.api.answers and kept in the scan log with the attempt.
+def check_in(*args, **kwargs):
+    return services.check_in(*args, answer=checkin_answer, **kwargs)
+
+
+def undo_check_in(*args, **kwargs):
+    return services.undo_check_in(*args, answer=checkin_answer, **kwargs)
 
 
 @pytest.fixture
@@ -34,10 +46,10 @@ def count(db, model, *where):
 
 def test_a_confirmed_code_checks_in_once(db, event, staff):
     person = make_registration(db, event, first_name="Hélène", organisation="Pôle Végépolys Valley")
-    outcome = services.check_in(db, event, actor=staff, door="Door A", code=person.checkin_code)
+    outcome = check_in(db, event, actor=staff, door="Door A", code=person.checkin_code)
     assert outcome.result == "ok"
-    assert outcome.status_code == 201
-    shown = outcome.payload["registration"]
+    assert outcome.answer.status == 201
+    shown = outcome.answer.body["registration"]
     assert shown["id"] == person.id
     assert shown["first_name"] == "Hélène"
     assert shown["organisation"] == "Pôle Végépolys Valley"
@@ -51,28 +63,26 @@ def test_a_second_scan_says_when_where_and_by_whom(db, event, staff):
     person = make_registration(db, event)
     other = create_user(db, "door.b@example.org", "another door password", Role.DOOR, [event])
     first_time = utcnow() - timedelta(minutes=5)
-    services.check_in(
-        db, event, actor=staff, door="Door A", code=person.checkin_code, now=first_time
-    )
-    again = services.check_in(db, event, actor=other, door="Door B", code=person.checkin_code)
+    check_in(db, event, actor=staff, door="Door A", code=person.checkin_code, now=first_time)
+    again = check_in(db, event, actor=other, door="Door B", code=person.checkin_code)
     assert again.result == "already_checked_in"
-    assert again.status_code == 409
-    assert again.payload["checked_in_at"] == first_time.isoformat()
-    assert again.payload["door"] == "Door A"
-    assert again.payload["by"] == "door.a@example.org"
+    assert again.answer.status == 409
+    assert again.answer.body["checked_in_at"] == first_time.isoformat()
+    assert again.answer.body["door"] == "Door A"
+    assert again.answer.body["by"] == "door.a@example.org"
     assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
 
 
 def test_unknown_and_other_events_codes_are_refused(db, event, staff):
     elsewhere = make_registration(db, make_event(db))
-    unknown = services.check_in(db, event, actor=staff, door="A", code="A" * 26)
-    assert (unknown.result, unknown.status_code) == ("unknown", 404)
-    assert unknown.payload == {"result": "unknown", "reason": "unknown_code"}
-    other = services.check_in(db, event, actor=staff, door="A", code=elsewhere.checkin_code)
-    assert (other.result, other.status_code) == ("unknown", 404)
-    assert other.payload["reason"] == "other_event"
-    by_id = services.check_in(db, event, actor=staff, door="A", registration_id=elsewhere.id)
-    assert by_id.payload["reason"] == "other_event"
+    unknown = check_in(db, event, actor=staff, door="A", code="A" * 26)
+    assert (unknown.result, unknown.answer.status) == ("unknown", 404)
+    assert unknown.answer.body == {"result": "unknown", "reason": "unknown_code"}
+    other = check_in(db, event, actor=staff, door="A", code=elsewhere.checkin_code)
+    assert (other.result, other.answer.status) == ("unknown", 404)
+    assert other.answer.body["reason"] == "other_event"
+    by_id = check_in(db, event, actor=staff, door="A", registration_id=elsewhere.id)
+    assert by_id.answer.body["reason"] == "other_event"
     assert count(db, CheckIn, CheckIn.registration_id == elsewhere.id) == 0
 
 
@@ -88,10 +98,10 @@ def test_waitlisted_and_cancelled_people_are_not_checked_in(db, staff):
     assert third.status == "waitlisted"
 
     for person, status in ((third, "waitlisted"), (confirmed, "cancelled")):
-        outcome = services.check_in(db, event, actor=staff, door="A", code=person.checkin_code)
-        assert (outcome.result, outcome.status_code) == ("not_confirmed", 422)
-        assert outcome.payload["status"] == status
-        assert outcome.payload["registration"]["id"] == person.id
+        outcome = check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+        assert (outcome.result, outcome.answer.status) == ("not_confirmed", 422)
+        assert outcome.answer.body["status"] == status
+        assert outcome.answer.body["registration"]["id"] == person.id
         assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
 
 
@@ -99,29 +109,29 @@ def test_codes_are_read_whatever_the_case_spaces_and_dashes(db, event, staff):
     person = make_registration(db, event)
     code = person.checkin_code
     typed = " " + "-".join(code[i : i + 4] for i in range(0, len(code), 4)).lower() + " \n"
-    outcome = services.check_in(db, event, actor=staff, door="A", code=typed)
+    outcome = check_in(db, event, actor=staff, door="A", code=typed)
     assert outcome.result == "ok"
-    assert outcome.payload["registration"]["id"] == person.id
+    assert outcome.answer.body["registration"]["id"] == person.id
     assert services.normalise_code(typed) == code
 
 
 def test_a_session_is_checked_in_independently_of_the_entrance(db, event, staff):
     person = make_registration(db, event, session_ids=[event.sessions[1].id])
     table = event.sessions[1].id
-    at_session = services.check_in(
+    at_session = check_in(
         db, event, actor=staff, door="Room 2", code=person.checkin_code, session_id=table
     )
     assert at_session.result == "ok"
-    assert at_session.payload["registration"]["checked_in_at"] is None
-    assert str(table) in at_session.payload["registration"]["session_checkins"]
-    entrance = services.check_in(db, event, actor=staff, door="Hall", code=person.checkin_code)
+    assert at_session.answer.body["registration"]["checked_in_at"] is None
+    assert str(table) in at_session.answer.body["registration"]["session_checkins"]
+    entrance = check_in(db, event, actor=staff, door="Hall", code=person.checkin_code)
     assert entrance.result == "ok"
-    again = services.check_in(
+    again = check_in(
         db, event, actor=staff, door="Room 2", code=person.checkin_code, session_id=table
     )
     assert again.result == "already_checked_in"
-    assert again.payload["door"] == "Room 2"
-    other_table = services.check_in(
+    assert again.answer.body["door"] == "Room 2"
+    other_table = check_in(
         db,
         event,
         actor=staff,
@@ -141,19 +151,19 @@ def test_registered_only_refuses_a_session_someone_did_not_register_for(db, even
     registered = make_registration(db, event, session_ids=[plenary.id])
 
     def scan(who, session=plenary, **kwargs):
-        return services.check_in(
+        return check_in(
             db, event, actor=staff, door="Plenary", code=who.checkin_code,
             session_id=session.id if session else None, **kwargs,
         )  # fmt: skip
 
     refused = scan(person, registered_only=True, nonce="scan-1")
-    assert (refused.result, refused.status_code) == ("not_registered", 409)
-    assert refused.payload["session"] == {"id": plenary.id, "title": plenary.title}
-    assert refused.payload["registration"]["id"] == person.id
-    assert refused.payload["registration"]["session_checkins"] == {}
+    assert (refused.result, refused.answer.status) == ("not_registered", 409)
+    assert refused.answer.body["session"] == {"id": plenary.id, "title": plenary.title}
+    assert refused.answer.body["registration"]["id"] == person.id
+    assert refused.answer.body["registration"]["session_checkins"] == {}
     assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
     # Retried with the same nonce: the same answer, logged once.
-    assert scan(person, registered_only=True, nonce="scan-1").payload == refused.payload
+    assert scan(person, registered_only=True, nonce="scan-1").answer.body == refused.answer.body
 
     # Registered for it, or at the entrance: checked in as always.
     assert scan(registered, registered_only=True).result == "ok"
@@ -161,8 +171,8 @@ def test_registered_only_refuses_a_session_someone_did_not_register_for(db, even
 
     # Let in anyway (the same request without registered_only), retried: counted once.
     anyway = scan(person, nonce="scan-2")
-    assert (anyway.result, anyway.status_code) == ("ok", 201)
-    assert scan(person, nonce="scan-2").payload == anyway.payload
+    assert (anyway.result, anyway.answer.status) == ("ok", 201)
+    assert scan(person, nonce="scan-2").answer.body == anyway.answer.body
     assert (
         count(db, CheckIn, CheckIn.registration_id == person.id, CheckIn.scope == plenary.id) == 1
     )
@@ -185,42 +195,40 @@ def test_registered_only_refuses_a_session_someone_did_not_register_for(db, even
 
 def test_without_registered_only_a_session_check_in_is_as_it_always_was(db, event, staff):
     person = make_registration(db, event)  # no session at all
-    outcome = services.check_in(
+    outcome = check_in(
         db, event, actor=staff, door="A", code=person.checkin_code,
         session_id=event.sessions[0].id,
     )  # fmt: skip
-    assert (outcome.result, outcome.status_code) == ("ok", 201)
-    assert set(outcome.payload) == {"result", "registration"}
+    assert (outcome.result, outcome.answer.status) == ("ok", 201)
+    assert set(outcome.answer.body) == {"result", "registration"}
 
 
 def test_a_session_of_another_event_is_refused(db, event, staff):
     person = make_registration(db, event)
     foreign = make_event(db).sessions[0].id
     with pytest.raises(InvalidChoice):
-        services.check_in(
-            db, event, actor=staff, door="A", code=person.checkin_code, session_id=foreign
-        )
+        check_in(db, event, actor=staff, door="A", code=person.checkin_code, session_id=foreign)
     assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
 
 
 def test_undo_removes_only_that_check_in(db, event, staff):
     person = make_registration(db, event)
     table = event.sessions[0].id
-    services.check_in(db, event, actor=staff, door="A", code=person.checkin_code)
-    services.check_in(db, event, actor=staff, door="A", code=person.checkin_code, session_id=table)
+    check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    check_in(db, event, actor=staff, door="A", code=person.checkin_code, session_id=table)
 
-    undone = services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
-    assert (undone.result, undone.status_code) == ("undone", 200)
-    assert undone.payload["registration"]["checked_in_at"] is None
-    assert str(table) in undone.payload["registration"]["session_checkins"]
+    undone = undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    assert (undone.result, undone.answer.status) == ("undone", 200)
+    assert undone.answer.body["registration"]["checked_in_at"] is None
+    assert str(table) in undone.answer.body["registration"]["session_checkins"]
 
-    twice = services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
-    assert (twice.result, twice.status_code) == ("not_checked_in", 404)
-    unknown = services.undo_check_in(db, event, actor=staff, door="A", code="B" * 26)
-    assert (unknown.result, unknown.status_code) == ("unknown", 404)
+    twice = undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    assert (twice.result, twice.answer.status) == ("not_checked_in", 404)
+    unknown = undo_check_in(db, event, actor=staff, door="A", code="B" * 26)
+    assert (unknown.result, unknown.answer.status) == ("unknown", 404)
 
     # Checked in again after the undo: a new check-in.
-    again = services.check_in(db, event, actor=staff, door="B", code=person.checkin_code)
+    again = check_in(db, event, actor=staff, door="B", code=person.checkin_code)
     assert again.result == "ok"
 
 
@@ -229,12 +237,12 @@ def test_every_attempt_is_logged_with_who_when_where_and_the_answer(db, event, s
     table = event.sessions[1]
     now = utcnow()
     for _ in range(2):
-        services.check_in(db, event, actor=staff, door="A", code=person.checkin_code, now=now)
-    services.check_in(db, event, actor=staff, door="B", code="nonsense", now=now)
-    services.check_in(
+        check_in(db, event, actor=staff, door="A", code=person.checkin_code, now=now)
+    check_in(db, event, actor=staff, door="B", code="nonsense", now=now)
+    check_in(
         db, event, actor=staff, door="C", code=person.checkin_code, session_id=table.id, now=now
     )
-    services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code, now=now)
+    undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code, now=now)
 
     logged = db.execute(
         select(
@@ -261,16 +269,12 @@ def test_every_attempt_is_logged_with_who_when_where_and_the_answer(db, event, s
 
 def test_a_retry_after_an_undo_gives_the_first_answer_and_changes_nothing(db, event, staff):
     person = make_registration(db, event)
-    first = services.check_in(
-        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
-    )
-    services.undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    first = check_in(db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1")
+    undo_check_in(db, event, actor=staff, door="A", code=person.checkin_code)
 
-    retry = services.check_in(
-        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
-    )
+    retry = check_in(db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1")
 
-    assert retry.result == "ok" and retry.payload == first.payload
+    assert retry.result == "ok" and retry.answer.body == first.answer.body
     db.expire_all()
     assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
     assert [c.scope for c in person.checkins] == []
@@ -280,26 +284,20 @@ def test_a_retry_after_an_undo_gives_the_first_answer_and_changes_nothing(db, ev
 
 def test_the_same_nonce_gives_the_first_answer_and_counts_once(db, event, staff):
     person = make_registration(db, event)
-    first = services.check_in(
-        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
-    )
-    retry = services.check_in(
-        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1"
-    )
+    first = check_in(db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1")
+    retry = check_in(db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-1")
     assert first.result == retry.result == "ok"
-    assert retry.status_code == 201
-    assert retry.payload == first.payload
+    assert retry.answer.status == 201
+    assert retry.answer.body == first.answer.body
     assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
     assert count(db, ScanLog, ScanLog.event_id == event.id) == 1
     # A new nonce is a new scan: already checked in.
-    other = services.check_in(
-        db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-2"
-    )
+    other = check_in(db, event, actor=staff, door="A", code=person.checkin_code, nonce="scan-2")
     assert other.result == "already_checked_in"
     # A nonce is per event: the same value at another event is another scan.
     event2 = make_event(db)
     person2 = make_registration(db, event2)
-    elsewhere = services.check_in(
+    elsewhere = check_in(
         db, event2, actor=None, door="A", code=person2.checkin_code, nonce="scan-1"
     )
     assert elsewhere.result == "ok"
@@ -355,9 +353,7 @@ def test_stats_count_what_they_say(db, staff):
     # confirmed: 2 cluster + 1 ministry + waiting[0] (cluster); waitlisted: 2; cancelled: 1
 
     def scan(person, session_id=None):
-        services.check_in(
-            db, event, actor=staff, door="A", code=person.checkin_code, session_id=session_id
-        )
+        check_in(db, event, actor=staff, door="A", code=person.checkin_code, session_id=session_id)
 
     scan(cluster[0])
     scan(cluster[0], plenary)
@@ -385,3 +381,44 @@ def test_stats_count_what_they_say(db, staff):
     assert (counters["present"], counters["expected"]) == (2, 4)
     expected = {s["id"]: (s["present"], s["expected"]) for s in counters["sessions"]}
     assert expected == {plenary: (2, 2), table1: (2, 2), table2: (0, 1)}
+
+
+def test_a_check_in_undone_between_two_statements_is_tried_again(db, event, staff, monkeypatch):
+    """The insert finds the person checked in, the check-in is undone before it is
+    read: the service tries again (for the API, the door and walk-ins alike), and a
+    check-in that keeps meeting undos ends in the error, nothing half done."""
+    from tracker import db as database
+
+    person = make_registration(db, event)
+    real = database.insert_or_ignore
+    refused = {"left": 1}
+
+    def undone_meanwhile(session, table, values):
+        if table is CheckIn.__table__ and refused["left"]:
+            refused["left"] -= 1
+            return None  # as if another request's row were there, then undone
+        return real(session, table, values)
+
+    monkeypatch.setattr(services, "insert_or_ignore", undone_meanwhile)
+    outcome = check_in(db, event, actor=staff, door="A", code=person.checkin_code)
+    assert (outcome.result, outcome.answer.status) == ("ok", 201)
+    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
+    assert count(db, ScanLog, ScanLog.registration_id == person.id) == 1
+
+    other = make_registration(db, event)
+    refused["left"] = services.RETRIES
+    with pytest.raises(IntegrityError):
+        check_in(db, event, actor=staff, door="A", code=other.checkin_code)
+    assert count(db, ScanLog, ScanLog.registration_id == other.id) == 0
+
+
+def test_a_refused_scan_in_a_session_is_logged_with_its_session(db, event, staff):
+    table = event.sessions[1]
+    check_in(db, event, actor=staff, door="Room", code="C" * 26, session_id=table.id)
+    undo_check_in(db, event, actor=staff, door="Room", code="D" * 26, session_id=table.id)
+    logged = db.execute(
+        select(ScanLog.result, ScanLog.session_id, ScanLog.session_title)
+        .where(ScanLog.event_id == event.id)
+        .order_by(ScanLog.id)
+    ).all()
+    assert logged == [("unknown", table.id, table.title), ("unknown", table.id, table.title)]

@@ -200,7 +200,7 @@ def test_walk_in_is_registered_confirmed_and_checked_in_at_once(client, db, even
     assert shown["organisation"] == "Région Pays de la Loire"
     assert shown["organisation_type"] == "region"
     assert shown["status"] == "confirmed" and shown["source"] == "walk_in"
-    assert shown["email"] is None  # shown as "no e-mail"
+    assert "email" not in shown  # the door needs no address (README, "Minimal data")
     assert shown["checked_in_at"]
 
     [person] = registrations(db, event)
@@ -237,7 +237,7 @@ def test_walk_in_with_e_mail_gets_the_confirmation(client, db, event, door, outb
         walk_in_url(event), data=walk_in_data(email="d.lefevre@paysdelaloire.example"), headers=JSON
     )
     assert response.status_code == 201
-    assert response.get_json()["registration"]["email"] == "d.lefevre@paysdelaloire.example"
+    assert "paysdelaloire" not in response.get_data(as_text=True)  # kept, not shown back
     [person] = registrations(db, event)
     assert person.email == "d.lefevre@paysdelaloire.example"
     assert len(outbox.to("d.lefevre@paysdelaloire.example")) == 1
@@ -447,6 +447,13 @@ def test_undo_by_registration_takes_back_that_check_in_only(client, db, event, d
     assert checkins(db, person) == {}
     again = client.post(undo_url(event), data={"registration": person.id})
     assert again.status_code == 404 and again.get_json()["result"] == "not_checked_in"
+    # Answered 404, kept all the same: a refusal is a result, in the scan log.
+    (refused,) = db.scalars(
+        select(ScanLog).where(
+            ScanLog.registration_id == person.id, ScanLog.result == "not_checked_in"
+        )
+    ).all()
+    assert (refused.status_code, refused.response) == (404, again.get_json())
     undone = db.scalars(
         select(ScanLog).where(ScanLog.registration_id == person.id, ScanLog.result == "undone")
     ).all()
@@ -481,3 +488,76 @@ def test_undo_needs_a_door_account_of_the_event(client, db, event, account):
     login(client, account(Role.DOOR, [make_event(db)]))
     assert client.post(undo_url(event), data={"registration": person.id}).status_code == 403
     assert set(checkins(db, person)) == {0}
+
+
+# --- only what the door needs ----------------------------------------------------------
+
+
+def test_no_door_answer_or_page_holds_the_e_mail_address(client, db, event, door, account):
+    """The door's screens and its answers (check-in, again, undo, search, walk-ins, the
+    counters) say who the person is, not how to write to them; the organisers' screens
+    keep everything."""
+    address = "minimal.data@ministere.example"
+    person = make_registration(
+        db, event, first_name="Inès", last_name="Minimale", email=address, job_title="Cheffe"
+    )
+    db.flush()
+    api = f"/api/v1/events/{event.slug}"
+    answers = [
+        client.get(f"/events/{event.slug}/door"),
+        client.get("/door"),
+        client.get(f"{api}/registrations", query_string={"q": "Minimale"}),
+        client.get(f"{api}/registrations", query_string={"q": "ministere"}),
+        client.post(f"{api}/checkins", json={"code": person.checkin_code, "nonce": "n-1"}),
+        client.post(f"{api}/checkins", json={"code": person.checkin_code, "nonce": "n-1"}),
+        client.post(f"{api}/checkins", json={"registration": person.id}),
+        client.delete(f"{api}/checkins/{person.checkin_code}"),
+        client.post(undo_url(event), data={"registration": person.id}),
+        client.get(f"{api}/stats"),
+        client.post(walk_in_url(event), data=walk_in_data(email=address), headers=JSON),
+        client.post(
+            walk_in_url(event), data=walk_in_data(email="walk.in@region.example"), headers=JSON
+        ),
+    ]
+    found = client.get(f"{api}/registrations", query_string={"q": "Minimale"}).get_json()
+    assert found["registrations"][0]["id"] == person.id  # the search still finds them
+    assert answers[10].status_code == 409  # the address is already registered
+    assert "registration" in answers[10].get_json()  # who it is, to check them in
+    for response in answers:
+        body = response.get_data(as_text=True)
+        assert response.status_code < 500, body
+        assert "ministere.example" not in body and "region.example" not in body, response.request
+    # The organisers' page of the registration shows the address.
+    organiser = account(Role.ORGANISER, [event])
+    login(client, organiser)
+    page = client.get(f"/events/{event.slug}/registrations/{person.id}").get_data(as_text=True)
+    assert address in page
+
+
+def test_a_walk_in_form_sent_back_shows_only_the_address_just_typed(client, db, event, door):
+    address = "typed.again@ministere.example"
+    make_registration(db, event, email=address)
+    db.flush()
+    refused = client.post(walk_in_url(event), data=walk_in_data(email=address))
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert page.count(address) == 1
+    assert re.search(rf'<input[^>]*name="email"[^>]*value="{re.escape(address)}"', page)
+
+
+def test_the_door_shows_the_job_title_only_if_badges_print_it(client, db, event, door):
+    person = make_registration(db, event, last_name="Titrée", job_title="Cheffe de bureau")
+    db.flush()
+    url = f"/api/v1/events/{event.slug}/registrations"
+
+    def shown() -> object:
+        (found,) = client.get(url, query_string={"q": "Titrée"}).get_json()["registrations"]
+        return found["job_title"]
+
+    assert event.badge_job_title is True and shown() == "Cheffe de bureau"
+    event.badge_job_title = False
+    db.flush()
+    assert shown() is None
+    checked = client.post(f"/api/v1/events/{event.slug}/checkins", json={"registration": person.id})
+    assert checked.status_code == 201
+    assert "Cheffe" not in checked.get_data(as_text=True)

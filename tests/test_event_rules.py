@@ -362,3 +362,47 @@ def test_the_demo_goes_through_the_same_rules(db, app_ctx, monkeypatch):
     monkeypatch.setattr(event_services, "_settings", spy)
     event, _ = demo.seed_demo(db, now=utcnow())
     assert calls == [demo.DEMO_SLUG] and event.registration_closes_at > event.registration_opens_at
+
+
+def test_every_path_that_creates_an_event_writes_the_audit_entry(runner, app, db, app_ctx):
+    """The command line and the demo write the entry the organiser screens write
+    (tests/test_organiser_events.py): who (nobody: a shell), and the settings."""
+    from tracker import demo
+    from tracker.models import AuditEntry
+
+    try:
+        created = _invoke(
+            runner, "cli-audited", "--title", "Audité", "--starts", "2030-12-10T09:00"
+        )
+        assert created.exit_code == 0, created.output
+        seeded, _added = demo.seed_demo(db, now=utcnow())
+        with app.extensions["db"].sessionmaker() as other:
+            cli_event = other.scalar(select(Event).where(Event.slug == "cli-audited"))
+            (entry,) = other.scalars(
+                select(AuditEntry).where(AuditEntry.event_id == cli_event.id)
+            ).all()
+            assert (entry.action, entry.user_id) == ("event.create", None)
+            assert entry.changes["title"] == [None, "Audité"]
+            assert datetime.fromisoformat(entry.changes["starts_at"][1]) == paris(9)
+        (demo_entry,) = db.scalars(
+            select(AuditEntry).where(
+                AuditEntry.event_id == seeded.id, AuditEntry.action == "event.create"
+            )
+        ).all()
+        assert demo_entry.changes["slug"] == [None, demo.DEMO_SLUG]
+    finally:
+        from sqlalchemy import delete
+
+        with app.extensions["db"].sessionmaker.begin() as other:
+            other.execute(delete(Event).where(Event.slug == "cli-audited"))
+
+
+def test_the_command_line_names_fields_as_the_screens_do():
+    """A time the clocks skip is refused on the command line with the field the
+    organiser's form and the service name (starts_at, ends_at), not the option's."""
+    from tracker.cli import _parse_local
+
+    for option, field in [("--starts", "starts_at"), ("--ends", "ends_at")]:
+        with pytest.raises(DomainError) as refused:
+            _parse_local("2027-03-28T02:30", "Europe/Paris", option, field)
+        assert refused.value.field == field

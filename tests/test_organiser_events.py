@@ -490,7 +490,8 @@ def form_values(page: str) -> dict[str, str]:
     for tag in re.findall(r"<input [^>]*>", form):
         name = re.search(r'name="([^"]+)"', tag)
         value = re.search(r'value="([^"]*)"', tag)
-        if name and 'type="checkbox"' not in tag:
+        unchecked_radio = 'type="radio"' in tag and "checked" not in tag
+        if name and 'type="checkbox"' not in tag and not unchecked_radio:
             values[name.group(1)] = html.unescape(value.group(1)) if value else ""
     for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
         values[name] = html.unescape(body).strip("\n")

@@ -2,13 +2,81 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session as DbSession
 
 from tracker.db import utcnow
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import AuditEntry, Event, Registration, User
+
+
+class AuditAction(enum.StrEnum):
+    """What an audit entry records; the value is what the log keeps."""
+
+    EVENT_CREATE = "event.create"
+    EVENT_UPDATE = "event.update"
+    EVENT_IMPORT = "event.import"
+    SESSION_CREATE = "session.create"
+    SESSION_UPDATE = "session.update"
+    SESSION_MOVE = "session.move"
+    SESSION_DELETE = "session.delete"
+    REGISTRATION_ADD = "registration.add"
+    REGISTRATION_UPDATE = "registration.update"
+    REGISTRATION_CANCEL = "registration.cancel"
+    REGISTRATION_RESTORE = "registration.restore"
+    REGISTRATION_CONFIRM = "registration.confirm"
+    REGISTRATION_WAITLIST = "registration.waitlist"
+    REGISTRATION_PROMOTE = "registration.promote"
+    REGISTRATION_RESEND = "registration.resend"
+    WALK_IN = "walk_in"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_ENABLED = "user.enabled"
+    USER_DISABLED = "user.disabled"
+    USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 (an action, not a secret)
+    TOKEN_CREATED = "token.created"  # noqa: S105 (an action, not a secret)
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an action, not a secret)
+
+
+# What each action is called where people read the log (a registration's history).
+ACTION_LABELS = {
+    AuditAction.EVENT_CREATE: _l("Event created"),
+    AuditAction.EVENT_UPDATE: _l("Event changed"),
+    AuditAction.EVENT_IMPORT: _l("List imported"),
+    AuditAction.SESSION_CREATE: _l("Session added"),
+    AuditAction.SESSION_UPDATE: _l("Session changed"),
+    AuditAction.SESSION_MOVE: _l("Sessions reordered"),
+    AuditAction.SESSION_DELETE: _l("Session deleted"),
+    AuditAction.REGISTRATION_ADD: _l("Registered by an organiser"),
+    AuditAction.REGISTRATION_UPDATE: _l("Changed"),
+    AuditAction.REGISTRATION_CANCEL: _l("Cancelled"),
+    AuditAction.REGISTRATION_RESTORE: _l("Restored"),
+    AuditAction.REGISTRATION_CONFIRM: _l("Moved to confirmed"),
+    AuditAction.REGISTRATION_WAITLIST: _l("Moved to the waitlist"),
+    AuditAction.REGISTRATION_PROMOTE: _l("Confirmed from the waitlist"),
+    AuditAction.REGISTRATION_RESEND: _l("E-mail sent again"),
+    AuditAction.WALK_IN: _l("Registered at the door (walk-in)"),
+    AuditAction.USER_CREATED: _l("Account created"),
+    AuditAction.USER_UPDATED: _l("Account changed"),
+    AuditAction.USER_ENABLED: _l("Account enabled"),
+    AuditAction.USER_DISABLED: _l("Account disabled"),
+    AuditAction.USER_PASSWORD_CHANGED: _l("Password changed"),
+    AuditAction.TOKEN_CREATED: _l("API token created"),
+    AuditAction.TOKEN_REVOKED: _l("API token revoked"),
+}
+
+
+def action_label(action: str) -> str:
+    """The label of an action as the log keeps it; an action no longer (or not yet)
+    known, in an old row, is shown as it was written."""
+    try:
+        return str(ACTION_LABELS[AuditAction(action)])
+    except ValueError:
+        return action
+
 
 # Built once and run with parameters: a door records one entry a scan.
 _INSERT = insert(AuditEntry.__table__)
@@ -18,7 +86,7 @@ def record(
     db: DbSession,
     *,
     actor: User | None,
-    action: str,
+    action: AuditAction,
     event: Event | None = None,
     registration: Registration | None = None,
     changes: dict[str, Any] | None = None,
@@ -33,7 +101,7 @@ def record(
             if event is not None
             else (registration.event_id if registration is not None else None),
             "registration_id": registration.id if registration is not None else None,
-            "action": action,
+            "action": action.value,
             "changes": changes or {},
         },
     )

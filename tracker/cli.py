@@ -158,9 +158,10 @@ def upgrade_database(engine: Any, revision: str = "head") -> None:
             driver.execute("PRAGMA foreign_keys=ON")
 
 
-def _parse_local(value: str, tz: str, option: str) -> datetime:
+def _parse_local(value: str, tz: str, option: str, field: str) -> datetime:
     """A local time typed in `tz` (or with its own offset), aware; a time the clocks
-    skip or repeat in `tz` is refused with the organiser screens' message."""
+    skip or repeat in `tz` is refused with the organiser screens' message, naming the
+    `field` as the screens and the service do (starts_at, ends_at)."""
     from tracker.events.services import local_to_utc
 
     try:
@@ -170,7 +171,7 @@ def _parse_local(value: str, tz: str, option: str) -> datetime:
             _("“%(value)s” is not a date and time like 2026-12-10T09:00", value=value),
             param_hint=option,
         ) from None
-    return local_to_utc(typed, tz, field=option.lstrip("-"))  # type: ignore[return-value]
+    return local_to_utc(typed, tz, field=field)  # type: ignore[return-value]
 
 
 db_group = click.Group("db", help=_l("Database schema."))
@@ -315,14 +316,14 @@ def event_create(
         venue=venue,
         organiser=organiser,
         capacity=capacity,
-        starts_at=_parse_local(starts, tz, "--starts"),
-        ends_at=_parse_local(ends, tz, "--ends") if ends else None,
+        starts_at=_parse_local(starts, tz, "--starts", "starts_at"),
+        ends_at=_parse_local(ends, tz, "--ends", "ends_at") if ends else None,
         sessions=[_parse_session(value, tz) for value in sessions],
         type_quotas=_parse_quotas(quotas),
         visibility=visibility,
     )
     with current_app.extensions["db"].sessionmaker.begin() as db:
-        event = create_event(db, spec)
+        event = create_event(db, spec, actor=None)
         click.echo(_("event %(slug)s created (id %(id)d)", slug=event.slug, id=event.id))
         for s in event.sessions:
             click.echo("  " + _("session %(id)d: %(title)s", id=s.id, title=s.title))
@@ -341,11 +342,11 @@ def _parse_session(value: str, tz: str) -> Any:
     if found is None:
         return SessionSpec(title=value)
     starts_text, _slash, ends_text = found["when"].partition("/")
-    starts = _parse_local(starts_text.strip(), tz, "--session")
+    starts = _parse_local(starts_text.strip(), tz, "--session", "starts_at")
     ends_text = ends_text.strip()
     if len(ends_text) <= 5:  # a time of the start's day
         ends_text = f"{starts_text.strip()[:10]}T{ends_text}"
-    ends = _parse_local(ends_text, tz, "--session")
+    ends = _parse_local(ends_text, tz, "--session", "ends_at")
     return SessionSpec(title=found["title"], starts_at=starts, ends_at=ends)
 
 

@@ -1,6 +1,8 @@
 """Database plumbing: declarative base, engine set-up, one session per request.
 
-Services flush; the request commits once at the end (or rolls back on error).
+Services flush; the request commits once at the end, and rolls back when it answers an
+error (a status of 400 or more) or raises. A view whose refusals are results to keep (a
+refused scan stays in the scan log) says so: `keep_writes_on_refusal`.
 On SQLite every transaction starts with BEGIN IMMEDIATE, so that a transaction
 that will write holds the write lock from its first statement instead of failing
 with "database is locked" when a deferred read transaction tries to upgrade.
@@ -160,6 +162,26 @@ def read_only(view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
+def keep_writes_on_refusal(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a view whose refusals (an answer from 400 to 499) are results, not
+    failures: what it wrote is committed all the same (a refused scan and its nonce stay
+    in the scan log). An answer of 500 or more, or an exception, still rolls back."""
+    view.keep_writes_on_refusal = True  # type: ignore[attr-defined]
+    return view
+
+
+def _keeps(status: int) -> bool:
+    """Whether the request's writes are committed, given the status of its answer."""
+    if status < 400:
+        return True
+    if status >= 500:
+        return False
+    from flask import current_app, request
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "keep_writes_on_refusal", False)
+
+
 def _refuse_writes(db: Session, _context: Any, _instances: Any) -> None:
     if db.new or db.dirty or db.deleted:
         raise RuntimeError("a read-only request tried to write to the database")
@@ -212,7 +234,7 @@ class Database:
             db = g.pop("db", None)
             if db is not None:
                 try:
-                    if response.status_code < 400:
+                    if _keeps(response.status_code):
                         db.commit()
                     else:
                         db.rollback()

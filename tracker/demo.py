@@ -148,6 +148,7 @@ def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int
             registration_opens_at=now - timedelta(days=7),
             sessions=programme,
         ),
+        actor=None,
         now=now,
     )
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     false,
     inspect,
     text,
+    true,
 )
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -113,6 +114,9 @@ class Event(Base):
     # {"cluster": "#1f6feb", ...}: the badge band's colour per organisation type
     # (missing types use the defaults of tracker.badges).
     badge_colours: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Whether badges print the job title; the door shows it only then (what the door
+    # sees is what anyone sees on the badge).
+    badge_job_title: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     visibility: Mapped[Visibility] = mapped_column(
         _enum(Visibility, "event_visibility"), default=Visibility.PUBLIC, server_default="public"
     )

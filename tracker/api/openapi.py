@@ -65,7 +65,11 @@ SCHEMAS: dict[str, Any] = {
             "last_name": {"type": "string"},
             "organisation": {"type": "string"},
             "organisation_type": {"type": "string", "enum": [t.value for t in OrganisationType]},
-            "job_title": {"type": "string", "nullable": True},
+            "job_title": {
+                "type": "string",
+                "nullable": True,
+                "description": "Null unless the event prints job titles on its badges.",
+            },
             "status": {"type": "string", "enum": [s.value for s in RegistrationStatus]},
             "source": {"type": "string", "enum": [s.value for s in RegistrationSource]},
             "sessions": {

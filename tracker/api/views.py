@@ -20,16 +20,16 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
+from tracker.api.answers import answer_of, checkin_answer
 from tracker.api.openapi import openapi_document
 from tracker.auth import login_manager
 from tracker.auth.access import DOOR
 from tracker.auth.services import live_token_user, token_lookup_hash, user_for_token
 from tracker.checkin import services
-from tracker.db import get_db
+from tracker.db import get_db, keep_writes_on_refusal
 from tracker.errors import DomainError, NotFound, error_code, exception_headers, json_error
 from tracker.events.services import SLUG_RE, assigned, get_event_and_assignment
 from tracker.i18n import lazy_gettext as _l
@@ -47,7 +47,6 @@ NONCE_LENGTH = 64
 QUERY_LENGTH = 200
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-RETRIES = 3  # a check-in that meets a concurrent undo is tried again
 CHECKIN_FIELDS = frozenset({"code", "registration", "session", "door", "nonce", "registered_only"})
 
 
@@ -276,18 +275,19 @@ def _json_object() -> dict[str, Any]:
 # --- endpoints ---------------------------------------------------------------------------
 
 
-def _outcome_response(outcome: services.Outcome) -> Response:
-    """A check-in or undo result. Refused attempts are answered with a 4xx status but
-    are results, not failures: commit now so that the scan log keeps them (and their
-    nonce), since the request otherwise rolls back on any status of 400 or more."""
-    get_db().commit()
-    response = jsonify(outcome.payload)
-    response.status_code = outcome.status_code
+def _outcome_response(outcome: services.CheckInResult) -> Response:
+    """A check-in or undo result, as the scan log keeps it. Refused attempts are
+    answered with a 4xx status but are results, not failures: their views keep what
+    they wrote (`keep_writes_on_refusal`)."""
+    answer = answer_of(outcome)
+    response = jsonify(answer.body)
+    response.status_code = answer.status
     return response
 
 
 @bp.post("/events/<slug>/checkins")
 @_door_roles
+@keep_writes_on_refusal
 def check_in(slug: str) -> Response:
     event, user = _event(slug)
     body = _json_object()
@@ -307,30 +307,24 @@ def check_in(slug: str) -> Response:
     session_id = _identifier(body.get("session"), "session")
     nonce = _text(body.get("nonce"), "nonce", NONCE_LENGTH)
     registered_only = _boolean(body.get("registered_only"), "registered_only")
-    for attempt in range(RETRIES):
-        try:
-            outcome = services.check_in(
-                get_db(),
-                event,
-                actor=user,
-                door=door,
-                code=code,
-                registration_id=registration_id,
-                session_id=session_id,
-                nonce=nonce,
-                registered_only=registered_only,
-            )
-            break
-        except IntegrityError:
-            # A check-in undone, or a first attempt with this nonce rolled back, between
-            # two statements of ours: the savepoint is gone, the transaction is fine.
-            if attempt == RETRIES - 1:
-                raise
+    outcome = services.check_in(
+        get_db(),
+        event,
+        actor=user,
+        door=door,
+        code=code,
+        registration_id=registration_id,
+        session_id=session_id,
+        nonce=nonce,
+        registered_only=registered_only,
+        answer=checkin_answer,
+    )
     return _outcome_response(outcome)
 
 
 @bp.delete("/events/<slug>/checkins/<path:code>")
 @_door_roles
+@keep_writes_on_refusal
 def undo_check_in(slug: str, code: str) -> Response:
     event, user = _event(slug)
     code = _text(code, "code", CODE_LENGTH, required=True) or ""
@@ -341,6 +335,7 @@ def undo_check_in(slug: str, code: str) -> Response:
         door=_text(request.args.get("door"), "door", DOOR_LENGTH) or "",
         code=code,
         session_id=_query_integer("session", 1, MAX_ID),
+        answer=checkin_answer,
     )
     return _outcome_response(outcome)
 

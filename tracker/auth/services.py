@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from tracker.audit import diff, record
+from tracker.audit import AuditAction, diff, record
 from tracker.db import utcnow
 from tracker.errors import DomainError, NotFound
 from tracker.i18n import lazy_gettext as _l
@@ -263,7 +263,7 @@ def add_user(
     record(
         db,
         actor=actor,
-        action="user.created",
+        action=AuditAction.USER_CREATED,
         changes={**_account(user), "role": role.value, "events": _slugs(user.events)},
     )
     return user
@@ -304,7 +304,7 @@ def update_user(
     user.role = role
     user.events = list(events)
     db.flush()
-    record(db, actor=actor, action="user.updated", changes={**_account(user), **changes})
+    record(db, actor=actor, action=AuditAction.USER_UPDATED, changes={**_account(user), **changes})
     return changes
 
 
@@ -342,7 +342,7 @@ def set_active(db: DbSession, user: User, active: bool, *, actor: User | None) -
     record(
         db,
         actor=actor,
-        action="user.enabled" if active else "user.disabled",
+        action=AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
         changes={
             **_account(user),
             "active": [not active, active],
@@ -363,7 +363,7 @@ def set_password(db: DbSession, user: User, password: str, *, actor: User | None
     record(
         db,
         actor=actor,
-        action="user.password_changed",
+        action=AuditAction.USER_PASSWORD_CHANGED,
         changes={**_account(user), "tokens_revoked": revoked},
     )
     return revoked
@@ -379,7 +379,10 @@ def issue_token(db: DbSession, user: User, name: str, *, actor: User | None) -> 
         raise DomainError(_l("At most %(max)d characters, please.", max=100), field="name")
     token, record_ = create_token(db, user, name)
     record(
-        db, actor=actor, action="token.created", changes={**_account(user), "name": record_.name}
+        db,
+        actor=actor,
+        action=AuditAction.TOKEN_CREATED,
+        changes={**_account(user), "name": record_.name},
     )
     return token
 
@@ -390,7 +393,7 @@ def withdraw_token(db: DbSession, user: User, name: str, *, actor: User | None) 
     record(
         db,
         actor=actor,
-        action="token.revoked",
+        action=AuditAction.TOKEN_REVOKED,
         changes={**_account(user), "name": name.strip(), "count": count},
     )
     return count

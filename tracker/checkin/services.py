@@ -12,11 +12,17 @@ the request asks for `registered_only`: then the answer is NOT_REGISTERED (nothi
 recorded but the scan log entry), and letting them in anyway is the same request
 without it (a new attempt, with its own nonce). Clients that do not ask keep the
 answers they always had.
+
+The services return a typed result (`CheckInResult`); what the door is answered (JSON,
+HTTP status) is the caller's business, told to the service as `answer` so that the scan
+log keeps it with the attempt (tracker.api.answers).
 """
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,34 +52,37 @@ from tracker.text import fold
 
 _CODE_RE = re.compile(r"[^A-Z2-7]")
 
-OK = "ok"
-ALREADY = "already_checked_in"
-UNKNOWN = "unknown"
-NOT_CONFIRMED = "not_confirmed"
-UNDONE = "undone"
-NOT_CHECKED_IN = "not_checked_in"
-NOT_REGISTERED = "not_registered"
 
-STATUS_CODES = {
-    OK: 201,
-    ALREADY: 409,
-    UNKNOWN: 404,
-    NOT_CONFIRMED: 422,
-    UNDONE: 200,
-    NOT_CHECKED_IN: 404,
-    NOT_REGISTERED: 409,
-}
+class ScanResult(enum.StrEnum):
+    """What a check-in attempt or an undo came to; the value is what the scan log keeps."""
+
+    OK = "ok"
+    ALREADY = "already_checked_in"
+    UNKNOWN = "unknown"
+    NOT_CONFIRMED = "not_confirmed"
+    UNDONE = "undone"
+    NOT_CHECKED_IN = "not_checked_in"
+    NOT_REGISTERED = "not_registered"
+
+
+class UnknownReason(enum.StrEnum):
+    """Why no registration was found for UNKNOWN."""
+
+    UNKNOWN_CODE = "unknown_code"
+    OTHER_EVENT = "other_event"
+
 
 # What each result is called in a log read by people (a registration's history, exports).
 SCAN_LABELS = {
-    "ok": _l("Scan: checked in"),
-    "already_checked_in": _l("Scan: already checked in"),
-    "unknown": _l("Scan: unknown code"),
-    "not_confirmed": _l("Scan: not confirmed"),
-    "undone": _l("Check-in undone"),
-    "not_checked_in": _l("Undo: was not checked in"),
-    "not_registered": _l("Scan: not registered for the session"),
+    ScanResult.OK: _l("Scan: checked in"),
+    ScanResult.ALREADY: _l("Scan: already checked in"),
+    ScanResult.UNKNOWN: _l("Scan: unknown code"),
+    ScanResult.NOT_CONFIRMED: _l("Scan: not confirmed"),
+    ScanResult.UNDONE: _l("Check-in undone"),
+    ScanResult.NOT_CHECKED_IN: _l("Undo: was not checked in"),
+    ScanResult.NOT_REGISTERED: _l("Scan: not registered for the session"),
 }
+RETRIES = 3  # a check-in that meets a concurrent undo is tried again
 
 
 def normalise_code(code: str) -> str:
@@ -82,14 +91,32 @@ def normalise_code(code: str) -> str:
     return _CODE_RE.sub("", code.upper())[:64]
 
 
-@dataclass
-class Outcome:
-    result: str
-    payload: dict[str, Any]
+@dataclass(frozen=True)
+class Answer:
+    """What the door was answered (an HTTP status and a JSON body), as the scan log
+    keeps it: a retried request (the same nonce) is given it back as it was."""
 
-    @property
-    def status_code(self) -> int:
-        return STATUS_CODES[self.result]
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class CheckInResult:
+    """A check-in attempt or an undo: what it came to, and what it is about."""
+
+    result: ScanResult
+    registration: Registration | None = None
+    session: Session | None = None
+    reason: UnknownReason | None = None  # UNKNOWN only
+    existing: CheckIn | None = None  # ALREADY: the check-in found there
+    # What the door was answered; on a retried request, the first answer.
+    answer: Answer | None = None
+    replayed: bool = False
+
+
+# How the caller answers a result (tracker.api.answers.checkin_answer): told to the
+# services so that the scan log keeps the answer with the attempt.
+Answering = Callable[[CheckInResult], Answer]
 
 
 def session_of(event: Event, session_id: int | None) -> Session | None:
@@ -102,7 +129,9 @@ def session_of(event: Event, session_id: int | None) -> Session | None:
 
 
 def describe(registration: Registration) -> dict[str, Any]:
-    """A registration as the door and the API show it."""
+    """A registration as the door and the API show it: only what the door needs (who,
+    from where, their status, sessions and check-ins), what anyone sees on the badge.
+    Never the e-mail address; the job title only if the event prints it on badges."""
     checkins = registration.checkins
     return {
         "id": registration.id,
@@ -110,7 +139,7 @@ def describe(registration: Registration) -> dict[str, Any]:
         "last_name": registration.last_name,
         "organisation": registration.organisation.name,
         "organisation_type": registration.organisation_type.value,
-        "job_title": registration.job_title,
+        "job_title": registration.job_title if registration.event.badge_job_title else None,
         "status": registration.status.value,
         "source": registration.source.value,
         "sessions": [{"id": s.id, "title": s.title} for s in registration.sessions],
@@ -133,15 +162,15 @@ _BY_CODE = (
     .where(Registration.checkin_code == bindparam("code"))
     .options(*_WITH_DOOR_VIEW)
 )
-_BY_NONCE = select(ScanLog.result, ScanLog.response).where(
+_BY_NONCE = select(ScanLog.result, ScanLog.status_code, ScanLog.response).where(
     ScanLog.event_id == bindparam("event_id"), ScanLog.nonce == bindparam("nonce")
 )
 
 
 def _find(
     db: DbSession, event: Event, code: str | None, registration_id: int | None
-) -> tuple[Registration | None, str | None]:
-    """The registration, or None and why ("other_event", None for unknown)."""
+) -> tuple[Registration | None, UnknownReason | None]:
+    """The registration, or None and why."""
     if registration_id is not None:
         found = db.scalars(_BY_ID, {"id": registration_id}).unique().one_or_none()
     elif code:
@@ -149,9 +178,9 @@ def _find(
     else:
         found = None
     if found is None:
-        return None, None
+        return None, UnknownReason.UNKNOWN_CODE
     if found.event_id != event.id:
-        return None, "other_event"
+        return None, UnknownReason.OTHER_EVENT
     return found, None
 
 
@@ -166,56 +195,70 @@ def check_in(
     session_id: int | None = None,
     nonce: str | None = None,
     registered_only: bool = False,
+    answer: Answering | None = None,
     now: datetime | None = None,
-) -> Outcome:
+) -> CheckInResult:
     """Check a person in at the entrance, or in `session_id`. With `registered_only`, a
     person not registered for that session is not checked in: NOT_REGISTERED (unless
-    already checked in there, which is ALREADY as always)."""
+    already checked in there, which is ALREADY as always). A check-in undone by another
+    request between two statements of this one is tried again (RETRIES times)."""
     now = now or utcnow()
     door = (door or "").strip()[:100] or "?"
     nonce = (nonce or "").strip()[:64] or None
+    session = session_of(event, session_id)
+    for attempt in range(RETRIES):
+        try:
+            return _check_in(
+                db, event, actor, door, code, registration_id, session, nonce,
+                registered_only, answer, now,
+            )  # fmt: skip
+        except IntegrityError:
+            # A check-in undone, or a first attempt with this nonce rolled back, between
+            # two statements of ours: nothing of this attempt is left, try again.
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_in(
+    db: DbSession,
+    event: Event,
+    actor: User | None,
+    door: str,
+    code: str | None,
+    registration_id: int | None,
+    session: Session | None,
+    nonce: str | None,
+    registered_only: bool,
+    answer: Answering | None,
+    now: datetime,
+) -> CheckInResult:
     # A retried request (its nonce already logged) is not looked for first: that would
     # cost every scan a query. It finds out when its scan log entry is refused, and
     # then takes back the check-in it may have made (one undone meanwhile).
-    session = session_of(event, session_id)
     scope = session.id if session is not None else ENTRANCE
     registration, reason = _find(db, event, code, registration_id)
 
     if registration is None:
-        outcome = Outcome(UNKNOWN, {"result": UNKNOWN, "reason": reason or "unknown_code"})
+        outcome = CheckInResult(ScanResult.UNKNOWN, session=session, reason=reason)
     elif registration.status != RegistrationStatus.CONFIRMED:
-        outcome = Outcome(
-            NOT_CONFIRMED,
-            {
-                "result": NOT_CONFIRMED,
-                "status": registration.status.value,
-                "registration": describe(registration),
-            },
-        )
+        outcome = CheckInResult(ScanResult.NOT_CONFIRMED, registration, session)
     elif registered_only and session is not None and _not_registered(registration, session):
-        outcome = Outcome(
-            NOT_REGISTERED,
-            {
-                "result": NOT_REGISTERED,
-                "session": {"id": session.id, "title": session.title},
-                "registration": describe(registration),
-            },
-        )
+        outcome = CheckInResult(ScanResult.NOT_REGISTERED, registration, session)
     else:
         outcome = _insert(db, event, registration, session, scope, door, actor, now)
     logged = _log(
         db,
         event,
         outcome,
-        registration=registration,
-        session=session,
         code=code,
         door=door,
         actor=actor,
         nonce=nonce,
+        answer=answer,
         now=now,
     )
-    if logged is not outcome and outcome.result == OK:
+    if logged is not outcome and outcome.result == ScanResult.OK and registration is not None:
         _take_back(db, registration, scope)  # a retry: the first answer stands
     return logged
 
@@ -246,7 +289,7 @@ def _insert(
     door: str,
     actor: User | None,
     now: datetime,
-) -> Outcome:
+) -> CheckInResult:
     values = {
         "event_id": event.id,
         "registration_id": registration.id,
@@ -264,7 +307,7 @@ def _insert(
         make_transient_to_detached(checkin)
         db.add(checkin)
         set_committed_value(registration, "checkins", [*registration.checkins, checkin])
-        return Outcome(OK, {"result": OK, "registration": describe(registration)})
+        return CheckInResult(ScanResult.OK, registration, session)
     existing = db.scalar(
         select(CheckIn).where(CheckIn.registration_id == registration.id, CheckIn.scope == scope)
     )
@@ -272,38 +315,37 @@ def _insert(
         raise IntegrityError("check-in", None, Exception("checked in and undone meanwhile"))
     checkins = [c for c in registration.checkins if c.scope != scope] + [existing]
     set_committed_value(registration, "checkins", checkins)
-    return Outcome(
-        ALREADY,
-        {
-            "result": ALREADY,
-            "checked_in_at": existing.checked_in_at.isoformat(),
-            "door": existing.door,
-            "by": existing.user.email if existing.user else None,
-            "registration": describe(registration),
-        },
-    )
+    return CheckInResult(ScanResult.ALREADY, registration, session, existing=existing)
 
 
-def _replay(db: DbSession, event: Event, nonce: str) -> Outcome | None:
+def _replay(db: DbSession, event: Event, nonce: str) -> CheckInResult | None:
     logged = db.execute(_BY_NONCE, {"event_id": event.id, "nonce": nonce}).first()
     if logged is None or logged.response is None:
         return None
-    return Outcome(logged.result, logged.response)
+    return CheckInResult(
+        ScanResult(logged.result),
+        answer=Answer(logged.status_code, logged.response),
+        replayed=True,
+    )
 
 
 def _log(
     db: DbSession,
     event: Event,
-    outcome: Outcome,
+    outcome: CheckInResult,
     *,
-    registration: Registration | None,
-    session: Session | None,
     code: str | None,
     door: str,
     actor: User | None,
     nonce: str | None,
+    answer: Answering | None,
     now: datetime,
-) -> Outcome:
+) -> CheckInResult:
+    """Write the attempt, and the answer given, to the scan log; a nonce already logged
+    gives back the first result and its answer instead."""
+    if answer is not None:
+        outcome.answer = answer(outcome)
+    registration, session = outcome.registration, outcome.session
     entry = {
         "event_id": event.id,
         "at": now,
@@ -313,10 +355,10 @@ def _log(
         "session_id": session.id if session else None,
         "session_title": session.title if session else None,
         "code": (code or None) and code[:64],
-        "result": outcome.result,
+        "result": outcome.result.value,
         "nonce": nonce,
-        "status_code": outcome.status_code,
-        "response": outcome.payload,
+        "status_code": outcome.answer.status if outcome.answer else None,
+        "response": outcome.answer.body if outcome.answer else None,
     }
     if insert_or_ignore(db, ScanLog.__table__, entry) is not None:
         return outcome
@@ -336,15 +378,16 @@ def undo_check_in(
     code: str | None = None,
     registration_id: int | None = None,
     session_id: int | None = None,
+    answer: Answering | None = None,
     now: datetime | None = None,
-) -> Outcome:
+) -> CheckInResult:
     now = now or utcnow()
     door = (door or "").strip()[:100] or "?"
     session = session_of(event, session_id)
     scope = session.id if session is not None else ENTRANCE
     registration, reason = _find(db, event, code, registration_id)
     if registration is None:
-        outcome = Outcome(UNKNOWN, {"result": UNKNOWN, "reason": reason or "unknown_code"})
+        outcome = CheckInResult(ScanResult.UNKNOWN, session=session, reason=reason)
     else:
         removed = db.execute(
             delete(CheckIn).where(
@@ -353,18 +396,17 @@ def undo_check_in(
         ).rowcount
         kept = [c for c in registration.checkins if c.scope != scope]
         set_committed_value(registration, "checkins", kept)
-        result = UNDONE if removed else NOT_CHECKED_IN
-        outcome = Outcome(result, {"result": result, "registration": describe(registration)})
+        result = ScanResult.UNDONE if removed else ScanResult.NOT_CHECKED_IN
+        outcome = CheckInResult(result, registration, session)
     return _log(
         db,
         event,
         outcome,
-        registration=registration,
-        session=session,
         code=code,
         door=door,
         actor=actor,
         nonce=None,
+        answer=answer,
         now=now,
     )
 

@@ -66,7 +66,7 @@ class WalkInData:
 @dataclass
 class WalkIn:
     registration: Registration
-    checkin: checkin.Outcome
+    checkin: checkin.CheckInResult
     over_capacity: bool
     replayed: bool = False  # the answer to an earlier request with the same nonce
 
@@ -90,9 +90,11 @@ def _replayed(db: DbSession, event: Event, nonce: str | None) -> WalkIn | None:
     registration = db.get(Registration, logged.registration_id)
     if registration is None:
         return None
-    return WalkIn(
-        registration, checkin.Outcome(logged.result, logged.response), False, replayed=True
+    answer = checkin.Answer(logged.status_code or 0, logged.response)
+    result = checkin.CheckInResult(
+        checkin.ScanResult(logged.result), registration, answer=answer, replayed=True
     )
+    return WalkIn(registration, result, False, replayed=True)
 
 
 def _why_full(
@@ -113,6 +115,7 @@ def register_walk_in(
     session_id: int | None = None,
     override: bool = False,
     nonce: str | None = None,
+    answer: checkin.Answering | None = None,
     now: datetime | None = None,
 ) -> WalkIn:
     """Register a person at the door and check them in (at the entrance, or in the
@@ -120,7 +123,8 @@ def register_walk_in(
 
     Raises EventFull when there is no room and `override` is false, AlreadyRegistered
     when the address is already registered (find that person instead), InvalidChoice
-    for a session of another event or a name too long for its key."""
+    for a session of another event or a name too long for its key. The check-in's
+    `answer` is kept in the scan log, as for every check-in (tracker.checkin.services)."""
     now = now or utcnow()
     nonce = (nonce or "").strip()[:64] or None
     replay = _replayed(db, event, nonce)
@@ -173,7 +177,7 @@ def register_walk_in(
     audit.record(
         db,
         actor=actor,
-        action="walk_in",
+        action=audit.AuditAction.WALK_IN,
         event=event,
         registration=registration,
         changes={
@@ -194,6 +198,7 @@ def register_walk_in(
         registration_id=registration.id,
         session_id=session.id if session is not None else None,
         nonce=nonce,
+        answer=answer,
         now=now,
     )
     return WalkIn(registration, outcome, over_capacity)

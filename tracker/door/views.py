@@ -23,13 +23,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from tracker.api.answers import answer_of, checkin_answer
 from tracker.auth.access import DOOR, check, event_for, require
 from tracker.checkin import services as checkin
-from tracker.db import get_db
+from tracker.db import get_db, keep_writes_on_refusal
 from tracker.door import services
 from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
-from tracker.models import Event, OrganisationType, Registration
+from tracker.models import Event, OrganisationType
 from tracker.registration import notify
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.services import suggest_organisations
@@ -81,7 +82,6 @@ def _messages() -> dict[str, str]:
         "scope_session": _("Session: %(title)s", title="{title}"),
         "not_in_session": _("Not registered for this session"),
         "not_in_session_detail": _("Let them in anyway if there is room."),
-        "no_email": _("no e-mail"),
         "over_capacity": _("Registered over capacity"),
         "camera_insecure": _(
             "The camera needs a secure (HTTPS) connection. Use the search or a scanner."
@@ -130,12 +130,6 @@ def door(slug: str) -> Response:
     return _page(event, WalkInForm())
 
 
-def _describe(registration: Registration) -> dict[str, Any]:
-    described = checkin.describe(registration)
-    described["email"] = registration.email if services.has_email(registration) else None
-    return described
-
-
 def _errors(form: WalkInForm) -> dict[str, list[str]]:
     return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
 
@@ -180,6 +174,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
             session_id=form.session.data or None,
             override=bool(form.override.data),
             nonce=form.nonce.data or None,
+            answer=checkin_answer,
         )
     except AlreadyRegistered as e:
         message = _("This e-mail address is already registered: check this person in instead.")
@@ -189,7 +184,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
                 "already_registered",
                 message,
                 {"email": [message]},
-                registration=_describe(e.registration),
+                registration=checkin.describe(e.registration),
             )
         form.email.errors = [message]
         return _page(event, form, 409)
@@ -208,10 +203,10 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
         notify.send_confirmation(db, registration)  # their private link and QR code
     if wants_json:
         body = {
-            **done.checkin.payload,
+            **answer_of(done.checkin).body,
             "walk_in": True,
             "over_capacity": done.over_capacity,
-            "registration": _describe(registration),
+            "registration": checkin.describe(registration),
         }
         return jsonify(body), 201
     flash(
@@ -232,6 +227,7 @@ def _form_id(name: str) -> int | None:
 
 @bp.route("/events/<slug>/door/undo", methods=["POST"])
 @require(DOOR)
+@keep_writes_on_refusal
 def undo(slug: str) -> tuple[Response, int]:
     """Undo a check-in made from the search, whose badge code the screen never saw
     (the API's DELETE .../checkins/{code} takes a code; the search does not give it).
@@ -254,8 +250,9 @@ def undo(slug: str) -> tuple[Response, int]:
             door=form.door.data or "",
             registration_id=registration_id,
             session_id=_form_id("session"),
+            answer=checkin_answer,
         )
     except DomainError as e:
         return _json_error(e.status, e.code, e.message, {e.field or "form": [str(e.message)]})
-    get_db().commit()  # a refusal is a result too: the scan log keeps it
-    return jsonify(outcome.payload), outcome.status_code
+    answer = answer_of(outcome)  # a refusal is a result too: the scan log keeps it
+    return jsonify(answer.body), answer.status

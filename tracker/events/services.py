@@ -14,6 +14,7 @@ from sqlalchemy import Exists, bindparam, exists, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
+from tracker import audit
 from tracker.audit import diff
 from tracker.db import utcnow
 from tracker.errors import DomainError, NotFound
@@ -62,6 +63,7 @@ class EventSpec:
     edit_deadline: datetime | None = None
     sessions: list[SessionSpec] = field(default_factory=list)
     visibility: str = Visibility.PUBLIC.value  # draft, unlisted or public
+    badge_job_title: bool = True  # badges print the job title (and the door shows it)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -154,9 +156,14 @@ def _settings(spec: EventSpec, opens: datetime) -> _Settings:
     return _Settings(ends_at, opens, closes, edit_deadline)
 
 
-def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None) -> Event:
-    """Create an event and its sessions. Registration opens now and closes at the start
-    unless told otherwise; changes are allowed until registration closes."""
+def create_event(
+    db: DbSession, spec: EventSpec, *, actor: User | None = None, now: datetime | None = None
+) -> Event:
+    """Create an event and its sessions, for every path that creates one (the organiser
+    screens, the command line, the demo), and write the audit entry. Registration opens
+    now and closes at the start unless told otherwise; changes are allowed until
+    registration closes. The account that creates it (none from the command line) is
+    one of the accounts that manage it."""
     now = now or utcnow()
     if not SLUG_RE.match(spec.slug):
         raise DomainError(
@@ -183,6 +190,7 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
         capacity=spec.capacity,
         type_quotas=dict(spec.type_quotas),
         visibility=Visibility(spec.visibility),
+        badge_job_title=spec.badge_job_title,
     )
     for position, s in enumerate(spec.sessions):
         _check_session(event, s)
@@ -190,7 +198,19 @@ def create_event(db: DbSession, spec: EventSpec, *, now: datetime | None = None)
         _apply_session(session, s)
         event.sessions.append(session)
     db.add(event)
+    if actor is not None and event not in actor.events:
+        actor.events.append(event)
     db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action=audit.AuditAction.EVENT_CREATE,
+        event=event,
+        changes={
+            "slug": [None, event.slug],
+            **{k: [None, v] for k, v in event_snapshot(event).items() if v},
+        },
+    )
     return event
 
 
@@ -253,6 +273,7 @@ def event_snapshot(event: Event) -> dict[str, Any]:
         "capacity": event.capacity,
         "type_quotas": dict(sorted((event.type_quotas or {}).items())),
         "visibility": Visibility(event.visibility).value,
+        "badge_job_title": event.badge_job_title,
     }
 
 
@@ -260,13 +281,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list[Any]]:
-    """Change an event's settings (not its slug, not its sessions) and return what
-    changed as {"field": [old, new]}. The same rules and defaults as when the event was
-    created (registration opens when it opened unless told otherwise), and its sessions
-    must still fall within its days. Lowering the capacity below the number of
-    confirmed people takes nobody's place: the caller says so, and promotes from the
-    waitlist (under the event lock) when places were added."""
+def update_event(
+    db: DbSession, event: Event, spec: EventSpec, *, actor: User | None = None
+) -> dict[str, list[Any]]:
+    """Change an event's settings (not its slug, not its sessions), write the audit
+    entry, and return what changed as {"field": [old, new]}. The same rules and
+    defaults as when the event was created (registration opens when it opened unless
+    told otherwise), and its sessions must still fall within its days. Lowering the
+    capacity below the number of confirmed people takes nobody's place: the caller
+    says so, and promotes from the waitlist (under the event lock) when places were
+    added."""
     settings = _settings(spec, spec.registration_opens_at or event.registration_opens_at)
     days = _days(spec.timezone, spec.starts_at, settings.ends_at)
     for s in event.sessions:
@@ -294,8 +318,14 @@ def update_event(db: DbSession, event: Event, spec: EventSpec) -> dict[str, list
     event.capacity = spec.capacity
     event.type_quotas = dict(spec.type_quotas)
     event.visibility = Visibility(spec.visibility)
+    event.badge_job_title = spec.badge_job_title
     db.flush()
-    return diff(before, event_snapshot(event))
+    changes = diff(before, event_snapshot(event))
+    if changes:
+        audit.record(
+            db, actor=actor, action=audit.AuditAction.EVENT_UPDATE, event=event, changes=changes
+        )
+    return changes
 
 
 def spec_of(event: Event) -> EventSpec:
@@ -315,6 +345,7 @@ def spec_of(event: Event) -> EventSpec:
         registration_closes_at=event.registration_closes_at,
         edit_deadline=event.edit_deadline,
         visibility=Visibility(event.visibility).value,
+        badge_job_title=event.badge_job_title,
     )
 
 

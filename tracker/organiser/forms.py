@@ -225,6 +225,16 @@ class EventForm(FlaskForm):
         default=Visibility.PUBLIC.value,
     )
 
+    # As the visibility: left out of a form sent, the event keeps what it had.
+    badge_job_title = RadioField(
+        _l("Job title on badges"),
+        choices=[
+            SelectChoice("yes", _l("Printed on badges, and shown at the door")),
+            SelectChoice("no", _l("Not printed, and not shown at the door")),
+        ],
+        default="yes",
+    )
+
     def quota_fields(self) -> list[Field]:
         return [getattr(self, f"quota_{t.value}") for t in OrganisationType]
 

@@ -85,25 +85,6 @@ def managed_events(db: DbSession, user: User) -> list[EventSummary]:
     return list(summaries.values())
 
 
-def create_event(db: DbSession, spec: events.EventSpec, *, actor: User) -> Event:
-    """A new event; its creator is one of the accounts that manage it."""
-    event = events.create_event(db, spec)
-    if event not in actor.events:
-        actor.events.append(event)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        action="event.create",
-        event=event,
-        changes={
-            "slug": [None, event.slug],
-            **{k: [None, v] for k, v in events.event_snapshot(event).items() if v},
-        },
-    )
-    return event
-
-
 @dataclass
 class EventSaved:
     changes: dict[str, list[Any]]
@@ -119,15 +100,13 @@ def save_event(
     confirm people from the waitlist; fewer places than people confirmed takes
     nobody's place (the result says so)."""
     event = registrations.lock_event(db, event)
-    changes = events.update_event(db, event, spec)
-    if changes:
-        audit.record(db, actor=actor, action="event.update", event=event, changes=changes)
+    changes = events.update_event(db, event, spec, actor=actor)
     promoted = registrations.promote_waitlisted(db, event)
     for registration in promoted:
         audit.record(
             db,
             actor=actor,
-            action="registration.promote",
+            action=audit.AuditAction.REGISTRATION_PROMOTE,
             registration=registration,
             changes={"status": ["waitlisted", "confirmed"]},
         )
@@ -186,7 +165,7 @@ def add_session(
     audit.record(
         db,
         actor=actor,
-        action="session.create",
+        action=audit.AuditAction.SESSION_CREATE,
         event=event,
         changes={
             "session": session.id,
@@ -205,7 +184,7 @@ def save_session(
         audit.record(
             db,
             actor=actor,
-            action="session.update",
+            action=audit.AuditAction.SESSION_UPDATE,
             event=session.event,
             changes={"session": session.id, **changes},
         )
@@ -220,7 +199,7 @@ def move_session(db: DbSession, session: Session, offset: int, *, actor: User | 
         audit.record(
             db,
             actor=actor,
-            action="session.move",
+            action=audit.AuditAction.SESSION_MOVE,
             event=event,
             changes={"order": [before, [s.title for s in event.sessions]]},
         )
@@ -235,7 +214,7 @@ def delete_session(db: DbSession, session: Session, *, actor: User | None) -> No
     audit.record(
         db,
         actor=actor,
-        action="session.delete",
+        action=audit.AuditAction.SESSION_DELETE,
         event=event,
         changes={"session": session_id, **{k: [v, None] for k, v in snapshot.items() if v}},
     )
@@ -249,7 +228,9 @@ def resend_email(db: DbSession, registration: Registration, *, actor: User | Non
     if registration.status == RegistrationStatus.CANCELLED:
         raise InvalidChoice(_l("A cancelled registration is sent no e-mail."))
     notify.send_confirmation(db, registration)
-    audit.record(db, actor=actor, action="registration.resend", registration=registration)
+    audit.record(
+        db, actor=actor, action=audit.AuditAction.REGISTRATION_RESEND, registration=registration
+    )
 
 
 def get_registration(db: DbSession, event: Event, registration_id: int) -> Registration:

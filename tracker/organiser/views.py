@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session as DbSession
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
 
+from tracker import audit
 from tracker.auth.access import MANAGE, event_for, require
 from tracker.auth.views import safe_next
 from tracker.checkin.services import SCAN_LABELS
@@ -91,17 +94,6 @@ TIME_ZONES = (
     "UTC",
 )
 
-ACTION_LABELS = {
-    "registration.add": _l("Registered by an organiser"),
-    "registration.update": _l("Changed"),
-    "registration.cancel": _l("Cancelled"),
-    "registration.restore": _l("Restored"),
-    "registration.confirm": _l("Moved to confirmed"),
-    "registration.waitlist": _l("Moved to the waitlist"),
-    "registration.promote": _l("Confirmed from the waitlist"),
-    "registration.resend": _l("E-mail sent again"),
-    "checkin": _l("Check-in recorded"),
-}
 FIELD_LABELS = {
     "first_name": _l("First name"),
     "last_name": _l("Last name"),
@@ -179,6 +171,7 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
     form.edit_deadline.data = _local(event.edit_deadline, tz)
     form.capacity.data = event.capacity
     form.visibility.data = Visibility(event.visibility).value
+    form.badge_job_title.data = "yes" if event.badge_job_title else "no"
     for t in OrganisationType:
         getattr(form, f"quota_{t.value}").data = (event.type_quotas or {}).get(t.value)
 
@@ -221,6 +214,7 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
         capacity=form.capacity.data,
         type_quotas=form.quotas(),
         visibility=form.visibility.data,
+        badge_job_title=form.badge_job_title.data != "no",
     )
 
 
@@ -236,7 +230,7 @@ def new_event() -> BaseResponse | tuple[str, int]:
         if form.validate_on_submit():
             db = get_db()
             try:
-                event = services.create_event(db, _event_spec(form, form.slug.data), actor=_actor())
+                event = events.create_event(db, _event_spec(form, form.slug.data), actor=_actor())
             except DomainError as e:
                 _show_domain_error(form, e)
             else:
@@ -259,7 +253,10 @@ def new_event() -> BaseResponse | tuple[str, int]:
 def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
     event = event_for(slug, MANAGE)
     db = get_db()
-    form = EventForm(visibility=Visibility(event.visibility).value)
+    form = EventForm(
+        visibility=Visibility(event.visibility).value,
+        badge_job_title="yes" if event.badge_job_title else "no",
+    )
     if request.method == "GET":
         _fill_event_form(form, event)
     elif form.validate_on_submit():
@@ -589,7 +586,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         history=services.history(db, item),
         entrance=services.entrance_checkin(item),
         organisations=registrations.suggest_organisations(db),
-        action_labels=ACTION_LABELS,
+        action_label=audit.action_label,
         scan_labels=SCAN_LABELS,
         field_labels=FIELD_LABELS,
         **_common(),
@@ -615,37 +612,39 @@ def _flash_promoted(promoted: list[Registration]) -> None:
         )
 
 
-def _registration_action(slug: str, registration_id: int) -> tuple[Event, Registration]:
+def _registration_action(
+    slug: str, registration_id: int, act: Callable[[DbSession, Registration], None]
+) -> BaseResponse:
+    """A button on a registration's page: `act` calls the service and says what was
+    done; a refusal is its message. Back to the registration's page either way."""
     event = event_for(slug, MANAGE)
-    return event, services.get_registration(get_db(), event, registration_id)
+    db = get_db()
+    item = services.get_registration(db, event, registration_id)
+    try:
+        act(db, item)
+    except DomainError as e:
+        flash(str(e.message), "error")
+    return _back_to(item)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/cancel", methods=["POST"])
 @require(MANAGE)
 def cancel_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    db = get_db()
-    try:
+    def cancel(db: DbSession, item: Registration) -> None:
         promoted = registrations.cancel_by_organiser(db, item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
         notify.send_cancelled(db, item)
         notify.send_promoted(db, promoted)
         flash(_("The registration has been cancelled."), "success")
         _flash_promoted(promoted)
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, cancel)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/restore", methods=["POST"])
 @require(MANAGE)
 def restore_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    try:
-        registrations.restore_registration(get_db(), item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
+    def restore(db: DbSession, item: Registration) -> None:
+        registrations.restore_registration(db, item, actor=_actor())
         if item.status == registrations.CONFIRMED:
             flash(_("The registration has been restored: confirmed."), "success")
         else:
@@ -653,53 +652,42 @@ def restore_registration(slug: str, registration_id: int) -> BaseResponse:
                 _("The registration has been restored, on the waitlist: the event is full."),
                 "warning",
             )
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, restore)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/confirm", methods=["POST"])
 @require(MANAGE)
 def confirm_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    db = get_db()
-    try:
-        registrations.confirm_registration(
-            db, item, actor=_actor(), override=request.form.get("override") in {"y", "1", "on"}
-        )
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
+    def confirm(db: DbSession, item: Registration) -> None:
+        override = request.form.get("override") in {"y", "1", "on"}
+        registrations.confirm_registration(db, item, actor=_actor(), override=override)
         notify.send_promoted(db, [item])
         flash(_("The registration is confirmed, and the person has been e-mailed."), "success")
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, confirm)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/waitlist", methods=["POST"])
 @require(MANAGE)
 def waitlist_registration(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    db = get_db()
-    try:
+    def waitlist(db: DbSession, item: Registration) -> None:
         promoted = registrations.waitlist_registration(db, item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
         notify.send_promoted(db, promoted)
         flash(_("The registration has been moved to the end of the waitlist."), "success")
         _flash_promoted(promoted)
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, waitlist)
 
 
 @bp.route("/events/<slug>/registrations/<int:registration_id>/resend", methods=["POST"])
 @require(MANAGE)
 def resend_email(slug: str, registration_id: int) -> BaseResponse:
-    _event, item = _registration_action(slug, registration_id)
-    try:
-        services.resend_email(get_db(), item, actor=_actor())
-    except DomainError as e:
-        flash(str(e.message), "error")
-    else:
+    def resend(db: DbSession, item: Registration) -> None:
+        services.resend_email(db, item, actor=_actor())
         flash(_("The e-mail has been sent again to %(email)s.", email=item.email), "success")
-    return _back_to(item)
+
+    return _registration_action(slug, registration_id, resend)
 
 
 # --- import -------------------------------------------------------------------------------

@@ -644,7 +644,7 @@ def import_file(
             audit.record(
                 db,
                 actor=actor,
-                action="event.import",
+                action=audit.AuditAction.EVENT_IMPORT,
                 event=event,
                 changes={"file": _shown(filename, 200), **report.counts()},
             )

@@ -566,7 +566,7 @@ def _record_promotions(db: DbSession, promoted: list[Registration], actor: User 
         audit.record(
             db,
             actor=actor,
-            action="registration.promote",
+            action=audit.AuditAction.REGISTRATION_PROMOTE,
             registration=registration,
             changes={"status": [WAITLISTED.value, CONFIRMED.value]},
         )
@@ -631,7 +631,7 @@ def add_registration(
     audit.record(
         db,
         actor=actor,
-        action="registration.add",
+        action=audit.AuditAction.REGISTRATION_ADD,
         registration=registration,
         changes={
             "source": source.value,
@@ -676,7 +676,7 @@ def edit_registration(
         audit.record(
             db,
             actor=actor,
-            action="registration.update",
+            action=audit.AuditAction.REGISTRATION_UPDATE,
             registration=registration,
             changes=changes,
         )
@@ -700,7 +700,7 @@ def cancel_by_organiser(
     audit.record(
         db,
         actor=actor,
-        action="registration.cancel",
+        action=audit.AuditAction.REGISTRATION_CANCEL,
         registration=registration,
         changes={"status": [before, CANCELLED.value]},
     )
@@ -739,7 +739,7 @@ def restore_registration(
     audit.record(
         db,
         actor=actor,
-        action="registration.restore",
+        action=audit.AuditAction.REGISTRATION_RESTORE,
         registration=registration,
         changes=audit.diff(before, registration_snapshot(registration)),
     )
@@ -767,7 +767,11 @@ def confirm_registration(
     if override:
         changes["override"] = True
     audit.record(
-        db, actor=actor, action="registration.confirm", registration=registration, changes=changes
+        db,
+        actor=actor,
+        action=audit.AuditAction.REGISTRATION_CONFIRM,
+        registration=registration,
+        changes=changes,
     )
     return registration
 
@@ -787,7 +791,7 @@ def waitlist_registration(
     audit.record(
         db,
         actor=actor,
-        action="registration.waitlist",
+        action=audit.AuditAction.REGISTRATION_WAITLIST,
         registration=registration,
         changes={"status": [CONFIRMED.value, WAITLISTED.value]},
     )

@@ -377,7 +377,7 @@
           name: personName(r),
           org: orgLine(r),
           detail: [
-            extra && extra.walkIn ? M.walk_in_registered + " · " + (r.email || M.no_email) : "",
+            extra && extra.walkIn ? M.walk_in_registered : "",
             extra && extra.overCapacity ? M.over_capacity : "",
             notInSession(r) ? M.not_in_session : "",
           ],
