@@ -254,6 +254,7 @@ def test_checkin_log_keeps_refused_and_undone_scans(db, event):
         "Name",
         "Code typed",
         "Session",
+        "Scanned on the device",
     ]
     assert [r["Time"] for r in rows] == sorted(r["Time"] for r in rows)
     refused = [r for r in rows if r["Code typed"] == "NOSUCHCODE"]
@@ -267,6 +268,7 @@ def test_checkin_log_keeps_refused_and_undone_scans(db, event):
             "Name": "",
             "Code typed": "NOSUCHCODE",
             "Session": "Entrance",
+            "Scanned on the device": "",
         }
     ]
     undone = [r for r in rows if r["Result"] == "Check-in undone"]

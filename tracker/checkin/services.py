@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tracker.checkin import conflicts
 from tracker.db import insert_or_ignore, utcnow
 from tracker.errors import InvalidChoice
 from tracker.i18n import lazy_gettext as _l
@@ -166,11 +167,15 @@ def check_in(
     session_id: int | None = None,
     nonce: str | None = None,
     registered_only: bool = False,
+    scanned_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Outcome:
     """Check a person in at the entrance, or in `session_id`. With `registered_only`, a
     person not registered for that session is not checked in: NOT_REGISTERED (unless
-    already checked in there, which is ALREADY as always)."""
+    already checked in there, which is ALREADY as always). `scanned_at`, the device's
+    time of a scan sent after a network cut, is the check-in's time; met with another
+    check-in, the first by time stands and the other is recorded as a duplicate
+    (tracker.checkin.conflicts)."""
     now = now or utcnow()
     door = (door or "").strip()[:100] or "?"
     nonce = (nonce or "").strip()[:64] or None
@@ -180,6 +185,7 @@ def check_in(
     session = session_of(event, session_id)
     scope = session.id if session is not None else ENTRANCE
     registration, reason = _find(db, event, code, registration_id)
+    duplicate = None
 
     if registration is None:
         outcome = Outcome(UNKNOWN, {"result": UNKNOWN, "reason": reason or "unknown_code"})
@@ -202,7 +208,9 @@ def check_in(
             },
         )
     else:
-        outcome = _insert(db, event, registration, session, scope, door, actor, now)
+        outcome, duplicate = _insert(
+            db, event, registration, session, scope, door, actor, now, scanned_at
+        )
     logged = _log(
         db,
         event,
@@ -214,9 +222,12 @@ def check_in(
         actor=actor,
         nonce=nonce,
         now=now,
+        scanned_at=scanned_at,
     )
     if logged is not outcome and outcome.result == OK:
         _take_back(db, registration, scope)  # a retry: the first answer stands
+    elif duplicate is not None and logged is outcome:
+        conflicts.record(db, duplicate)
     return logged
 
 
@@ -246,13 +257,15 @@ def _insert(
     door: str,
     actor: User | None,
     now: datetime,
-) -> Outcome:
+    scanned_at: datetime | None = None,
+) -> tuple[Outcome, conflicts.Duplicate | None]:
     values = {
         "event_id": event.id,
         "registration_id": registration.id,
         "session_id": session.id if session else None,
         "scope": scope,
-        "checked_in_at": now,
+        "checked_in_at": scanned_at or now,
+        "recorded_at": now,
         "door": door,
         "user_id": actor.id if actor else None,
     }
@@ -264,14 +277,23 @@ def _insert(
         make_transient_to_detached(checkin)
         db.add(checkin)
         set_committed_value(registration, "checkins", [*registration.checkins, checkin])
-        return Outcome(OK, {"result": OK, "registration": describe(registration)})
+        return Outcome(OK, {"result": OK, "registration": describe(registration)}), None
     existing = db.scalar(
         select(CheckIn).where(CheckIn.registration_id == registration.id, CheckIn.scope == scope)
     )
     if existing is None:  # undone meanwhile: a rare race, the caller tries again
         raise IntegrityError("check-in", None, Exception("checked in and undone meanwhile"))
+    duplicate = None
+    if scanned_at is not None:
+        duplicate = conflicts.settle(
+            db, event, existing, session, door=door, actor=actor, scanned_at=scanned_at, now=now
+        )
+        if duplicate.incoming_stands:
+            db.refresh(existing)
     checkins = [c for c in registration.checkins if c.scope != scope] + [existing]
     set_committed_value(registration, "checkins", checkins)
+    if duplicate is not None and duplicate.incoming_stands:
+        return Outcome(OK, {"result": OK, "registration": describe(registration)}), duplicate
     return Outcome(
         ALREADY,
         {
@@ -281,7 +303,7 @@ def _insert(
             "by": existing.user.email if existing.user else None,
             "registration": describe(registration),
         },
-    )
+    ), duplicate
 
 
 def _replay(db: DbSession, event: Event, nonce: str) -> Outcome | None:
@@ -303,6 +325,7 @@ def _log(
     actor: User | None,
     nonce: str | None,
     now: datetime,
+    scanned_at: datetime | None = None,
 ) -> Outcome:
     entry = {
         "event_id": event.id,
@@ -317,6 +340,7 @@ def _log(
         "nonce": nonce,
         "status_code": outcome.status_code,
         "response": outcome.payload,
+        "scanned_at": scanned_at,
     }
     if insert_or_ignore(db, ScanLog.__table__, entry) is not None:
         return outcome
