@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import make_event, make_registration
-from tests.test_api import account, bearer, checkins_url, count  # noqa: F401 (a fixture)
+from tests.test_api import bearer, checkins_url, count
+from tracker.auth.services import create_user
 from tracker.checkin import conflicts, services, snapshot
 from tracker.db import utcnow
 from tracker.models import AuditEntry, CheckIn, CheckInConflict, Registration, Role, ScanLog
@@ -30,8 +31,12 @@ def event(db):
 
 
 @pytest.fixture
-def headers(db, event, account):
-    return bearer(db, account(Role.DOOR, [event]))
+def headers(app, db, event):
+    with app.app_context():
+        user = create_user(
+            db, "door-offline@example.org", "a long door password", Role.DOOR, [event]
+        )
+    return bearer(db, user)
 
 
 def test_the_snapshot_holds_what_the_door_shows_and_never_the_code_or_an_address(
@@ -96,7 +101,7 @@ def test_a_delta_holds_only_who_changed_cancellations_and_newcomers_included(
 
 
 def test_a_cursor_not_given_by_the_server_is_refused_and_other_events_are_not_shown(
-    client, db, event, headers, account
+    client, db, event, headers
 ):
     for bad in ("nonsense", "v1.abc", "v1." + "9" * 19, "v1.99999999999999999"):
         response = client.get(snapshot_url(event, bad), headers=headers)

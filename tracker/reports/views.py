@@ -14,10 +14,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from tracker.auth.access import MANAGE, event_for, require
+from tracker.checkin import conflicts
 from tracker.db import get_db, read_only, utcnow
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
-from tracker.checkin import conflicts
 from tracker.reports.exports import EXPORTS, parse_options
 from tracker.reports.services import ORGANISATION_SORTS, default_descending, figures
 
