@@ -63,7 +63,8 @@ test("a scanned code is found by the SHA-256 of the code, as the browser compute
   const index = snap.indexOf(s);
   const h = await sha256Hex("CODE2");
   assert.equal(h, hash("CODE2"));
-  assert.equal(index.byHash.get(h).id, 2);
+  assert.equal(snap.byHash(s, index, h).id, 2);
+  assert.equal(snap.byHash(s, index, hash("NOSUCHCODE")), null);
 });
 
 test("answers from the snapshot use the API's words", () => {
@@ -100,8 +101,9 @@ test("search folds accents and case; not arrived lists confirmed people not chec
     ],
   });
   const index = snap.indexOf(s);
-  assert.deepEqual(snap.search(index, "helene dupre").map((p) => p.id), [1]);
-  assert.deepEqual(snap.search(index, "interieur").map((p) => p.id), [3, 1, 2]);
+  assert.deepEqual(snap.search(s, index, "helene dupre").map((p) => p.id), [1]);
+  assert.deepEqual(snap.search(s, index, "interieur").map((p) => p.id), [3, 1, 2]);
+  assert.deepEqual(snap.search(s, index, "  "), []);
   assert.deepEqual(snap.notArrived(s).map((p) => p.id), [1]);
   assert.deepEqual(snap.notArrived(s, "0", (id) => id === 1), []);
   s = snap.withCheckIn(s, 1, "", "t", "N");

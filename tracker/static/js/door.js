@@ -160,7 +160,7 @@ function start(root) {
   ctx.offline = () => offline.since !== null && ctx.hasSnapshot();
   ctx.hasSnapshot = () => offline.snapshot.cursor !== null;
   ctx.searchSnapshot = (query) =>
-    snap.search(offline.index, query).map((p) => snap.describe(offline.snapshot, p));
+    snap.search(offline.snapshot, offline.index, query).map((p) => snap.describe(offline.snapshot, p));
 
   function hhmm(date) {
     return ctx.view.when(date.toISOString());
@@ -178,6 +178,7 @@ function start(root) {
     syncLine.classList.toggle("is-offline", !!offline.since);
     syncLine.dataset.waiting = String(waiting);
     syncLine.dataset.state = offline.since ? "offline" : "online";
+    syncLine.dataset.synced = offline.lastSync ? "true" : "false";
     paintRefused();
   }
 
@@ -313,7 +314,7 @@ function start(root) {
   async function personFor(target) {
     if (target.registration) return offline.snapshot.people[target.registration] || null;
     const hash = await sha256Hex(target.code);
-    return offline.index.byHash.get(hash) || null;
+    return snap.byHash(offline.snapshot, offline.index, hash);
   }
 
   /* Answer from the snapshot, and queue the check-in when it is one. */
@@ -335,8 +336,8 @@ function start(root) {
       const item = { ...payload, registration: person.id };
       delete item.code;
       const queued = await queue.add(item);
-      setSnapshot(snap.withCheckIn(offline.snapshot, person.id, session, queued.scanned_at, payload.door));
-      save();
+      // In memory only: after a reload the queue itself tells who was let in here.
+      offline.snapshot = snap.withCheckIn(offline.snapshot, person.id, session, queued.scanned_at, payload.door);
     }
     if (seq === ctx.resultSeq) ctx.view.showCheckIn(answer, target, { offline: true });
     return true;
@@ -480,7 +481,7 @@ function start(root) {
     const total = people.length;
     const query = notArrivedFilter.value.trim();
     if (query) {
-      const matching = new Set(snap.search(offline.index, query, total).map((p) => p.id));
+      const matching = new Set(snap.search(offline.snapshot, offline.index, query, total).map((p) => p.id));
       people = people.filter((p) => matching.has(p.id));
     }
     notArrivedCount.textContent = fmt(M.not_arrived_count, { n: total });

@@ -32,24 +32,31 @@ export function merge(snapshot, delta, syncedAt = new Date().toISOString()) {
   };
 }
 
-/* An index for scans and searches, built once per snapshot. */
+/* An index for scans and searches, built once per snapshot from the server: by code
+   hash and by folded name, to ids (a check-in made here changes no name: no new index). */
 export function indexOf(snapshot) {
   const byHash = new Map();
   const keys = [];
   Object.values(snapshot.people).forEach((p) => {
-    if (p.code_sha256) byHash.set(p.code_sha256, p);
-    keys.push([fold(`${p.first_name} ${p.last_name} ${p.organisation || ""}`), p]);
+    if (p.code_sha256) byHash.set(p.code_sha256, p.id);
+    keys.push([fold(`${p.first_name} ${p.last_name} ${p.organisation || ""}`), p.id]);
   });
   return { byHash, keys };
 }
 
+/* The person whose code has this SHA-256, or null. */
+export function byHash(snapshot, index, hash) {
+  const id = index.byHash.get(hash);
+  return id === undefined ? null : snapshot.people[id] || null;
+}
+
 /* People whose name or organisation holds every word typed, at most `limit`, by name. */
-export function search(index, query, limit = 20) {
+export function search(snapshot, index, query, limit = 20) {
   const words = fold(query).split(" ").filter(Boolean).slice(0, 6);
   if (!words.length) return [];
   const found = [];
-  for (const [key, person] of index.keys) {
-    if (words.every((w) => key.includes(w))) found.push(person);
+  for (const [key, id] of index.keys) {
+    if (words.every((w) => key.includes(w)) && snapshot.people[id]) found.push(snapshot.people[id]);
   }
   found.sort(byName);
   return found.slice(0, limit);
