@@ -136,3 +136,50 @@ test("only the fields of a check-in are sent (no field of the queue's own)", asy
   });
   assert.deepEqual(Object.keys(body).sort(), ["door", "nonce", "registered_only", "registration", "scanned_at", "session"]);
 });
+
+test("a few requests are on their way at once, started in the queue's order", async () => {
+  const queue = await new Queue(new MemoryStore(), { now: clock() }).load();
+  for (let i = 1; i <= 10; i += 1) await queue.add({ nonce: `n${i}`, registration: i, door: "D" });
+  const started = [];
+  let open = 0;
+  let most = 0;
+  const report = await queue.drain(
+    async (body) => {
+      started.push(body.nonce);
+      open += 1;
+      most = Math.max(most, open);
+      await new Promise((r) => setTimeout(r, 10 - Number(body.nonce.slice(1)))); // later ones answer sooner
+      open -= 1;
+      return ok;
+    },
+    { window: 3 }
+  );
+  assert.deepEqual(started, ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10"]);
+  assert.equal(most, 3);
+  assert.equal(report.sent, 10);
+  assert.equal(queue.items.length, 0);
+});
+
+test("no answer for one: the ones on their way are still taken, nothing more is sent", async () => {
+  const queue = await new Queue(new MemoryStore(), { now: clock() }).load();
+  for (let i = 1; i <= 8; i += 1) await queue.add({ nonce: `n${i}`, registration: i, door: "D" });
+  const started = [];
+  const report = await queue.drain(
+    async (body) => {
+      started.push(body.nonce);
+      return body.nonce === "n2" ? { status: 0, body: {} } : ok;
+    },
+    { window: 3 }
+  );
+  assert.equal(report.stopped, true);
+  // n4 had started when n1's answer came, before n2's (none) was known.
+  assert.deepEqual(started, ["n1", "n2", "n3", "n4"]);
+  assert.deepEqual(queue.waiting().map((i) => i.nonce), ["n2", "n5", "n6", "n7", "n8"]);
+  // The next drain sends n2 again, with its nonce, then the rest.
+  const again = [];
+  await queue.drain(async (body) => {
+    again.push(body.nonce);
+    return ok;
+  });
+  assert.deepEqual(again, ["n2", "n5", "n6", "n7", "n8"]);
+});

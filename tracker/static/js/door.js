@@ -244,6 +244,7 @@ function start(root) {
 
   async function pull() {
     const since = offline.snapshot.cursor;
+    const started = performance.now();
     const url = `${ctx.api}/door-snapshot${since ? `?since=${encodeURIComponent(since)}` : ""}`;
     let response;
     try {
@@ -273,7 +274,10 @@ function start(root) {
     offline.lastSync = new Date();
     if (delta.full || (delta.people || []).length || (delta.removed || []).length || !since) {
       setSnapshot(snap.merge(offline.snapshot, delta, offline.lastSync.toISOString()));
+      // How long a full pull takes to be searchable, and then kept (benchmarks read it).
+      if (delta.full) performance.measure("tracker-door-snapshot-ready", { start: started });
       await save();
+      if (delta.full) performance.measure("tracker-door-snapshot-kept", { start: started });
     } else {
       offline.snapshot = { ...offline.snapshot, cursor: delta.cursor, syncedAt: offline.lastSync.toISOString() };
     }
