@@ -159,7 +159,7 @@ def browser_figures(port: int, codes: list[str], scans: int, queue: int) -> dict
             page.wait_for_url(f"**/events/{SLUG}/door")
             page.wait_for_selector('#door-sync[data-synced="true"]')
             page.wait_for_function(
-                "performance.getEntriesByName('tracker-door-snapshot-kept').length > 0"
+                "() => performance.getEntriesByName('tracker-door-snapshot-kept').length > 0"
             )
             ready, kept = page.evaluate(
                 """() => ['tracker-door-snapshot-ready', 'tracker-door-snapshot-kept']

@@ -121,9 +121,17 @@ def ready_offline(page: Any, door_name: str) -> None:
     page.locator("#door-name").fill(door_name)
     page.locator("#door-name").press("Enter")
     expect(page.locator("#door-sync")).to_have_attribute("data-synced", "true")
-    page.wait_for_function(
-        "navigator.serviceWorker && navigator.serviceWorker.controller !== null",
-        timeout=20_000,
+    # (evaluated, not polled: the page's Content-Security-Policy forbids eval)
+    assert page.evaluate(
+        """async () => {
+             await navigator.serviceWorker.ready;
+             if (!navigator.serviceWorker.controller) {
+               await new Promise((resolve) => navigator.serviceWorker.addEventListener(
+                 "controllerchange", resolve, { once: true }
+               ));
+             }
+             return true;
+           }"""
     )
 
 
@@ -329,3 +337,50 @@ def test_a_check_in_whose_answer_is_lost_is_sent_again_with_its_nonce_and_counts
     assert len(nonces) == 2 and nonces[0] == nonces[1]
     assert count(live_server, CheckIn.registration_id == person.id) == 1
     assert count(live_server, ScanLog.nonce == nonces[0], model=ScanLog) == 1
+
+
+def test_not_arrived_yet_and_the_badge_printer_work_offline_and_logout_wipes_the_door(
+    browser: Any, live_server: LiveServer, live_event: LiveEvent, crowd: Crowd
+) -> None:
+    person = crowd.others[2]
+    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    try:
+        page = open_door(context, live_server, live_event, crowd.doors[0])
+        ready_offline(page, "Door E")
+        # The badge printer is this device's choice, kept across a reload.
+        page.locator("#door-layout").select_option("cr80")
+        page.reload()
+        expect(page.locator("#door-layout")).to_have_value("cr80")
+        expect(page.locator('.door-badge-form input[name="layout"]')).to_have_value("cr80")
+        expect(page.locator("#door-sync")).to_have_attribute("data-synced", "true")
+
+        context.set_offline(True)
+        expect(page.locator("#door-sync")).to_have_attribute("data-state", "offline")
+        page.locator("#door-not-arrived summary").click()
+        page.locator("#door-not-arrived-filter").fill(person.name.split()[-1])
+        listed = page.locator("#door-not-arrived-list li")
+        expect(listed).to_have_count(1)
+        expect(listed).to_contain_text(person.name)
+        listed.locator("button").click()
+        expect(page.locator("#door-result")).to_have_attribute("data-result", "ok")
+        expect(page.locator("#door-result")).to_have_attribute("data-offline", "true")
+        page.locator("#door-result").click()
+        expect(listed).to_have_count(0)  # arrived now, even before the server knows
+        expect(page.locator("#door-sync")).to_have_attribute("data-waiting", "1")
+
+        context.set_offline(False)
+        expect(page.locator("#door-sync")).to_have_attribute("data-waiting", "0")
+        assert count(live_server, CheckIn.registration_id == person.id) == 1
+
+        # Logging out wipes what the door kept.
+        assert "tracker-door/snapshots" in storage_dump(page)
+        page.locator("form.logout button").click()
+        page.wait_for_url(re.compile(r"/login|/$"))
+        assert page.evaluate(
+            "async () => (await indexedDB.databases()).every((d) => d.name !== 'tracker-door')"
+        )
+        assert page.evaluate(
+            "async () => (await caches.keys()).every((k) => !k.startsWith('tracker-door'))"
+        )
+    finally:
+        context.close()

@@ -342,6 +342,7 @@ function start(root) {
       const queued = await queue.add(item);
       // In memory only: after a reload the queue itself tells who was let in here.
       offline.snapshot = snap.withCheckIn(offline.snapshot, person.id, session, queued.scanned_at, payload.door);
+      renderNotArrived();
     }
     if (seq === ctx.resultSeq) ctx.view.showCheckIn(answer, target, { offline: true });
     return true;
@@ -585,6 +586,11 @@ function start(root) {
       e.preventDefault();
       clearInterval(syncTimer);
       await idb.wipeAll();
+      if (typeof caches !== "undefined") {
+        // The door screen kept for a reload offline: it shows who was logged in.
+        const kept = await caches.keys();
+        await Promise.all(kept.filter((k) => k.startsWith("tracker-door-")).map((k) => caches.delete(k)));
+      }
       form.dataset.wiped = "true";
       form.submit();
     });
