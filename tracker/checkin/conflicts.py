@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
@@ -40,19 +41,17 @@ def settle(
     now: datetime,
 ) -> Duplicate:
     """A check-in scanned at `scanned_at` found `existing` in its place. The earlier
-    stands: `existing` is updated to the incoming one when that was scanned first."""
-    result = db.execute(
-        update(CheckIn)
-        .where(CheckIn.id == existing.id, CheckIn.checked_in_at > scanned_at)
-        .values(
-            checked_in_at=scanned_at,
-            recorded_at=now,
-            door=door,
-            user_id=actor.id if actor else None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    earlier = cast("CursorResult[Any]", result).rowcount
+    stands: `existing` is updated to the incoming one when that was scanned first. The
+    row is read again under a lock (PostgreSQL; SQLite's write transaction already holds
+    the database): another door's check-in may have taken its place meanwhile."""
+    current = db.execute(
+        select(CheckIn.checked_in_at, CheckIn.door, CheckIn.user_id)
+        .where(CheckIn.id == existing.id)
+        .with_for_update()
+    ).one_or_none()
+    if current is None:  # undone meanwhile: a rare race, the caller tries again
+        raise IntegrityError("check-in", None, Exception("checked in and undone meanwhile"))
+    earlier = current.checked_in_at > scanned_at
     base: dict[str, Any] = {
         "event_id": event.id,
         "registration_id": existing.registration_id,
@@ -61,26 +60,28 @@ def settle(
         "scope": existing.scope,
         "recorded_at": now,
     }
+    incoming = {"door": door, "at": scanned_at, "user_id": actor.id if actor else None}
+    there = {"door": current.door, "at": current.checked_in_at, "user_id": current.user_id}
+    kept, duplicate = (incoming, there) if earlier else (there, incoming)
     if earlier:
-        values = {
-            **base,
-            "kept_door": door,
-            "kept_at": scanned_at,
-            "duplicate_door": existing.door,
-            "duplicate_at": existing.checked_in_at,
-            "duplicate_user_id": existing.user_id,
-        }
-        db.expire(existing)
-    else:
-        values = {
-            **base,
-            "kept_door": existing.door,
-            "kept_at": existing.checked_in_at,
-            "duplicate_door": door,
-            "duplicate_at": scanned_at,
-            "duplicate_user_id": actor.id if actor else None,
-        }
-    return Duplicate(values=values, incoming_stands=bool(earlier))
+        db.execute(
+            update(CheckIn)
+            .where(CheckIn.id == existing.id)
+            .values(
+                checked_in_at=scanned_at, recorded_at=now, door=door, user_id=incoming["user_id"]
+            )
+            .execution_options(synchronize_session=False)
+        )
+    db.expire(existing)
+    values = {
+        **base,
+        "kept_door": kept["door"],
+        "kept_at": kept["at"],
+        "duplicate_door": duplicate["door"],
+        "duplicate_at": duplicate["at"],
+        "duplicate_user_id": duplicate["user_id"],
+    }
+    return Duplicate(values=values, incoming_stands=earlier)
 
 
 def record(db: DbSession, duplicate: Duplicate) -> None:

@@ -288,8 +288,7 @@ def _insert(
         duplicate = conflicts.settle(
             db, event, existing, session, door=door, actor=actor, scanned_at=scanned_at, now=now
         )
-        if duplicate.incoming_stands:
-            db.refresh(existing)
+        db.refresh(existing)  # as it is now (another door's may have taken its place)
     checkins = [c for c in registration.checkins if c.scope != scope] + [existing]
     set_committed_value(registration, "checkins", checkins)
     if duplicate is not None and duplicate.incoming_stands:
