@@ -645,6 +645,7 @@ def test_the_openapi_document_lists_the_endpoints(client):
     assert set(document["paths"]) == {
         "/events/{slug}/checkins",
         "/events/{slug}/checkins/{code}",
+        "/events/{slug}/door-snapshot",
         "/events/{slug}/registrations",
         "/events/{slug}/stats",
     }
@@ -724,7 +725,7 @@ def test_the_openapi_document_declares_414_for_every_operation():
 
     document = openapi_document()
     operations = [op for path in document["paths"].values() for op in path.values()]
-    assert len(operations) == 4
+    assert len(operations) == 5
     for operation in operations:
         response = operation["responses"]["414"]
         schema = response["content"]["application/json"]["schema"]
