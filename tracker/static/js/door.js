@@ -383,12 +383,20 @@ function start(root) {
         return;
       }
     }
+    const checkedIn = answer.body && answer.body.result === "ok" && answer.body.registration;
+    if (checkedIn) {
+      // The snapshot knows at once (the next pull confirms): a network cut right after
+      // does not make this person new again.
+      offline.snapshot = snap.withCheckIn(
+        offline.snapshot, checkedIn.id, session, new Date().toISOString(), payload.door
+      );
+      renderNotArrived();
+    }
     if (seq !== ctx.resultSeq) return; // a newer scan is being shown
     ctx.view.showCheckIn(answer, target);
     ctx.refocus();
     ctx.refreshCounters();
     if (ctx.search.state.lastResults.length) ctx.search.rerun();
-    ctx.sync();
   };
 
   async function undo(target) {
