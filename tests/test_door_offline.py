@@ -283,3 +283,40 @@ def test_no_conflict_no_second_table_and_no_report(app, client, db, event):
     db.flush()
     rows = csv_rows(render(db, event, "checkins", "csv").body)
     assert len(rows) == 1 and rows[0]["Scanned on the device"] == ""
+
+
+# --- the door screen as an installable web app ----------------------------------------------
+
+
+def test_the_door_screen_has_a_manifest_and_a_service_worker_for_its_staff_only(
+    app, client, db, event
+):
+    from tests.test_organiser_events import login, make_user
+
+    page = f"/events/{event.slug}/door"
+    assert client.get(f"{page}/sw.js").status_code in (302, 303, 401)
+    user = make_user(app, db, Role.DOOR, [event], email="door-sw@example.org")
+    db.commit()
+    login(client, user)
+    html = client.get(page).get_data(as_text=True)
+    assert f'href="{page}/manifest.webmanifest"' in html
+    assert f'data-service-worker="{page}/sw.js"' in html
+    assert 'type="module"' in html
+    manifest = client.get(f"{page}/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json"
+    assert manifest.get_json()["start_url"] == page
+    worker = client.get(f"{page}/sw.js")
+    assert worker.status_code == 200
+    assert worker.mimetype == "text/javascript"
+    assert worker.headers["Service-Worker-Allowed"] == page
+    script = worker.get_data(as_text=True)
+    assert f"const PAGE = {json.dumps(page)};" in script
+    for kept in ("/static/js/door.js", "/static/js/door/queue.js", "/static/vendor/jsqr/jsQR.js"):
+        assert json.dumps(kept) in script
+    # Every file it keeps is there (an install with a missing one would fail).
+    assets = json.loads(script.split("const ASSETS = ", 1)[1].split(";\n", 1)[0])
+    for url in assets:
+        assert client.get(url).status_code == 200, url
+    other = make_event(db)
+    db.commit()
+    assert client.get(f"/events/{other.slug}/door/sw.js").status_code in (403, 404)
