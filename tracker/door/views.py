@@ -176,7 +176,6 @@ def service_worker(slug: str) -> Response:
     script = offline.service_worker(page, url_for(".manifest", slug=event.slug))
     response = Response(script, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = page
-    response.headers["Cache-Control"] = "no-cache"
     return response
 
 
