@@ -1,5 +1,6 @@
 # make run: install on first use, migrate, seed the demo event, serve it.
-# make test: the whole test suite (TRACKER_TEST_DATABASE_URL picks the database).
+# make test: the whole test suite (TRACKER_TEST_DATABASE_URL picks the database), then
+# the unit tests of the browser code (Node's test runner).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,9 @@ STAMP := $(VENV)/.installed
 PO := $(wildcard tracker/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: install run test lint format translations extract-messages bench
+NODE_STAMP := node_modules/.installed
+
+.PHONY: install run test test-js lint lint-js format translations extract-messages bench
 
 install: $(STAMP) $(MO)
 
@@ -44,10 +47,26 @@ run: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) test-js
 
-lint: $(STAMP)
+# The browser code's logic (queue, snapshot, retries): plain ES modules, no package needed.
+# Without Node they are skipped with a warning, unless TRACKER_REQUIRE_NODE=1 (CI).
+test-js:
+	@if command -v node >/dev/null 2>&1; then node --test tests/js/*.test.js; \
+	elif [ "$${TRACKER_REQUIRE_NODE:-}" = 1 ]; then echo "node is needed (apt-get install nodejs)" >&2; exit 1; \
+	else echo "warning: node not found, the browser code's unit tests (tests/js) were not run" >&2; fi
+
+# ESLint and its configuration come from the npm registry, pinned by package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+lint: $(STAMP) lint-js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+lint-js: $(NODE_STAMP)
+	npx --no-install eslint tracker/static/js tests/js eslint.config.js
 
 format: $(STAMP)
 	$(BIN)/ruff format .

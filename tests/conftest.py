@@ -7,6 +7,7 @@ every run also proves that they apply to an empty database.
 
 from __future__ import annotations
 
+import csv
 import email
 import email.policy
 import html
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 
 import openpyxl
@@ -50,6 +52,7 @@ from tracker.models import (
 )
 from tracker.registration import importer
 from tracker.registration.services import RegistrationData, register
+from tracker.reports.exports import EXPORTS, Options
 
 
 def wipe(engine: Engine) -> None:
@@ -662,3 +665,66 @@ def organiser_of(app, client, db):
         return client
 
     return log_in
+
+
+def row_count(db, model, *where):
+    db.expire_all()
+    return db.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def render_export(db, event, what, fmt, **options):
+    return EXPORTS[what].render(db, event, Options(format=fmt, **options))
+
+
+def csv_tables(body: bytes, separator: str = ",") -> dict[str, list[list[str]]]:
+    """Title -> rows (header first) of a CSV of several tables."""
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline=""), delimiter=separator))
+    tables, current = {}, None
+    for row in rows:
+        if not row:
+            current = None
+        elif current is None:
+            current = tables.setdefault(row[0], [])
+        else:
+            current.append(row)
+    return tables
+
+
+def csv_rows(body: bytes) -> list[dict[str, str]]:
+    """The rows of a one-table CSV, by header."""
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+class Tables(HTMLParser):
+    """Every <table id=...> of a page as rows of cell texts; and every <img src>."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.images: list[dict[str, str]] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self._table = attrs["id"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+        elif tag == "img":
+            self.images.append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._table and self._cell is not None:
+            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import flask
 import pytest
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import bearer, checkins_url, login, make_event, make_registration
+from tests.conftest import bearer, checkins_url, login, make_event, make_registration, row_count
 from tracker.auth.services import create_token, revoke_token
 from tracker.checkin import services
 from tracker.models import CheckIn, OrganisationType, Role, ScanLog
@@ -29,11 +29,6 @@ def csrf_header(app, client):
     with client.session_transaction() as s:
         s[app.config["WTF_CSRF_FIELD_NAME"]] = raw
     return {"X-CSRFToken": token}
-
-
-def count(db, model, *where):
-    db.expire_all()
-    return db.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def assert_error(response, status, error=None):
@@ -79,7 +74,7 @@ def test_check_in_then_already_checked_in(client, db, event, door):
     assert body["checked_in_at"] == shown["checked_in_at"]
     assert body["door"] == "Hall"
     assert body["by"] == "door@example.org"
-    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
+    assert row_count(db, CheckIn, CheckIn.registration_id == person.id) == 1
     scans = db.execute(
         select(ScanLog.result, ScanLog.user_id, ScanLog.door)
         .where(ScanLog.registration_id == person.id)
@@ -130,9 +125,9 @@ def test_unknown_and_unconfirmed_codes(client, db, door):
         assert response.status_code == 422
         assert response.get_json()["result"] == "not_confirmed"
         assert response.get_json()["status"] == status
-    assert count(db, CheckIn, CheckIn.event_id == event.id) == 0
+    assert row_count(db, CheckIn, CheckIn.event_id == event.id) == 0
     # Refused scans are answered with 4xx but are kept in the scan log all the same.
-    assert count(db, ScanLog, ScanLog.event_id == event.id) == 4
+    assert row_count(db, ScanLog, ScanLog.event_id == event.id) == 4
 
 
 def test_the_same_nonce_gives_the_same_answer_and_counts_once(client, db, event, door):
@@ -143,8 +138,8 @@ def test_the_same_nonce_gives_the_same_answer_and_counts_once(client, db, event,
     retry = client.post(checkins_url(event), json=payload, headers=headers)
     assert first.status_code == retry.status_code == 201
     assert retry.get_json() == first.get_json()
-    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
-    assert count(db, ScanLog, ScanLog.event_id == event.id) == 1
+    assert row_count(db, CheckIn, CheckIn.registration_id == person.id) == 1
+    assert row_count(db, ScanLog, ScanLog.event_id == event.id) == 1
     stats = client.get(f"/api/v1/events/{event.slug}/stats", headers=headers).get_json()
     assert stats["checked_in"] == 1
     # A refused answer is replayed too, even once the code has become valid elsewhere.
@@ -153,7 +148,7 @@ def test_the_same_nonce_gives_the_same_answer_and_counts_once(client, db, event,
     replay = client.post(checkins_url(event), json=lost, headers=headers)
     assert replay.status_code == 404
     assert replay.get_json()["result"] == "unknown"
-    assert count(db, ScanLog, ScanLog.event_id == event.id) == 2
+    assert row_count(db, ScanLog, ScanLog.event_id == event.id) == 2
 
 
 def test_registered_only_refuses_a_session_someone_did_not_register_for(client, db, event, door):
@@ -171,7 +166,7 @@ def test_registered_only_refuses_a_session_someone_did_not_register_for(client, 
     assert body["session"] == {"id": plenary.id, "title": plenary.title}
     assert body["registration"]["id"] == person.id
     assert [s["id"] for s in body["registration"]["sessions"]] == [table.id]
-    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+    assert row_count(db, CheckIn, CheckIn.registration_id == person.id) == 0
     # Kept in the scan log although answered with a 409, with its session and nonce.
     logged = db.execute(
         select(ScanLog.result, ScanLog.status_code, ScanLog.session_id, ScanLog.response).where(
@@ -187,8 +182,8 @@ def test_registered_only_refuses_a_session_someone_did_not_register_for(client, 
     retry = client.post(checkins_url(event), json=anyway, headers=headers)
     assert first.status_code == retry.status_code == 201
     assert retry.get_json() == first.get_json()
-    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 1
-    assert count(db, ScanLog, ScanLog.registration_id == person.id) == 2
+    assert row_count(db, CheckIn, CheckIn.registration_id == person.id) == 1
+    assert row_count(db, ScanLog, ScanLog.registration_id == person.id) == 2
     again = client.post(checkins_url(event), json={**ask, "registered_only": True}, headers=headers)
     assert again.status_code == 409
     assert again.get_json()["result"] == "already_checked_in"
@@ -249,7 +244,7 @@ def test_invalid_bodies_are_refused_with_a_message(client, db, event, door, body
     error = assert_error(response, status)
     if field is not None:
         assert error["field"] == field
-    assert count(db, CheckIn, CheckIn.event_id == event.id) == 0
+    assert row_count(db, CheckIn, CheckIn.event_id == event.id) == 0
 
 
 def test_bodies_that_would_break_a_parser_or_a_database_are_refused(client, event, door):
@@ -309,9 +304,9 @@ def test_undo(client, db, event, door):
 
     response = client.delete(url, headers=headers)
     assert response.status_code == 200
-    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+    assert row_count(db, CheckIn, CheckIn.registration_id == person.id) == 0
     assert (
-        count(
+        row_count(
             db,
             ScanLog,
             ScanLog.registration_id == person.id,
@@ -470,7 +465,7 @@ def test_accounts_without_access_to_the_event_get_403(client, db, event, account
         for method, url, kwargs in all_requests(event, person.checkin_code):
             response = getattr(client, method)(url, headers=headers, **kwargs)
             assert_error(response, 403, "forbidden")
-    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+    assert row_count(db, CheckIn, CheckIn.registration_id == person.id) == 0
     # Their own event is fine; an admin may act on any event.
     outsider_ok = client.get(f"/api/v1/events/{other_event.slug}/stats", headers=headers)
     assert outsider_ok.status_code == 200
@@ -523,7 +518,7 @@ def test_a_logged_in_session_works_with_its_csrf_token(
         checkins_url(event), json={"code": person.checkin_code}, headers={"X-CSRFToken": "forged"}
     )
     assert_error(forged, 403, "csrf_failed")
-    assert count(db, CheckIn, CheckIn.registration_id == person.id) == 0
+    assert row_count(db, CheckIn, CheckIn.registration_id == person.id) == 0
 
     headers = csrf_header(app, client)
     response = client.post(checkins_url(event), json={"code": person.checkin_code}, headers=headers)
@@ -606,6 +601,7 @@ def test_the_openapi_document_lists_the_endpoints(client):
     assert set(document["paths"]) == {
         "/events/{slug}/checkins",
         "/events/{slug}/checkins/{code}",
+        "/events/{slug}/door-snapshot",
         "/events/{slug}/registrations",
         "/events/{slug}/stats",
     }
@@ -685,7 +681,7 @@ def test_the_openapi_document_declares_414_for_every_operation():
 
     document = openapi_document()
     operations = [op for path in document["paths"].values() for op in path.values()]
-    assert len(operations) == 4
+    assert len(operations) == 5
     for operation in operations:
         response = operation["responses"]["414"]
         schema = response["content"]["application/json"]["schema"]

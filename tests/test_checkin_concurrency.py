@@ -115,3 +115,45 @@ def test_concurrent_retries_with_one_nonce_count_once(app, door_setup):
     assert len({body for _status, body in answers}) == 1  # the first answer, every time
     checkins, scans, ok = stored(app, event_id, registration_id)
     assert (checkins, scans, ok) == (1, 1, 1)
+
+
+def test_offline_doors_sending_the_same_person_at_once_keep_the_earliest_scan(app, door_setup):
+    """Ten doors that each let the same person in while offline send their check-ins at
+    once: one check-in stands, the earliest by the device's time, and each of the nine
+    others is recorded once as a duplicate."""
+    from datetime import timedelta
+
+    from tracker.db import utcnow
+    from tracker.models import CheckInConflict
+
+    slug, event_id, _code, registration_id, tokens = door_setup()
+    base = utcnow().replace(microsecond=0) - timedelta(hours=1)
+    # Door n scanned at base + n minutes: door 0 was first.
+    times = {f"Door {n}": base + timedelta(minutes=n) for n in range(CLIENTS)}
+
+    def request_for(i):
+        door = f"Door {i}"
+        body = {
+            "registration": registration_id,
+            "door": door,
+            "nonce": f"offline-{event_id}-{i}",
+            "scanned_at": times[door].isoformat(),
+        }
+        return f"/api/v1/events/{slug}/checkins", body
+
+    answers = race(app, tokens, CLIENTS, request_for)
+    assert all(status in (201, 409) for status, _body in answers), answers
+    with app.extensions["db"].sessionmaker() as db:
+        rows = db.scalars(select(CheckIn).where(CheckIn.registration_id == registration_id)).all()
+        assert len(rows) == 1
+        assert (rows[0].door, rows[0].checked_in_at) == ("Door 0", times["Door 0"])
+        found = db.scalars(
+            select(CheckInConflict).where(CheckInConflict.event_id == event_id)
+        ).all()
+    assert len(found) == CLIENTS - 1
+    # Each later door is the duplicate once: when it arrived after an earlier one, or
+    # when an earlier one arrived and took its place.
+    assert Counter(c.duplicate_door for c in found) == Counter(
+        f"Door {n}" for n in range(1, CLIENTS)
+    )
+    assert all(c.kept_at < c.duplicate_at for c in found)

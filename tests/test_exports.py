@@ -16,14 +16,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import attendance_event, login, make_event, make_registration, make_user
+from tests.conftest import (
+    attendance_event,
+    csv_rows,
+    csv_tables,
+    login,
+    make_event,
+    make_registration,
+    make_user,
+    render_export,
+)
 from tracker.errors import DomainError
 from tracker.models import Role
 from tracker.reports.cli import export_command
 from tracker.reports.exports import (
     BOM,
-    EXPORTS,
-    Options,
     Table,
     neutralise,
     parse_options,
@@ -34,29 +41,6 @@ from tracker.reports.xlsx import sheet_title
 
 PARIS = ZoneInfo("Europe/Paris")
 PAYLOADS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "\x00=1"]
-
-
-def render(db, event, what, fmt, **options):
-    return EXPORTS[what].render(db, event, Options(format=fmt, **options))
-
-
-def csv_tables(body: bytes, separator: str = ",") -> dict[str, list[list[str]]]:
-    """Title -> rows (header first) of a CSV of several tables."""
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline=""), delimiter=separator))
-    tables, current = {}, None
-    for row in rows:
-        if not row:
-            current = None
-        elif current is None:
-            current = tables.setdefault(row[0], [])
-        else:
-            current.append(row)
-    return tables
-
-
-def csv_rows(body: bytes) -> list[dict[str, str]]:
-    """The rows of a one-table CSV, by header."""
-    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
 
 
 def workbook(body: bytes):
@@ -101,7 +85,7 @@ SUMMARY = [
 
 
 def test_headcount_csv_has_the_known_figures(db, event):
-    filename, mimetype, body = render(db, event, "headcount", "csv")
+    filename, mimetype, body = render_export(db, event, "headcount", "csv")
     assert filename == "headcount-attendance.csv" and mimetype.startswith("text/csv")
     assert not body.startswith(BOM)
     tables = csv_tables(body)
@@ -146,7 +130,7 @@ def test_headcount_csv_has_the_known_figures(db, event):
 
 
 def test_headcount_xlsx_has_one_typed_sheet_per_table(db, event):
-    filename, mimetype, body = render(db, event, "headcount", "xlsx")
+    filename, mimetype, body = render_export(db, event, "headcount", "xlsx")
     assert filename == "headcount-attendance.xlsx" and "spreadsheetml" in mimetype
     book = workbook(body)
     assert book.sheetnames == [
@@ -184,7 +168,7 @@ def test_headcount_xlsx_has_one_typed_sheet_per_table(db, event):
 
 
 def test_attendees_csv_one_row_per_registration_with_times_per_session(db, event):
-    filename, _mimetype, body = render(db, event, "attendees", "csv")
+    filename, _mimetype, body = render_export(db, event, "attendees", "csv")
     assert filename == "attendees-attendance.csv"
     rows = csv_rows(body)
     assert [r["First name"] for r in rows] == ["A", "B", "C", "D", "E", "F", "H", "G"]
@@ -212,7 +196,7 @@ def test_attendees_csv_one_row_per_registration_with_times_per_session(db, event
 
 
 def test_attendees_xlsx_has_dates_and_numbers(db, event):
-    book = workbook(render(db, event, "attendees", "xlsx").body)
+    book = workbook(render_export(db, event, "attendees", "xlsx").body)
     assert book.sheetnames == ["Attendees"]
     sheet = book["Attendees"]
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:S9"
@@ -234,7 +218,7 @@ def test_every_registration_is_exported_once(db, app_ctx):
     event = make_event(db)
     sessions = [s.id for s in event.sessions]
     people = [make_registration(db, event, session_ids=sessions) for _ in range(3)]
-    rows = csv_rows(render(db, event, "attendees", "csv").body)
+    rows = csv_rows(render_export(db, event, "attendees", "csv").body)
     assert sorted(int(r["ID"]) for r in rows) == sorted(p.id for p in people)
     assert all(r["Table ronde 2: registered"] == "Yes" for r in rows)
 
@@ -243,7 +227,7 @@ def test_every_registration_is_exported_once(db, app_ctx):
 
 
 def test_checkin_log_keeps_refused_and_undone_scans(db, event):
-    rows = csv_rows(render(db, event, "checkins", "csv").body)
+    rows = csv_rows(render_export(db, event, "checkins", "csv").body)
     assert list(rows[0]) == [
         "Time",
         "Door",
@@ -253,6 +237,7 @@ def test_checkin_log_keeps_refused_and_undone_scans(db, event):
         "Name",
         "Code typed",
         "Session",
+        "Scanned on the device",
     ]
     assert [r["Time"] for r in rows] == sorted(r["Time"] for r in rows)
     refused = [r for r in rows if r["Code typed"] == "NOSUCHCODE"]
@@ -266,6 +251,7 @@ def test_checkin_log_keeps_refused_and_undone_scans(db, event):
             "Name": "",
             "Code typed": "NOSUCHCODE",
             "Session": "Entrance",
+            "Scanned on the device": "",
         }
     ]
     undone = [r for r in rows if r["Result"] == "Check-in undone"]
@@ -276,7 +262,7 @@ def test_checkin_log_keeps_refused_and_undone_scans(db, event):
     session_scans = [(r["Name"], r["Session"]) for r in rows if r["Session"] != "Entrance"]
     assert session_scans == [("A Person A", "Table ronde 1"), ("H Person H", "Table ronde 2")]
 
-    book = workbook(render(db, event, "checkins", "xlsx").body)
+    book = workbook(render_export(db, event, "checkins", "xlsx").body)
     logged = sheet_rows(book["Check-in log"])
     assert len(logged) == len(rows)
     assert logged[0]["Time"] == local(9, 2) and type(logged[0]["Registration ID"]) is int
@@ -297,7 +283,7 @@ def test_scans_of_a_deleted_session_keep_its_title(db, app_ctx):
     delete_session(db, session, actor=None)
     db.flush()
     db.expire_all()
-    rows = csv_rows(render(db, event, "checkins", "csv").body)
+    rows = csv_rows(render_export(db, event, "checkins", "csv").body)
     assert [(r["Result"], r["Session"]) for r in rows] == [
         ("Scan: checked in", title),
         ("Check-in undone", title),
@@ -309,14 +295,14 @@ def test_scans_of_a_deleted_session_keep_its_title(db, app_ctx):
 
 
 def test_byte_order_mark_and_semicolons_for_french_excel(db, event):
-    plain = render(db, event, "headcount", "csv").body
-    marked = render(db, event, "headcount", "csv", bom=True).body
+    plain = render_export(db, event, "headcount", "csv").body
+    marked = render_export(db, event, "headcount", "csv", bom=True).body
     assert not plain.startswith(BOM) and marked == BOM + plain
-    french = render(db, event, "headcount", "csv", separator=";").body
+    french = render_export(db, event, "headcount", "csv", separator=";").body
     assert french.splitlines()[1] == b"Figure;Value"
     summary = csv_tables(french, separator=";")["Summary"]
     assert ["Cancellation rate", "0,125"] in summary  # decimal comma with ';'
-    rows = render(db, event, "attendees", "csv", separator=";").body.decode().splitlines()
+    rows = render_export(db, event, "attendees", "csv", separator=";").body.decode().splitlines()
     assert rows[0].startswith("ID;First name;Last name;")
 
 
@@ -358,22 +344,24 @@ def xlsx_escaped(text: str) -> str:
 
 
 def test_formula_payloads_are_neutralised_in_csv(db, injected):
-    rows = csv_rows(render(db, injected, "attendees", "csv").body)
+    rows = csv_rows(render_export(db, injected, "attendees", "csv").body)
     for row, payload in zip(rows, storable(db), strict=True):
         for column in ("First name", "Last name", "Job title", "Organisation"):
             assert row[column] == "'" + payload, (column, payload)
-    organisations = csv_tables(render(db, injected, "headcount", "csv").body)["By organisation"]
+    organisations = csv_tables(render_export(db, injected, "headcount", "csv").body)[
+        "By organisation"
+    ]
     assert sorted(row[0] for row in organisations[1:]) == sorted("'" + p for p in storable(db))
 
 
 def test_formula_payloads_are_exact_strings_in_xlsx(db, injected):
-    sheet = workbook(render(db, injected, "attendees", "xlsx").body)["Attendees"]
+    sheet = workbook(render_export(db, injected, "attendees", "xlsx").body)["Attendees"]
     header = [c.value for c in sheet[1]]
     columns = [header.index(c) for c in ("First name", "Last name", "Job title", "Organisation")]
     for row, payload in zip(list(sheet.iter_rows(min_row=2)), storable(db), strict=True):
         for index in columns:
             assert row[index].data_type == "s" and row[index].value == in_xlsx(payload), payload
-    names = workbook(render(db, injected, "headcount", "xlsx").body)["By organisation"]
+    names = workbook(render_export(db, injected, "headcount", "xlsx").body)["By organisation"]
     values = [row[0] for row in names.iter_rows(min_row=2, values_only=True)]
     assert sorted(values) == sorted(in_xlsx(p) for p in storable(db))
 
@@ -383,13 +371,13 @@ def test_text_keeps_its_exact_value_in_xlsx_and_is_quoted_in_csv(db, app_ctx):
     a formula: string cells in XLSX (never evaluated, so no quote), quoted in CSV."""
     event = make_event(db)
     make_registration(db, event, first_name="Œuvray", organisation="-Ministère", job_title="=1+1")
-    sheet = workbook(render(db, event, "attendees", "xlsx").body)["Attendees"]
+    sheet = workbook(render_export(db, event, "attendees", "xlsx").body)["Attendees"]
     (row,) = sheet_rows(sheet)
     assert row["Organisation"] == "-Ministère" and row["Job title"] == "=1+1"
     header = [c.value for c in sheet[1]]
     for column in ("Organisation", "Job title"):
         assert sheet.cell(2, header.index(column) + 1).data_type == "s"
-    (line,) = csv_rows(render(db, event, "attendees", "csv").body)
+    (line,) = csv_rows(render_export(db, event, "attendees", "csv").body)
     assert line["Organisation"] == "'-Ministère" and line["Job title"] == "'=1+1"
 
 

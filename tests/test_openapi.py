@@ -43,7 +43,12 @@ def api_schema(app, db):
     codes += [c.lower() for c in codes[:2]]
     config = SchemathesisConfig.from_dict(
         {
-            "headers": {"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+            # (identity: the WSGI client reads bodies as sent, and would not gunzip)
+            "headers": {
+                "Authorization": f"Bearer {token}",
+                "Accept-Language": "en",
+                "Accept-Encoding": "identity",
+            },
             "dictionaries": {
                 "slugs": {"values": [event.slug]},
                 "codes": {"values": codes},
@@ -88,7 +93,11 @@ def operations(schema):
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_the_api_matches_its_openapi_document(api_schema, mode):
     schema, token = api_schema
-    headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept-Language": "en",
+        "Accept-Encoding": "identity",
+    }
     seen = []
     for operation in operations(schema):
 
@@ -108,8 +117,11 @@ def test_the_api_matches_its_openapi_document(api_schema, mode):
                     body.get("result") == "not_confirmed"
                     or body.get("error") == "invalid_choice"
                     or (body.get("field") == "code" and not typed_code(case).strip())
+                    # A time outside the last 24 hours, or a cursor this server did not
+                    # give: well-formed, refused by the rules (the document says which).
+                    or body.get("field") in ("scanned_at", "since")
                 ), body
 
         run()
-    assert len({label for label, _status in seen}) == 4
+    assert len({label for label, _status in seen}) == 5
     assert all(status < 500 for _label, status in seen)

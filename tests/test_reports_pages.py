@@ -6,51 +6,15 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
-from html.parser import HTMLParser
 
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import attendance_event, login, make_event, make_registration, make_user
+from tests.conftest import Tables, attendance_event, login, make_event, make_registration, make_user
 from tracker.auth.services import create_token
 from tracker.db import utcnow
 from tracker.models import Event, OrganisationType, Role
 from tracker.reports.services import figures, has_started
-
-
-class Tables(HTMLParser):
-    """Every <table id=...> of a page as rows of cell texts; and every <img src>."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.images: list[dict[str, str]] = []
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "table" and attrs.get("id"):
-            self._table = attrs["id"]
-            self.tables[self._table] = []
-        elif tag == "tr" and self._table:
-            self.tables[self._table].append([])
-        elif tag in ("td", "th") and self._table:
-            self._cell = []
-        elif tag == "img":
-            self.images.append(attrs)
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._table and self._cell is not None:
-            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
 
 
 @pytest.fixture

@@ -198,6 +198,8 @@ class Registration(Base):
             "organisation_id",
         ),
         Index("ix_registrations_id_counts", "id", "organisation_type", "status", "organisation_id"),
+        # The door's snapshot pulls who changed since its cursor.
+        Index("ix_registrations_event_updated", "event_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -373,7 +375,11 @@ class CheckIn(Base):
     registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     scope: Mapped[int] = mapped_column(default=0)
+    # When the person was let in: the device's time of the scan for a check-in sent
+    # after a network cut (`scanned_at`), else the server's.
     checked_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the server recorded it (NULL for check-ins recorded before this was kept).
+    recorded_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     door: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
@@ -408,6 +414,34 @@ class ScanLog(Base):
     nonce: Mapped[str | None] = mapped_column(String(64))
     status_code: Mapped[int | None]
     response: Mapped[dict | None] = mapped_column(JSON)
+    # The device's time of a scan sent after a network cut (`at` is the server's).
+    scanned_at: Mapped[datetime | None]
+
+
+class CheckInConflict(Base):
+    """A person checked in twice at the same place by doors that could not know of each
+    other (offline): the first by time stands (the CheckIn row), the other is kept here
+    as a duplicate, for the organiser's report."""
+
+    __tablename__ = "checkin_conflicts"
+    __table_args__ = (Index("ix_checkin_conflicts_event", "event_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    session_title: Mapped[str | None] = mapped_column(String(300))
+    scope: Mapped[int] = mapped_column(default=0)
+    kept_door: Mapped[str] = mapped_column(String(100))
+    kept_at: Mapped[datetime]
+    duplicate_door: Mapped[str] = mapped_column(String(100))
+    duplicate_at: Mapped[datetime]
+    duplicate_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    registration: Mapped[Registration] = relationship()
 
 
 class AuditEntry(Base):

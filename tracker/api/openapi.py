@@ -130,6 +130,19 @@ SCHEMAS: dict[str, Any] = {
                 "in anyway, send the check-in again without it, with a new nonce. Absent, "
                 "null or false: they are checked in (201), as always.",
             },
+            "scanned_at": {
+                "type": "string",
+                "format": "date-time",
+                "maxLength": 40,
+                "nullable": True,
+                "description": "For a check-in sent after a network cut: the device's time of "
+                "the scan, with its offset (ISO 8601). It becomes the check-in's time (the "
+                "server keeps its own as well). Refused (422) when more than 24 hours old or "
+                "in the future (a device clock up to 2 minutes fast is accepted). If the "
+                "person is already checked in there, the first by time stands: an earlier "
+                "scan takes the place of the later one (201), a later one is answered 409 "
+                "as usual; either way the other is kept as a duplicate for the organisers.",
+            },
         },
         "oneOf": [{"required": ["code"]}, {"required": ["registration"]}],
     },
@@ -304,8 +317,113 @@ COMMON_ERRORS = {
 }
 
 
+DOOR_SCHEMAS: dict[str, Any] = {
+    "DoorPerson": {
+        "type": "object",
+        "description": "A registration as a door keeps it offline: never its check-in code "
+        "nor an e-mail address.",
+        "required": [
+            "id",
+            "first_name",
+            "last_name",
+            "organisation",
+            "organisation_type",
+            "job_title",
+            "status",
+            "sessions",
+            "checkins",
+            "code_sha256",
+        ],
+        "properties": {
+            "id": ID,
+            "first_name": {"type": "string"},
+            "last_name": {"type": "string"},
+            "organisation": {"type": "string"},
+            "organisation_type": {"type": "string"},
+            "job_title": {"type": "string", "nullable": True},
+            "status": {"type": "string", "enum": ["confirmed", "waitlisted", "cancelled"]},
+            "sessions": {"type": "array", "items": ID, "description": "Session ids."},
+            "checkins": {
+                "type": "object",
+                "description": 'By scope: "0" the entrance, else a session id.',
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["at", "door"],
+                    "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "door": {"type": "string"},
+                    },
+                },
+            },
+            "code_sha256": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "SHA-256 (hex) of the check-in code as printed in the QR "
+                "code (upper case, no spaces).",
+            },
+        },
+    },
+    "DoorSnapshot": {
+        "type": "object",
+        "required": ["cursor", "full", "event", "ends_at", "sessions", "people", "removed"],
+        "properties": {
+            "cursor": {
+                "type": "string",
+                "description": "Send it back as `since` to get only who changed.",
+            },
+            "full": {
+                "type": "boolean",
+                "description": "true: everyone (replace what you kept); false: changes.",
+            },
+            "event": {"type": "string"},
+            "ends_at": {"type": "string", "format": "date-time"},
+            "sessions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "title"],
+                    "properties": {"id": ID, "title": {"type": "string"}},
+                },
+            },
+            "people": {"type": "array", "items": _ref("DoorPerson")},
+            "removed": {
+                "type": "array",
+                "items": ID,
+                "description": "Ids to forget (kept for later use; empty today).",
+            },
+        },
+    },
+}
+
+
 def _paths() -> dict[str, Any]:
     return {
+        "/events/{slug}/door-snapshot": {
+            "get": {
+                "operationId": "doorSnapshot",
+                "summary": "What a door keeps to work offline, by deltas",
+                "description": "Without `since`: everyone registered (every status). With "
+                "the `cursor` of the previous answer: only the people whose registration or "
+                "check-ins changed since (a few may come again: merge by id). Pull every "
+                "few seconds while online. Gzipped when the client accepts it.",
+                "parameters": [
+                    SLUG,
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "required": False,
+                        "description": "The cursor of the previous answer.",
+                        "schema": {"type": "string", "maxLength": 40},
+                    },
+                ],
+                "responses": {
+                    "200": _json(_ref("DoorSnapshot"), "The people, and the next cursor."),
+                    "404": _error("No such event."),
+                    "422": _error("A cursor this server did not give."),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
         "/events/{slug}/checkins": {
             "post": {
                 "operationId": "checkIn",
@@ -447,6 +565,6 @@ def openapi_document() -> dict[str, Any]:
                     "description": "An API token from `tracker token create`.",
                 }
             },
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **DOOR_SCHEMAS},
         },
     }

@@ -13,7 +13,9 @@ the same nonce gets the first answer back, byte for byte.
 
 from __future__ import annotations
 
+import gzip
 import unicodedata
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -29,7 +31,8 @@ from tracker.auth import login_manager
 from tracker.auth.access import DOOR
 from tracker.auth.services import live_token_user, token_lookup_hash, user_for_token
 from tracker.checkin import services
-from tracker.db import get_db, keep_writes_on_refusal
+from tracker.checkin import snapshot as door_snapshot
+from tracker.db import get_db, keep_writes_on_refusal, utcnow
 from tracker.errors import DomainError, NotFound, error_code, exception_headers, json_error
 from tracker.events.services import SLUG_RE, assigned, get_event_and_assignment
 from tracker.i18n import lazy_gettext as _l
@@ -47,7 +50,16 @@ NONCE_LENGTH = 64
 QUERY_LENGTH = 200
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-CHECKIN_FIELDS = frozenset({"code", "registration", "session", "door", "nonce", "registered_only"})
+CHECKIN_FIELDS = frozenset(
+    {"code", "registration", "session", "door", "nonce", "registered_only", "scanned_at"}
+)
+SCANNED_AT_LENGTH = 40
+# How old a check-in sent after a network cut may be, and how far ahead of the server's
+# clock a device's may run (a phone's clock a little fast is not "in the future").
+SCANNED_AT_MAX_AGE = timedelta(hours=24)
+CLOCK_SKEW = timedelta(minutes=2)
+CURSOR_LENGTH = 40
+GZIP_FROM = 1024  # bytes: a smaller answer is sent as it is
 
 
 class ApiError(Exception):
@@ -260,6 +272,31 @@ def _identifier(value: Any, field: str) -> int | None:
     return _integer(value, field, 1, MAX_ID)
 
 
+def _scanned_at(value: Any) -> datetime | None:
+    """The device's time of a scan (ISO 8601 with its offset): at most 24 hours old,
+    not in the future."""
+    text = _text(value, "scanned_at", SCANNED_AT_LENGTH)
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise _invalid(
+            "scanned_at",
+            _l("scanned_at must be a date and time with its time zone (ISO 8601)."),
+        )
+    now = utcnow()
+    if when > now + CLOCK_SKEW:
+        raise _invalid("scanned_at", _l("scanned_at is in the future: check the device’s clock."))
+    if when < now - SCANNED_AT_MAX_AGE:
+        raise _invalid(
+            "scanned_at", _l("scanned_at is more than 24 hours old: this check-in is not kept.")
+        )
+    return when
+
+
 def _json_object() -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "too_large", _l("What you sent is too large."))
@@ -307,6 +344,7 @@ def check_in(slug: str) -> Response:
     session_id = _identifier(body.get("session"), "session")
     nonce = _text(body.get("nonce"), "nonce", NONCE_LENGTH)
     registered_only = _boolean(body.get("registered_only"), "registered_only")
+    scanned_at = _scanned_at(body.get("scanned_at"))
     outcome = services.check_in(
         get_db(),
         event,
@@ -318,6 +356,7 @@ def check_in(slug: str) -> Response:
         nonce=nonce,
         registered_only=registered_only,
         answer=checkin_answer,
+        scanned_at=scanned_at,
     )
     return _outcome_response(outcome)
 
@@ -354,6 +393,28 @@ def search(slug: str) -> Response:
     limit = _query_integer("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     found = services.search(get_db(), event, query, limit=limit)
     return jsonify({"registrations": [services.describe(r) for r in found]})
+
+
+@bp.get("/events/<slug>/door-snapshot")
+@_door_roles
+def snapshot(slug: str) -> Response:
+    """What a door keeps to work offline: everyone, or (with `since`, the cursor of the
+    previous answer) who changed since. Gzipped for a client that takes it."""
+    event, _user = _event(slug)
+    since = _text(request.args.get("since"), "since", CURSOR_LENGTH)
+    try:
+        found = door_snapshot.snapshot(get_db(), event, since or None)
+    except door_snapshot.BadCursor:
+        raise _invalid(
+            "since", _l("This cursor is not one this server gave: pull again without it.")
+        ) from None
+    response = jsonify(found.as_json(event))
+    response.vary.add("Accept-Encoding")
+    data = response.get_data()
+    if len(data) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.set_data(gzip.compress(data, compresslevel=6))
+        response.headers["Content-Encoding"] = "gzip"
+    return response
 
 
 @bp.get("/events/<slug>/stats")

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tracker.checkin import conflicts
 from tracker.db import insert_or_ignore, utcnow
 from tracker.errors import InvalidChoice
 from tracker.i18n import lazy_gettext as _l
@@ -196,12 +197,16 @@ def check_in(
     nonce: str | None = None,
     registered_only: bool = False,
     answer: Answering | None = None,
+    scanned_at: datetime | None = None,
     now: datetime | None = None,
 ) -> CheckInResult:
     """Check a person in at the entrance, or in `session_id`. With `registered_only`, a
     person not registered for that session is not checked in: NOT_REGISTERED (unless
-    already checked in there, which is ALREADY as always). A check-in undone by another
-    request between two statements of this one is tried again (RETRIES times)."""
+    already checked in there, which is ALREADY as always). `scanned_at`, the device's
+    time of a scan sent after a network cut, is the check-in's time; met with another
+    check-in, the first by time stands and the other is recorded as a duplicate
+    (tracker.checkin.conflicts). A check-in undone by another request between two
+    statements of this one is tried again (RETRIES times)."""
     now = now or utcnow()
     door = (door or "").strip()[:100] or "?"
     nonce = (nonce or "").strip()[:64] or None
@@ -210,7 +215,7 @@ def check_in(
         try:
             return _check_in(
                 db, event, actor, door, code, registration_id, session, nonce,
-                registered_only, answer, now,
+                registered_only, answer, scanned_at, now,
             )  # fmt: skip
         except IntegrityError:
             # A check-in undone, or a first attempt with this nonce rolled back, between
@@ -231,6 +236,7 @@ def _check_in(
     nonce: str | None,
     registered_only: bool,
     answer: Answering | None,
+    scanned_at: datetime | None,
     now: datetime,
 ) -> CheckInResult:
     # A retried request (its nonce already logged) is not looked for first: that would
@@ -238,6 +244,7 @@ def _check_in(
     # then takes back the check-in it may have made (one undone meanwhile).
     scope = session.id if session is not None else ENTRANCE
     registration, reason = _find(db, event, code, registration_id)
+    duplicate = None
 
     if registration is None:
         outcome = CheckInResult(ScanResult.UNKNOWN, session=session, reason=reason)
@@ -246,7 +253,9 @@ def _check_in(
     elif registered_only and session is not None and _not_registered(registration, session):
         outcome = CheckInResult(ScanResult.NOT_REGISTERED, registration, session)
     else:
-        outcome = _insert(db, event, registration, session, scope, door, actor, now)
+        outcome, duplicate = _insert(
+            db, event, registration, session, scope, door, actor, now, scanned_at
+        )
     logged = _log(
         db,
         event,
@@ -257,9 +266,12 @@ def _check_in(
         nonce=nonce,
         answer=answer,
         now=now,
+        scanned_at=scanned_at,
     )
     if logged is not outcome and outcome.result == ScanResult.OK and registration is not None:
         _take_back(db, registration, scope)  # a retry: the first answer stands
+    elif duplicate is not None and logged is outcome:
+        conflicts.record(db, duplicate)
     return logged
 
 
@@ -289,13 +301,15 @@ def _insert(
     door: str,
     actor: User | None,
     now: datetime,
-) -> CheckInResult:
+    scanned_at: datetime | None = None,
+) -> tuple[CheckInResult, conflicts.Duplicate | None]:
     values = {
         "event_id": event.id,
         "registration_id": registration.id,
         "session_id": session.id if session else None,
         "scope": scope,
-        "checked_in_at": now,
+        "checked_in_at": scanned_at or now,
+        "recorded_at": now,
         "door": door,
         "user_id": actor.id if actor else None,
     }
@@ -307,15 +321,23 @@ def _insert(
         make_transient_to_detached(checkin)
         db.add(checkin)
         set_committed_value(registration, "checkins", [*registration.checkins, checkin])
-        return CheckInResult(ScanResult.OK, registration, session)
+        return CheckInResult(ScanResult.OK, registration, session), None
     existing = db.scalar(
         select(CheckIn).where(CheckIn.registration_id == registration.id, CheckIn.scope == scope)
     )
     if existing is None:  # undone meanwhile: a rare race, the caller tries again
         raise IntegrityError("check-in", None, Exception("checked in and undone meanwhile"))
+    duplicate = None
+    if scanned_at is not None:
+        duplicate = conflicts.settle(
+            db, event, existing, session, door=door, actor=actor, scanned_at=scanned_at, now=now
+        )
+        db.refresh(existing)  # as it is now (another door's may have taken its place)
     checkins = [c for c in registration.checkins if c.scope != scope] + [existing]
     set_committed_value(registration, "checkins", checkins)
-    return CheckInResult(ScanResult.ALREADY, registration, session, existing=existing)
+    if duplicate is not None and duplicate.incoming_stands:
+        return CheckInResult(ScanResult.OK, registration, session), duplicate
+    return CheckInResult(ScanResult.ALREADY, registration, session, existing=existing), duplicate
 
 
 def _replay(db: DbSession, event: Event, nonce: str) -> CheckInResult | None:
@@ -340,6 +362,7 @@ def _log(
     nonce: str | None,
     answer: Answering | None,
     now: datetime,
+    scanned_at: datetime | None = None,
 ) -> CheckInResult:
     """Write the attempt, and the answer given, to the scan log; a nonce already logged
     gives back the first result and its answer instead."""
@@ -359,6 +382,7 @@ def _log(
         "nonce": nonce,
         "status_code": outcome.answer.status if outcome.answer else None,
         "response": outcome.answer.body if outcome.answer else None,
+        "scanned_at": scanned_at,
     }
     if insert_or_ignore(db, ScanLog.__table__, entry) is not None:
         return outcome

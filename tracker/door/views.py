@@ -7,6 +7,7 @@ services as every other way in.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import (
@@ -27,9 +28,10 @@ from tracker.api.answers import answer_of, checkin_answer
 from tracker.auth.access import DOOR, check, event_for, require
 from tracker.checkin import services as checkin
 from tracker.db import get_db, keep_writes_on_refusal
-from tracker.door import services
+from tracker.door import offline, services
 from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType
 from tracker.registration import notify
 from tracker.registration.forms import TYPE_SHORT_LABELS
@@ -96,7 +98,30 @@ def _messages() -> dict[str, str]:
         "type_region": str(TYPE_SHORT_LABELS[OrganisationType.REGION]),
         "type_agency": str(TYPE_SHORT_LABELS[OrganisationType.AGENCY]),
         "type_other": str(TYPE_SHORT_LABELS[OrganisationType.OTHER]),
+        "online": _("Online"),
+        "offline_since": _("Offline since %(time)s", time="{time}"),
+        "waiting": _("%(n)s check-ins waiting to be sent", n="{n}"),
+        "last_sync": _("last sync %(time)s", time="{time}"),
+        "never_synced": _("not synced yet"),
+        "offline_queued": _("Offline: recorded on this device, sent when the network is back."),
+        "refused_item": _(
+            "Not recorded: %(name)s, scanned %(time)s (%(reason)s)",
+            name="{name}",
+            time="{time}",
+            reason="{reason}",
+        ),
+        "dismiss": _("Dismiss"),
+        "walk_in_offline": _("No network: a walk-in can only be registered online."),
+        "not_arrived_count": _("(%(n)s)", n="{n}"),
     }
+
+
+# The badge layouts a door may print on, as its printer takes them (remembered per device).
+BADGE_LAYOUTS = (
+    ("a4-8", _l("A4 sheet (one badge)")),
+    ("a6", _l("A6 card")),
+    ("cr80", _l("CR80 card (bank card size)")),
+)
 
 
 def _page(event: Event, form: WalkInForm, status: int = 200) -> Response:
@@ -109,6 +134,7 @@ def _page(event: Event, form: WalkInForm, status: int = 200) -> Response:
         organisations=suggest_organisations(db),
         messages=_messages(),
         locale=str(get_locale()),
+        badge_layouts=[(value, str(label)) for value, label in BADGE_LAYOUTS],
     )
     return Response(body, status=status)
 
@@ -128,6 +154,29 @@ def index() -> Response:
 def door(slug: str) -> Response:
     event = event_for(slug, DOOR)
     return _page(event, WalkInForm())
+
+
+@bp.route("/events/<slug>/door/manifest.webmanifest")
+@require(DOOR)
+def manifest(slug: str) -> Response:
+    """The door screen as an installable web app."""
+    event = event_for(slug, DOOR)
+    page = url_for(".door", slug=event.slug)
+    body = offline.manifest(f"{_('Door')} · {event.title}", _("Door"), page)
+    return Response(json.dumps(body), mimetype="application/manifest+json")
+
+
+@bp.route("/events/<slug>/door/sw.js")
+@require(DOOR)
+def service_worker(slug: str) -> Response:
+    """The service worker that keeps the door screen's files for a reload offline. It
+    lives under the page's address, and may control the page itself."""
+    event = event_for(slug, DOOR)
+    page = url_for(".door", slug=event.slug)
+    script = offline.service_worker(page, url_for(".manifest", slug=event.slug))
+    response = Response(script, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = page
+    return response
 
 
 def _errors(form: WalkInForm) -> dict[str, list[str]]:

@@ -34,6 +34,7 @@ from flask_babel import pgettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DbSession
 
+from tracker.checkin import conflicts
 from tracker.checkin.services import SCAN_LABELS
 from tracker.door.services import NO_EMAIL_DOMAIN
 from tracker.errors import DomainError
@@ -41,6 +42,7 @@ from tracker.events.services import session_filter
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     CheckIn,
+    CheckInConflict,
     Event,
     Organisation,
     OrganisationType,
@@ -482,8 +484,15 @@ class CheckinLog(Export):
             _("Name"),
             _("Code typed"),
             _("Session"),
+            _("Scanned on the device"),
         ]
-        return [Table(_("Check-in log"), columns, self.rows(db, event))]
+        tables = [Table(_("Check-in log"), columns, self.rows(db, event))]
+        found = conflicts.conflicts(db, event)
+        if found:  # (a log without any keeps its one table, as it always had)
+            tables.append(
+                Table(_("Checked in twice offline"), conflict_columns(), conflict_rows(found))
+            )
+        return tables
 
     def rows(self, db: DbSession, event: Event) -> Iterator[list[Any]]:
         stmt = (
@@ -498,6 +507,7 @@ class CheckinLog(Export):
                 ScanLog.code,
                 ScanLog.session_title,
                 Session.title,
+                ScanLog.scanned_at,
             )
             .outerjoin(User, User.id == ScanLog.user_id)
             .outerjoin(Registration, Registration.id == ScanLog.registration_id)
@@ -508,7 +518,8 @@ class CheckinLog(Export):
         )
         results = _labels(SCAN_LABELS)
         entrance = _("Entrance")
-        for at, door, account, result, rid, first, last, code, then, title in db.execute(stmt):
+        for row in db.execute(stmt):
+            at, door, account, result, rid, first, last, code, then, title, scanned = row
             yield [
                 at,
                 door,
@@ -519,7 +530,37 @@ class CheckinLog(Export):
                 code,
                 # Its title now; the title at the scan if it has been deleted since.
                 title or then or entrance,
+                scanned,  # sent after a network cut: the device's time of the scan
             ]
+
+
+def conflict_columns() -> list[str]:
+    return [
+        _("Registration ID"),
+        _("Name"),
+        _("Session"),
+        _("Door that stands"),
+        _("Time at that door"),
+        _("Duplicate door"),
+        _("Time at the duplicate door"),
+        _("Recorded"),
+    ]
+
+
+def conflict_rows(found: Iterable[CheckInConflict]) -> Iterator[list[Any]]:
+    """People checked in at two doors that were both offline: the first by time stands."""
+    entrance = _("Entrance")
+    for c in found:
+        yield [
+            c.registration_id,
+            c.registration.full_name,
+            c.session_title or entrance,
+            c.kept_door,
+            c.kept_at,
+            c.duplicate_door,
+            c.duplicate_at,
+            c.recorded_at,
+        ]
 
 
 class SigninSheet(Export):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from tracker.auth.access import MANAGE, event_for, require
+from tracker.checkin import conflicts
 from tracker.db import get_db, read_only, utcnow
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
@@ -59,6 +60,7 @@ def dashboard(slug: str) -> str:
     if part == "figures":
         return render_template("reports/_figures.html", **context)
     refresh = current_app.config.get("STATS_REFRESH_SECONDS", 15)
+    context["conflicts"] = conflicts.conflicts(get_db(), event)
     return render_template("reports/dashboard.html", refresh=refresh, exports=EXPORTS, **context)
 
 
