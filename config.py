@@ -10,6 +10,7 @@ import math
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("TRACKER_INSTANCE_PATH", PROJECT_ROOT / "instance"))
@@ -164,9 +165,10 @@ class ProductionConfig(Config):
             )
 
 
-def check_limits(values: dict) -> None:
-    """The limits of LIMIT_DEFAULTS in `values` as numbers above 0 (whole numbers of MiB
-    and MB), or a RuntimeError that names the variable."""
+def check_limits(values: dict[str, Any]) -> dict[str, float]:
+    """The limits of LIMIT_DEFAULTS in `values` made numbers above 0 (whole numbers of MiB
+    and MB) in place, and returned; or a RuntimeError that names the variable."""
+    numbers: dict[str, float] = {}
     for name in LIMIT_DEFAULTS:
         value = values.get(name)
         try:
@@ -176,15 +178,16 @@ def check_limits(values: dict) -> None:
         if not (number > 0 and math.isfinite(number)):
             kind = "a whole number above 0" if name in WHOLE_LIMITS else "a number above 0"
             raise RuntimeError(f"TRACKER_{name} must be {kind}, not {value!r}")
-        values[name] = number
+        values[name] = numbers[name] = number
+    return numbers
 
 
 def server_settings() -> dict:
     """What gunicorn.conf.py needs, read from the environment now: TRACKER_BIND,
     TRACKER_WORKERS, and a worker timeout above the app's own limits."""
     limits = {name: _env(name, default) for name, default in LIMIT_DEFAULTS.items()}
-    check_limits(limits)
-    longest = max(limits["PDF_TIMEOUT"], limits["IMPORT_TIMEOUT"])
+    numbers = check_limits(limits)
+    longest = max(numbers["PDF_TIMEOUT"], numbers["IMPORT_TIMEOUT"])
     workers = _env("WORKERS", "2")
     try:
         count = int(str(workers))
