@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from flask import Flask, g
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -143,6 +143,13 @@ def insert_or_ignore(db: Session, table: Table, values: dict[str, Any]) -> Any |
             statement = sqlite_insert(table).on_conflict_do_nothing().returning(table.c.id)
         _INSERT_OR_IGNORE[dialect, table.name] = statement
     return db.execute(statement, values).scalar_one_or_none()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE run through the ORM session matched: its result is a
+    CursorResult, which the session's typing does not say."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def release_write_lock(db: Session) -> None:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import (
 )
 
 from tracker.i18n import lazy_gettext as _l
+from tracker.models import Registration
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class AlreadyRegistered(DomainError):
     status = 409
     field = "email"
 
-    def __init__(self, registration: object) -> None:
+    def __init__(self, registration: Registration) -> None:
         self.registration = registration
         super().__init__()
 

@@ -146,9 +146,9 @@ def _authenticate() -> None:
             _l("Log in, or send an API token in the header Authorization: Bearer <token>."),
         )
     if request.method in UNSAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
-        token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+        csrf_token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
         try:
-            validate_csrf(token)
+            validate_csrf(csrf_token)
         except ValidationError:
             raise ApiError(
                 403,
@@ -173,7 +173,9 @@ def _token_user(token: str) -> User | None:
     if slug is None or hashed is None or not SLUG_RE.match(slug):
         return user_for_token(get_db(), token)
     row = get_db().execute(_TOKEN_AND_EVENT, {"token_hash": hashed, "slug": slug}).first()
-    user = live_token_user(row[0]) if row is not None else None
+    if row is None:
+        return None
+    user = live_token_user(row[0])
     if user is not None:
         setattr(g, _PREFETCHED, (row[1], bool(row[2])))
     return user

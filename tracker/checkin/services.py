@@ -34,7 +34,7 @@ from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker.checkin import conflicts
-from tracker.db import insert_or_ignore, utcnow
+from tracker.db import insert_or_ignore, rowcount, utcnow
 from tracker.errors import InvalidChoice
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
@@ -313,9 +313,9 @@ def _insert(
         "door": door,
         "user_id": actor.id if actor else None,
     }
-    checkin = CheckIn(**values)
-    checkin.id = insert_or_ignore(db, CheckIn.__table__, values)
-    if checkin.id is not None:
+    new_id = insert_or_ignore(db, CheckIn.__table__, values)
+    if new_id is not None:
+        checkin = CheckIn(**values, id=new_id)
         # The row is in: the object joins the session as loaded (no second INSERT) and
         # the registration's check-ins as if read again, without reading them again.
         make_transient_to_detached(checkin)
@@ -413,11 +413,13 @@ def undo_check_in(
     if registration is None:
         outcome = CheckInResult(ScanResult.UNKNOWN, session=session, reason=reason)
     else:
-        removed = db.execute(
-            delete(CheckIn).where(
-                CheckIn.registration_id == registration.id, CheckIn.scope == scope
+        removed = rowcount(
+            db.execute(
+                delete(CheckIn).where(
+                    CheckIn.registration_id == registration.id, CheckIn.scope == scope
+                )
             )
-        ).rowcount
+        )
         kept = [c for c in registration.checkins if c.scope != scope]
         set_committed_value(registration, "checkins", kept)
         result = ScanResult.UNDONE if removed else ScanResult.NOT_CHECKED_IN

@@ -404,7 +404,8 @@ def history(db: DbSession, registration: Registration) -> list[HistoryItem]:
                 who(scan.user_id),
                 scan.result,
                 door=scan.door,
-                session=titles.get(scan.session_id) or scan.session_title,
+                session=(titles.get(scan.session_id) if scan.session_id else None)
+                or scan.session_title,
             )
         )
     items.sort(key=lambda item: item.at, reverse=True)

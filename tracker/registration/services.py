@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
 from tracker import audit
-from tracker.db import utcnow
+from tracker.db import rowcount, utcnow
 from tracker.errors import (
     AlreadyRegistered,
     DomainError,
@@ -131,7 +131,8 @@ def qr_png(code: str) -> bytes:
     symbol = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     pixels = zxingcpp.write_barcode_to_image(symbol, scale=QR_SCALE, add_quiet_zones=True)
     height, width = pixels.shape
-    image = Image.frombytes("L", (width, height), bytes(memoryview(pixels)))
+    # (zxingcpp.Image has the buffer protocol; its type stub does not say so)
+    image = Image.frombytes("L", (width, height), bytes(memoryview(pixels)))  # type: ignore[arg-type]
     image = image.convert("1", dither=Image.Dither.NONE)  # already black and white
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -385,7 +386,7 @@ def claim_link_again(
         .execution_options(synchronize_session=False)
     )
     db.expire(registration, ["link_sent_at"])
-    return claimed.rowcount == 1
+    return rowcount(claimed) == 1
 
 
 def _apply(
