@@ -374,7 +374,7 @@ def send_queued(mail_id: int, *, now: datetime | None = None) -> MailState | Non
                 exc_info=e.__cause__,
             )
         else:
-            values["next_attempt_at"] = utcnow() + retry_delay(row.attempts)
+            values["next_attempt_at"] = max(now, utcnow()) + retry_delay(row.attempts)
             log.warning(
                 "mail %s (%s) not sent (attempt %d), tried again later: %s",
                 row.id,
