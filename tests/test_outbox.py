@@ -9,6 +9,7 @@ worker would, with tracker.jobs.run_pending() or tracker.mail.send_due(now=...).
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -442,3 +443,71 @@ def test_two_workers_at_once_send_a_mail_once(app: Flask, monkeypatch) -> None:
     assert sorted(results, key=str) == [None, None, None, MailState.SENT]
     assert sweeps == [0]
     assert len(handler.received) == 1
+
+
+# --- what the organiser sees -----------------------------------------------------------------
+
+
+def test_the_organiser_sees_each_registration_s_last_e_mail_and_filters_failed_ones(
+    app: Flask, client, db, queued, monkeypatch, outbox
+) -> None:
+    from tests.test_organiser_events import login, make_user
+    from tracker.models import Role
+
+    event = make_event(db)
+    sent, refused, waiting = (make_registration(db, event) for _ in range(3))
+    other = make_registration(db, make_event(db))
+    organiser = make_user(app, db, Role.ORGANISER, [event])
+    db.commit()
+    send_due(app)  # written to the outbox folder: sent
+    with refusing_server("550 5.1.1 No such user here") as (port, _handler):
+        use_smtp(monkeypatch, app, port)
+        services.cancel_registration(db, refused)  # its last e-mail: the cancellation
+        services.cancel_registration(db, other)
+        db.commit()
+        send_due(app)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    services.cancel_registration(db, waiting)  # queued, not sent yet
+    db.commit()
+    login(client, organiser)
+
+    def last_mail(registration: Registration) -> str:
+        page = client.get(f"/events/{event.slug}/registrations/{registration.id}").text
+        (dd,) = re.findall(r'<dd class="last-mail"(.*?)</dd>', page, re.S)
+        return " ".join(re.sub(r"<[^>]+>", " ", dd).split())
+
+    assert 'data-mail-state="sent" data-mail-kind="confirmation"' in last_mail(sent)
+    assert "Confirmation · Sent" in last_mail(sent)
+    failed = last_mail(refused)
+    assert 'data-mail-state="failed" data-mail-kind="cancelled"' in failed
+    assert "Cancellation · Failed" in failed
+    assert "Attempts: 1 · Reason: 550 5.1.1 No such user here" in failed
+    assert "Cancellation · Queued waiting to be sent" in last_mail(waiting)
+
+    listed = client.get(f"/events/{event.slug}/registrations", query_string={"mail": "failed"})
+    assert listed.status_code == 200
+    assert re.findall(r'<tr data-registration="(\d+)"', listed.text) == [str(refused.id)]
+    assert "E-mail failed" in listed.text
+    every = client.get(f"/events/{event.slug}/registrations").text
+    assert len(re.findall(r'<tr data-registration="(\d+)"', every)) == 3
+    assert every.count('data-mail-state="failed"') == 1
+
+
+def test_the_organiser_page_says_when_a_mail_will_be_tried_again(
+    app: Flask, client, db, queued, monkeypatch
+) -> None:
+    from tests.test_organiser_events import login, make_user
+    from tracker.models import Role
+
+    use_smtp(monkeypatch, app, free_port(), MAIL_TIMEOUT=1.0)  # nothing listens there
+    event = make_event(db)
+    person = make_registration(db, event)
+    organiser = make_user(app, db, Role.ORGANISER, [event])
+    db.commit()
+    send_due(app)
+    login(client, organiser)
+
+    page = client.get(f"/events/{event.slug}/registrations/{person.id}").text
+
+    assert "not sent yet: tried again at" in page
+    assert "ConnectionRefusedError" in page
