@@ -412,28 +412,30 @@ def send_due(*, now: datetime | None = None) -> int:
     server (it is down: the next sweep tries again) and after SWEEP_BUDGET. Returns
     how many were sent."""
     now = now or utcnow()
-    with jobs.session() as db:
-        due = db.scalars(
-            select(OutgoingMail.id)
-            .where(
-                OutgoingMail.state == MailState.QUEUED,
-                OutgoingMail.next_attempt_at <= now,
-                or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
-            )
-            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
-            .limit(SWEEP_BATCH)
-        ).all()
     sent = 0
     deadline = utcnow() + SWEEP_BUDGET
-    for mail_id in due:
-        if utcnow() > deadline:
-            break
-        try:
-            state = send_queued(mail_id, now=max(now, utcnow()))
-        except SendError:
-            break
-        sent += state == MailState.SENT
-    return sent
+    while True:
+        with jobs.session() as db:
+            due = db.scalars(
+                select(OutgoingMail.id)
+                .where(
+                    OutgoingMail.state == MailState.QUEUED,
+                    OutgoingMail.next_attempt_at <= now,
+                    or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+                )
+                .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+                .limit(SWEEP_BATCH)
+            ).all()
+        if not due:
+            return sent
+        for mail_id in due:
+            if utcnow() > deadline:
+                return sent
+            try:
+                state = send_queued(mail_id, now=max(now, utcnow()))
+            except SendError:
+                return sent
+            sent += state == MailState.SENT
 
 
 # Until when this worker leaves new mails to the sweep, after the server did not answer:
