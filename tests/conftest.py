@@ -15,18 +15,22 @@ import io
 import itertools
 import os
 import secrets
+import socket
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 import zxingcpp
+from aiosmtpd.controller import Controller
 from flask import Flask
 from icalendar import Calendar
 from PIL import Image
@@ -117,6 +121,30 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     return app
 
 
+@pytest.fixture(autouse=True)
+def _jobs_queue() -> Iterator[None]:
+    """The queue of background jobs is one per process (tracker.jobs): a test that
+    makes an app of its own, or points the queue elsewhere, leaves it as it found it."""
+    from tracker import jobs, mail
+
+    kept = (jobs.huey.storage, jobs.huey.immediate, jobs._app)
+    yield
+    mail._unreachable_until = None
+    storage, immediate, jobs._app = kept
+    jobs.huey.immediate = immediate
+    jobs.huey.storage = storage
+
+
+@pytest.fixture
+def queued(app: Flask) -> Iterator[None]:
+    """Jobs (e-mails...) wait in the queue until the test runs them with
+    tracker.jobs.run_pending(), instead of running once their transaction commits."""
+    from tracker import jobs
+
+    jobs.configure("memory://", app.instance_path)
+    yield
+
+
 @pytest.fixture
 def redis_url() -> str:
     """A Redis database for the rate limits' tests (each test uses a key prefix of its
@@ -181,6 +209,11 @@ class Outbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
+
+    def clear(self) -> None:
+        """Forget what was sent so far (the confirmations of a test's set-up)."""
+        for path in self.path.glob("*.eml"):
+            path.unlink()
 
 
 @pytest.fixture
@@ -267,9 +300,16 @@ def registration_data(**overrides: object) -> RegistrationData:
 
 
 def make_registration(
-    db: DbSession, event: Event, *, now: datetime | None = None, **overrides: object
+    db: DbSession,
+    event: Event,
+    *,
+    now: datetime | None = None,
+    send_email: bool = False,
+    **overrides: object,
 ) -> Registration:
-    return register(db, event, registration_data(**overrides), now=now)
+    """A registration made by the service; its confirmation e-mail only if asked (the
+    suite's people are set-up, and writing their e-mails would only slow it down)."""
+    return register(db, event, registration_data(**overrides), now=now, send_email=send_email)
 
 
 def form_data(event: Event | None = None, **overrides: object) -> dict[str, object]:
@@ -728,3 +768,56 @@ class Tables(HTMLParser):
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+
+
+@dataclass
+class Collector:
+    """aiosmtpd handler keeping every message it accepts."""
+
+    received: list[Received] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def smtp_server(**smtp_options: Any) -> Iterator[tuple[int, Collector]]:
+    handler = Collector()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_options)
+    controller.start()
+    try:
+        yield port, handler
+    finally:
+        controller.stop()
+
+
+def use_smtp(monkeypatch: pytest.MonkeyPatch, app: Flask, port: int, **settings: Any) -> None:
+    """Point the app at 127.0.0.1:port, whatever the environment configured."""
+    values = {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "MAIL_TIMEOUT": 5.0,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        **settings,
+    }
+    for key, value in values.items():
+        monkeypatch.setitem(app.config, key, value)
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage

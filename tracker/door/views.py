@@ -33,7 +33,6 @@ from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType
-from tracker.registration import notify
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.services import suggest_organisations
 
@@ -248,8 +247,6 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
         return _page(event, form, e.status)
 
     registration = done.registration
-    if services.has_email(registration) and not done.replayed:
-        notify.send_confirmation(db, registration)  # their private link and QR code
     if wants_json:
         body = {
             **answer_of(done.checkin).body,

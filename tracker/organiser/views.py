@@ -62,9 +62,11 @@ from tracker.organiser.forms import (
     OrganiserRegistrationForm,
     SessionForm,
 )
-from tracker.registration import importer, notify
+from tracker.registration import importer
 from tracker.registration import services as registrations
 from tracker.registration.forms import (
+    MAIL_KIND_LABELS,
+    MAIL_STATE_LABELS,
     SOURCE_LABELS,
     STATUS_LABELS,
     TYPE_SHORT_LABELS,
@@ -126,6 +128,8 @@ def _common() -> dict[str, Any]:
     return {
         "status_labels": STATUS_LABELS,
         "source_labels": SOURCE_LABELS,
+        "mail_kind_labels": MAIL_KIND_LABELS,
+        "mail_state_labels": MAIL_STATE_LABELS,
         "type_labels": {t.value: label for t, label in TYPE_SHORT_LABELS.items()},
     }
 
@@ -267,7 +271,6 @@ def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
             _show_domain_error(form, e)
         else:
             _flash_saved(saved, event)
-            notify.send_promoted(db, saved.promoted)
             return redirect(url_for(".edit_event", slug=event.slug), code=303)
     status = 200 if request.method == "GET" else INVALID
     return _event_page(
@@ -314,11 +317,10 @@ def _set_registration(slug: str, is_open: bool) -> BaseResponse:
     db = get_db()
     target = safe_next(request.form.get("next")) or url_for(".edit_event", slug=event.slug)
     try:
-        saved = services.set_registration_open(db, event, is_open, actor=_actor())
+        services.set_registration_open(db, event, is_open, actor=_actor())
     except DomainError as e:
         flash(str(e.message), "error")
         return redirect(target, code=303)
-    notify.send_promoted(db, saved.promoted)
     if is_open:
         flash(
             _(
@@ -466,6 +468,7 @@ def registrations_list(slug: str) -> str:
         event=event,
         filters=filters,
         page=page,
+        mails=services.last_mails(get_db(), [r.id for r in page.items]),
         entrance_checkin=services.entrance_checkin,
         **_common(),
     )
@@ -507,6 +510,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
                     source=RegistrationSource.MANUAL,
                     override=form.override.data,
                     allow_overlap=form.allow_overlap.data,
+                    send_email=form.send_email.data,
                 )
             except AlreadyRegistered as e:
                 existing = e.registration  # type: ignore[assignment]
@@ -514,8 +518,6 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
             except DomainError as e:
                 _show_domain_error(form, e)
             else:
-                if form.send_email.data:
-                    notify.send_confirmation(db, registration)
                 flash(
                     _("%(name)s is registered (confirmed).", name=registration.full_name)
                     if registration.status == registrations.CONFIRMED
@@ -571,7 +573,6 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
             _show_domain_error(form, e)
             status = INVALID
         else:
-            notify.send_promoted(db, promoted)
             flash(_("The registration has been saved."), "success")
             _flash_promoted(promoted)
             return _back_to(item)
@@ -585,6 +586,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         places=places,
         history=services.history(db, item),
         entrance=services.entrance_checkin(item),
+        last_mail=services.last_mails(db, [item.id]).get(item.id),
         organisations=registrations.suggest_organisations(db),
         action_label=audit.action_label,
         scan_labels=SCAN_LABELS,
@@ -632,8 +634,6 @@ def _registration_action(
 def cancel_registration(slug: str, registration_id: int) -> BaseResponse:
     def cancel(db: DbSession, item: Registration) -> None:
         promoted = registrations.cancel_by_organiser(db, item, actor=_actor())
-        notify.send_cancelled(db, item)
-        notify.send_promoted(db, promoted)
         flash(_("The registration has been cancelled."), "success")
         _flash_promoted(promoted)
 
@@ -662,7 +662,6 @@ def confirm_registration(slug: str, registration_id: int) -> BaseResponse:
     def confirm(db: DbSession, item: Registration) -> None:
         override = request.form.get("override") in {"y", "1", "on"}
         registrations.confirm_registration(db, item, actor=_actor(), override=override)
-        notify.send_promoted(db, [item])
         flash(_("The registration is confirmed, and the person has been e-mailed."), "success")
 
     return _registration_action(slug, registration_id, confirm)
@@ -673,7 +672,6 @@ def confirm_registration(slug: str, registration_id: int) -> BaseResponse:
 def waitlist_registration(slug: str, registration_id: int) -> BaseResponse:
     def waitlist(db: DbSession, item: Registration) -> None:
         promoted = registrations.waitlist_registration(db, item, actor=_actor())
-        notify.send_promoted(db, promoted)
         flash(_("The registration has been moved to the end of the waitlist."), "success")
         _flash_promoted(promoted)
 
