@@ -46,7 +46,12 @@ def load_conf(monkeypatch, **env: str) -> dict:
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(CONF))
+    # The file sets the metrics' folder in the environment: put back as it was after.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    conf = runpy.run_path(str(CONF))
+    conf["on_exit"](None)  # removes the folder it made
+    return conf
 
 
 @pytest.mark.parametrize(

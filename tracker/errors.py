@@ -222,7 +222,9 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(e: Exception):  # type: ignore[no-untyped-def]
         if isinstance(e, HTTPException):
             return _http(e)
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from tracker.logs import route
+
+        log.exception("unhandled error on %s %s", request.method, route() or "-")
         return render(
             InternalServerError.code,
             _l("Something went wrong"),

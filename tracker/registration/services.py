@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
-from tracker import audit
+from tracker import audit, metrics
 from tracker.db import utcnow
 from tracker.errors import (
     AlreadyRegistered,
@@ -460,6 +460,7 @@ def register(
     db.add(registration)
     _apply(registration, data, organisation, sessions)
     db.flush()
+    metrics.count_on_commit(db, metrics.REGISTRATIONS, status.value)
     return registration
 
 
