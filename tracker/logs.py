@@ -20,7 +20,7 @@ import re
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, TextIO
 
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -78,17 +78,24 @@ def make_formatter(kind: str) -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
+def make_handler(kind: str, stream: TextIO) -> logging.Handler:
+    """A handler writing to `stream` in the format `kind`, each record with its request's
+    id and account id."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(make_formatter(kind))
+    handler.addFilter(_RequestContext())
+    handler.addFilter(_NoRequestLines())
+    return handler
+
+
 def configure(kind: str, level: str = "INFO") -> None:
     """One handler on the root logger, on standard error, in the chosen format; made
     again (not added twice) when the app is made again."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    handler = make_handler(kind, sys.stderr)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(make_formatter(kind))
-    handler.addFilter(_RequestContext())
-    handler.addFilter(_NoRequestLines())
     root.addHandler(handler)
     root.setLevel(level)
     # Alembic says at INFO each time it looks at the schema (/readyz does).

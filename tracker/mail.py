@@ -129,8 +129,13 @@ def deliver(mail: Mail, settings: dict[str, Any]) -> None:
             _send_smtp(message, mail.to, settings)
         else:
             _write_outbox(message, mail.to, Path(settings["MAIL_OUTBOX"]))
-    except Exception:
-        log.exception("could not deliver mail %r to %s", mail.subject, mail.to)
+    except Exception as e:
+        # Neither the address nor the subject, nor the error's text (an SMTP refusal
+        # quotes the address), nor its traceback (its last line is that text): the
+        # logs hold no personal data. The SMTP reply code says what happened.
+        log.error(
+            "could not deliver a mail: %s %s", type(e).__name__, getattr(e, "smtp_code", "")
+        )
 
 
 def _send_smtp(message: Message, to: str, s: dict[str, Any]) -> None:
@@ -184,7 +189,7 @@ def _write_outbox(message: Message, to: str, outbox: Path) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = outbox / f"{stamp}-{secrets.token_hex(4)}.eml"
     path.write_bytes(_serialise(message, to))
-    log.info("mail to %s written to %s", to, path)
+    log.info("mail written to %s", path)
 
 
 def queue(db: DbSession, mail: Mail) -> None:
