@@ -35,12 +35,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
 from tracker import logs
-from tracker.db import READ_ONLY, after_commit
+from tracker.db import after_commit
 from tracker.errors import json_error
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Registration
@@ -98,13 +98,13 @@ SCRAPE_GAUGES: list[
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, session: Callable[[], DbSession]) -> None:
+        self.session = session  # a read-only session (Database.read_session)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = []
         try:
-            with DbSession(self.engine.execution_options(**{READ_ONLY: True})) as db:
+            with self.session() as db:
                 for name, help_text, labels, query in SCRAPE_GAUGES:
                     family = GaugeMetricFamily(name, help_text, labels=labels)
                     for values, figure in query(db):
@@ -146,7 +146,7 @@ def metrics() -> Response:
     else:
         process_registry = REGISTRY
     database = CollectorRegistry(auto_describe=False)
-    database.register(DatabaseCollector(current_app.extensions["db"].engine))
+    database.register(DatabaseCollector(current_app.extensions["db"].read_session))
     body = generate_latest(process_registry) + generate_latest(database)
     return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
