@@ -379,6 +379,10 @@ def register_commands(app: Flask) -> None:
     from tracker.reports.cli import export_command  # tracker export SLUG --what ... -o FILE
 
     app.cli.add_command(export_command)
+    from tracker.backup import backup_command, restore_command  # tracker backup, restore
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _create_app() -> Flask:
