@@ -118,9 +118,11 @@ def wait_for(writers: Writers, rows: int) -> None:
 
 
 def test_a_backup_taken_while_writing_restores_every_acknowledged_row(tmp_path):
-    with empty_database(tmp_path, "source") as source_url, empty_database(
-        tmp_path, "restored"
-    ) as target_url, empty_database(tmp_path, "quiet") as quiet_url:
+    with (
+        empty_database(tmp_path, "source") as source_url,
+        empty_database(tmp_path, "restored") as target_url,
+        empty_database(tmp_path, "quiet") as quiet_url,
+    ):
         source = app_on(source_url)
         upgrade_database(source.extensions["db"].engine)
         with source.app_context(), source.extensions["db"].sessionmaker.begin() as db:

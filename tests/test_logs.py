@@ -152,9 +152,7 @@ def test_nothing_personal_is_logged(client, db, app, captured, monkeypatch, outb
         headers=headers,
     )
     assert checked.status_code == 201
-    client.post(
-        f"/api/v1/events/{event.slug}/checkins", json={"code": "Z" * 26}, headers=headers
-    )
+    client.post(f"/api/v1/events/{event.slug}/checkins", json={"code": "Z" * 26}, headers=headers)
     assert client.post(
         "/login", data={"email": "door.person@example.org", "password": PASSWORD + "x"}
     ).status_code in (200, 401, 422)

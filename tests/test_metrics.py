@@ -136,7 +136,9 @@ def test_the_database_figures_are_read_at_each_scrape(client, db):
 
 def _door(app, db, event):
     with app.app_context():
-        return create_user(db, f"door.{time.monotonic_ns()}@example.org", PASSWORD, Role.DOOR, [event])
+        return create_user(
+            db, f"door.{time.monotonic_ns()}@example.org", PASSWORD, Role.DOOR, [event]
+        )
 
 
 # --- several gunicorn workers ------------------------------------------------------------

@@ -43,7 +43,9 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     )
     level = str(app.config.get("LOG_LEVEL") or "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise RuntimeError(f"TRACKER_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+        raise RuntimeError(
+            f"TRACKER_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}"
+        )
     logs.configure(app.config["LOG_FORMAT"], level)
 
     logs.init_app(app)  # the request's id and clock first, its log line last

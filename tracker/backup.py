@@ -21,7 +21,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from sqlalchemy import Engine, inspect
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from tracker.cli import one_line_errors, option
 from tracker.i18n import lazy_gettext as _l
@@ -204,7 +204,9 @@ def backup_command(output: Path) -> None:
     click.echo(_("database backed up to %(file)s (%(size)d bytes)", file=output, size=size))
 
 
-@click.command("restore", help=_l("Restore a backup made by tracker backup into an empty database."))
+@click.command(
+    "restore", help=_l("Restore a backup made by tracker backup into an empty database.")
+)
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 @one_line_errors

@@ -133,9 +133,7 @@ def deliver(mail: Mail, settings: dict[str, Any]) -> None:
         # Neither the address nor the subject, nor the error's text (an SMTP refusal
         # quotes the address), nor its traceback (its last line is that text): the
         # logs hold no personal data. The SMTP reply code says what happened.
-        log.error(
-            "could not deliver a mail: %s %s", type(e).__name__, getattr(e, "smtp_code", "")
-        )
+        log.error("could not deliver a mail: %s %s", type(e).__name__, getattr(e, "smtp_code", ""))
 
 
 def _send_smtp(message: Message, to: str, s: dict[str, Any]) -> None:

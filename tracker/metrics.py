@@ -78,9 +78,7 @@ def count_on_commit(db: DbSession, counter: Counter, *labels: str) -> None:
 
 
 def _registrations_by_status(db: DbSession) -> Iterable[tuple[tuple[str, ...], float]]:
-    rows = db.execute(
-        select(Registration.status, func.count()).group_by(Registration.status)
-    ).all()
+    rows = db.execute(select(Registration.status, func.count()).group_by(Registration.status)).all()
     return [((str(status),), float(count)) for status, count in rows]
 
 
