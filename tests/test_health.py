@@ -20,8 +20,27 @@ def test_readyz_is_ready_with_the_database_at_head(client):
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {
         "status": "ready",
-        "checks": {"database": "ok", "migrations": "ok"},
+        "checks": {"database": "ok", "migrations": "ok", "queue": "ok"},
     }
+
+
+def test_readyz_says_when_the_task_queue_is_unreachable(client, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tracker import jobs
+
+    def down() -> int:
+        raise RedisConnectionError("Error 111 connecting to 10.0.0.5:6379. Connection refused.")
+
+    monkeypatch.setattr(jobs.huey, "pending_count", down)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {
+        "database": "ok",
+        "migrations": "ok",
+        "queue": "unreachable",
+    }
+    assert "10.0.0.5" not in response.get_data(as_text=True)
 
 
 @pytest.fixture
@@ -41,7 +60,7 @@ def test_readyz_says_when_the_migrations_are_behind(sqlite_app, tmp_path):
     assert response.status_code == 503
     assert response.get_json() == {
         "status": "unready",
-        "checks": {"database": "ok", "migrations": "not at head"},
+        "checks": {"database": "ok", "migrations": "not at head", "queue": "ok"},
     }
     upgrade_database(engine)
     assert app.test_client().get("/readyz").status_code == 200
@@ -72,16 +91,17 @@ def test_a_database_server_that_is_down_is_unready_without_secrets():
 
 
 def test_each_check_is_one_entry_of_the_list(client, monkeypatch):
-    def queue() -> None:
-        raise health.NotReady("unreachable")
+    def disk() -> None:
+        raise health.NotReady("full")
 
-    monkeypatch.setattr(health, "READY_CHECKS", [*health.READY_CHECKS, ("queue", queue)])
+    monkeypatch.setattr(health, "READY_CHECKS", [*health.READY_CHECKS, ("disk", disk)])
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"] == {
         "database": "ok",
         "migrations": "ok",
-        "queue": "unreachable",
+        "queue": "ok",
+        "disk": "full",
     }
 
 

@@ -188,3 +188,20 @@ def test_the_counts_of_two_gunicorn_workers_add_up(tmp_path, own_database):  # n
             assert time.monotonic() < deadline, server.log_text()[-2000:]
             time.sleep(0.2)
         assert [healthz_count() for _ in range(6)] == [start + 40] * 6
+
+
+def test_the_outbox_and_the_queue_are_read_at_each_scrape(client, db):
+    event = make_event(db)
+    before = scrape(client)
+    assert client.post(f"/events/{event.slug}/register", data=form_data(event)).status_code in (
+        200,
+        303,
+    )
+    after = scrape(client)
+    sent = figure(after, "tracker_emails", state="sent") - figure(
+        before, "tracker_emails", state="sent"
+    )
+    assert sent == 1  # the confirmation (the tests' queue runs each job at once)
+    assert ("tracker_emails", (("state", "failed"),)) in samples(after)
+    assert figure(after, "tracker_queue_jobs", kind="queued") == 0
+    assert ("tracker_queue_jobs", (("kind", "scheduled"),)) in samples(after)

@@ -2,7 +2,8 @@
 rate limit, and saying nothing secret (no address, no version, no error text):
 
 - `GET /healthz`: the process answers (200 `{"status": "ok"}`).
-- `GET /readyz`: every check of READY_CHECKS passes (200 `{"status": "ready", ...}`),
+- `GET /readyz`: every check of READY_CHECKS passes (the database answers, its schema is
+  at the migrations' head, the task queue answers): 200 `{"status": "ready", ...}`,
   or 503 `{"status": "unready", "checks": {"database": "unreachable", ...}}`. Each check
   is one entry of the list: a name and a function that raises when it fails.
 """
@@ -66,10 +67,22 @@ def check_migrations() -> None:
         raise NotReady("not at head")
 
 
+def check_queue() -> None:
+    """The task queue's storage answers (the SQLite file or Redis of TRACKER_QUEUE_URL)."""
+    from tracker import jobs
+
+    try:
+        jobs.huey.pending_count()
+    except Exception as e:  # noqa: BLE001 - whatever it is, jobs cannot be queued
+        log.warning("readiness: task queue unreachable (%s)", type(e).__name__)
+        raise NotReady("unreachable") from None
+
+
 # name, check: what /readyz runs, in this order.
 READY_CHECKS: list[tuple[str, Callable[[], None]]] = [
     ("database", check_database),
     ("migrations", check_migrations),
+    ("queue", check_queue),
 ]
 
 

@@ -5,7 +5,9 @@ request with its id, method, route, status, duration and account id.
 What a log line may say about a person: an account id and a registration id, nothing
 else. No e-mail address, name, check-in code, private link, token or password: a request
 is logged by its route (`/r/<token>`), never by the path it was sent to, and never with
-its query string; SQL errors are raised without their parameters (tracker.db).
+its query string; SQL errors are raised without their parameters (tracker.db); and an
+e-mail address that a message or a traceback quotes anyway (a mail server's refusal) is
+written as <e-mail>.
 
 Every request has an id: a sane X-Request-ID sent by the reverse proxy (letters, digits
 and `._:-`, at most 128 characters) is kept, anything else is replaced by a new one; the
@@ -68,14 +70,35 @@ def check_format(value: object, production: bool) -> str:
     return str(value)
 
 
+# An e-mail address, wherever it appears in a line: a mail server's reply quotes the
+# address it refuses, and an error's text or traceback may quote a value. Said as
+# <e-mail> instead.
+_EMAIL = re.compile(r"[\w.!#$%&*+/=?^~-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def redact(text: str) -> str:
+    return _EMAIL.sub("<e-mail>", text)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class _JsonFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def make_formatter(kind: str) -> logging.Formatter:
     if kind == "json":
-        return JsonFormatter(
+        return _JsonFormatter(
             JSON_FIELDS,
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             datefmt="%Y-%m-%dT%H:%M:%S%z",
+            json_ensure_ascii=False,  # an address in any script is found and left out
         )
-    return logging.Formatter(TEXT_FORMAT)
+    return _TextFormatter(TEXT_FORMAT)
 
 
 def make_handler(kind: str, stream: TextIO) -> logging.Handler:

@@ -43,7 +43,7 @@ from tracker import logs
 from tracker.db import after_commit
 from tracker.errors import json_error
 from tracker.i18n import lazy_gettext as _l
-from tracker.models import Registration
+from tracker.models import MailState, OutgoingMail, Registration
 
 log = logging.getLogger(__name__)
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -82,6 +82,25 @@ def _registrations_by_status(db: DbSession) -> Iterable[tuple[tuple[str, ...], f
     return [((str(status),), float(count)) for status, count in rows]
 
 
+def _mail_by_state(db: DbSession) -> Iterable[tuple[tuple[str, ...], float]]:
+    rows = db.execute(select(OutgoingMail.state, func.count()).group_by(OutgoingMail.state)).all()
+    found = {str(state): float(count) for state, count in rows}
+    return [((str(state),), found.get(str(state), 0.0)) for state in MailState]
+
+
+def _queue(_db: DbSession) -> Iterable[tuple[tuple[str, ...], float]]:
+    from tracker import jobs
+
+    try:
+        return [
+            (("queued",), float(jobs.huey.pending_count())),
+            (("scheduled",), float(jobs.huey.scheduled_count())),
+        ]
+    except Exception as e:  # noqa: BLE001 - the queue down: said by /readyz
+        log.warning("metrics: the task queue could not be read (%s)", type(e).__name__)
+        return []
+
+
 # name, help, labels, query: a gauge read from the database at each scrape.
 SCRAPE_GAUGES: list[
     tuple[str, str, list[str], Callable[[DbSession], Iterable[tuple[tuple[str, ...], float]]]]
@@ -91,6 +110,19 @@ SCRAPE_GAUGES: list[
         "Registrations in the database, by status.",
         ["status"],
         _registrations_by_status,
+    ),
+    (
+        "tracker_emails",
+        "E-mails of the outbox, by state (queued, sent, failed: given up after retries "
+        "or refused for good).",
+        ["state"],
+        _mail_by_state,
+    ),
+    (
+        "tracker_queue_jobs",
+        "Jobs waiting in the task queue: queued (to run now) and scheduled (later).",
+        ["kind"],
+        _queue,
     ),
 ]
 
