@@ -43,13 +43,9 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-@contextmanager
-def gunicorn(
-    folder: Path, database: str, *, port: int | None = None, **env: str
-) -> Iterator[Server]:
-    """gunicorn in production mode on `database`, answering on 127.0.0.1:`port`; `env`
-    adds or overrides variables (TRACKER_WORKERS, TRACKER_SECRET_KEY...)."""
-    port = port or free_port()
+def server_environ(folder: Path, database: str, port: int, **env: str) -> dict[str, str]:
+    """The environment of a production instance on `database` whose files are in
+    `folder`, answering on 127.0.0.1:`port`; `env` adds or overrides variables."""
     folder.mkdir(parents=True, exist_ok=True)
     environ = {
         k: v
@@ -66,6 +62,40 @@ def gunicorn(
         TRACKER_BIND=f"127.0.0.1:{port}",
     )
     environ.update(env)
+    return environ
+
+
+@contextmanager
+def worker(folder: Path, environ: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """`tracker worker` in `environ` (as server_environ makes it), stopped on leaving."""
+    log = (folder / "worker.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - the README's command
+        [str(Path(sys.executable).parent / "tracker"), "worker"],
+        cwd=folder,
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)  # finishes the running jobs
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@contextmanager
+def gunicorn(
+    folder: Path, database: str, *, port: int | None = None, **env: str
+) -> Iterator[Server]:
+    """gunicorn in production mode on `database`, answering on 127.0.0.1:`port`; `env`
+    adds or overrides variables (TRACKER_WORKERS, TRACKER_SECRET_KEY...)."""
+    port = port or free_port()
+    environ = server_environ(folder, database, port, **env)
     log_path = folder / "gunicorn.log"
     log = log_path.open("wb")
     process = subprocess.Popen(  # noqa: S603 - the README's command
