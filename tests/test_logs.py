@@ -229,3 +229,19 @@ def test_an_address_quoted_anyway_is_left_out(kind):
     assert "RuntimeError: {'<e-mail>': (550" in text
     if kind == "json":
         assert json.loads(text)["message"] == "refused: 550 <<e-mail>>"
+
+
+def test_the_development_servers_request_lines_are_left_out():
+    """werkzeug's line per request shows the path as sent, a private link's token
+    included; its other lines (the address it serves on) stay."""
+    buffer = io.StringIO()
+    handler = logs.make_handler("text", buffer)
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.addHandler(handler)
+    try:
+        werkzeug.warning('127.0.0.1 - - [10/Dec/2026 09:14:03] "GET /r/Zk3x9Q HTTP/1.1" 200 -')
+        werkzeug.warning("Running on http://127.0.0.1:5000")
+    finally:
+        werkzeug.removeHandler(handler)
+    assert "Zk3x9Q" not in buffer.getvalue()
+    assert "Running on http://127.0.0.1:5000" in buffer.getvalue()
