@@ -25,12 +25,10 @@ def test_readyz_is_ready_with_the_database_at_head(client):
 
 
 def test_readyz_says_when_the_task_queue_is_unreachable(client, monkeypatch):
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     from tracker import jobs
 
     def down() -> int:
-        raise RedisConnectionError("Error 111 connecting to 10.0.0.5:6379. Connection refused.")
+        raise ConnectionError("Error 111 connecting to 10.0.0.5:6379. Connection refused.")
 
     monkeypatch.setattr(jobs.huey, "pending_count", down)
     response = client.get("/readyz")
