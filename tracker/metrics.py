@@ -2,9 +2,9 @@
 
 Counted by the processes that serve requests: requests and their latency by endpoint,
 registrations by the status they were given, check-ins by result (counted once their
-transaction has committed). Read from the database at each scrape: what it holds now
-(SCRAPE_GAUGES: one query each, so the figures are the same whichever process or host
-answers).
+transaction has committed). Read at each scrape (SCRAPE_GAUGES, one query each, so the
+figures are the same whichever process or host answers): registrations by status,
+e-mails of the outbox by state (queued, sent, failed), jobs waiting in the task queue.
 
 Under gunicorn every worker counts on its own: gunicorn.conf.py gives them a folder
 (PROMETHEUS_MULTIPROC_DIR) where prometheus_client's multiprocess mode keeps each one's
