@@ -135,6 +135,14 @@ class Config:
     STRICT_TRANSPORT_SECURITY: str | None = None  # the HSTS header, in production only
     PRIVACY_URL = _env("PRIVACY_URL")  # None: the built-in privacy notice
 
+    # Logs on standard error: "json" (one object per line) or "text"; unset, json in
+    # production and text elsewhere. LOG_LEVEL: DEBUG, INFO, WARNING, ERROR.
+    LOG_FORMAT = _env("LOG_FORMAT")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    # /metrics answers a request carrying "Authorization: Bearer <METRICS_TOKEN>", and
+    # without a token only requests from this machine (127.0.0.1, ::1).
+    METRICS_TOKEN = _env("METRICS_TOKEN")
+
     @classmethod
     def finalise(cls, values: dict) -> None:
         """Fill what can only be decided at start-up (called by create_app)."""

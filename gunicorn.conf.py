@@ -14,8 +14,12 @@ its own process started beside it with the same TRACKER_* variables (TRACKER_QUE
 shared: redis://... with several hosts).
 """
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,6 +51,37 @@ limit_request_field_size = 8190
 # account): the server is managed with signals.
 control_socket_disable = True
 
-accesslog = "-"
+# The app writes one line per request itself (its route, never the path as sent, which
+# can hold a private link's token; its request id; its account id): gunicorn's own
+# access log would repeat the path and query string as sent.
+accesslog = None
 errorlog = "-"
 loglevel = "info"
+
+# /metrics adds up the figures of every worker: prometheus_client's multiprocess mode
+# keeps them in files in PROMETHEUS_MULTIPROC_DIR, which must be set before a worker
+# imports it. Each gunicorn gets a folder of its own (two on one host would add up each
+# other's), emptied at start; a dead worker's gauges are dropped.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_own_metrics_dir = not _metrics_dir
+if not _metrics_dir:
+    _metrics_dir = tempfile.mkdtemp(prefix="tracker-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def on_starting(server: Any) -> None:
+    folder = Path(str(_metrics_dir))
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("*.db"):  # figures of an earlier run
+        leftover.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(str(_metrics_dir), ignore_errors=True)

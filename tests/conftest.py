@@ -14,6 +14,7 @@ import html
 import io
 import itertools
 import os
+import re
 import secrets
 import socket
 import time
@@ -27,6 +28,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
 import pytest
 import zxingcpp
@@ -821,3 +823,39 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+
+
+class Browser:
+    """A browser session over plain HTTP: the session cookie is Secure in production,
+    which an HTTP client library would not send back, so it is kept here."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(
+            base_url=base, timeout=600, headers={"Accept-Language": "en"}, follow_redirects=False
+        )
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = self.http.request(method, url, headers={"Cookie": cookie}, **kwargs)
+        for header in response.headers.get_list("set-cookie"):
+            name, value = header.split(";", 1)[0].split("=", 1)
+            self.cookies[name.strip()] = value
+        return response
+
+    def csrf(self, url: str) -> str:
+        page = self.request("GET", url)
+        assert page.status_code == 200, page.text[:500]
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+
+
+@pytest.fixture
+def own_database(tmp_path) -> Iterator[str]:
+    """A database for the server alone (it commits): a SQLite file, or on PostgreSQL a
+    scratch database beside the suite's."""
+    url = os.environ.get("TRACKER_TEST_DATABASE_URL")
+    if not url or make_url(url).get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+        return
+    with scratch_postgresql(url, "gunicorn") as scratch:
+        yield scratch

@@ -20,7 +20,8 @@ from tracker.auth.ratelimit import limiter_for
 from tracker.auth.services import create_token, create_user
 from tracker.models import Role
 
-# Genuinely public: attendees' pages (no account), the login itself, the API's description.
+# Genuinely public: attendees' pages (no account), the login itself, the API's description,
+# the health answers and the metrics (which check a token of their own).
 PUBLIC = (
     "static",
     "i18n.switch",
@@ -31,6 +32,8 @@ PUBLIC = (
     "auth.login",
     "auth.logout",  # logging out needs no account; it only ends one
     "api.openapi",
+    "health.*",  # /healthz, /readyz: for load balancers, saying nothing secret
+    "metrics.metrics",  # no account: its own token, or this machine only (test_metrics.py)
 )
 
 PASSWORD = "correct horse battery staple"

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +21,8 @@ import httpx
 import pytest
 from gunicorn.config import Config as GunicornConfig
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from tests.conftest import scratch_postgresql, small_workbook, with_shared_strings
+from tests.conftest import Browser, small_workbook, with_shared_strings
 from tracker import create_app
 from tracker.auth.services import create_user
 from tracker.cli import upgrade_database
@@ -45,7 +43,12 @@ def load_conf(monkeypatch, **env: str) -> dict:
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(CONF))
+    # The file sets the metrics' folder in the environment: put back as it was after.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    conf = runpy.run_path(str(CONF))
+    conf["on_exit"](None)  # removes the folder it made
+    return conf
 
 
 @pytest.mark.parametrize(
@@ -119,30 +122,6 @@ def free_port() -> int:
     pytest.skip("no free port in 5131-5139")
 
 
-class Browser:
-    """A browser session over plain HTTP: the session cookie is Secure in production,
-    which an HTTP client library would not send back, so it is kept here."""
-
-    def __init__(self, base: str) -> None:
-        self.http = httpx.Client(
-            base_url=base, timeout=600, headers={"Accept-Language": "en"}, follow_redirects=False
-        )
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
-        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        response = self.http.request(method, url, headers={"Cookie": cookie}, **kwargs)
-        for header in response.headers.get_list("set-cookie"):
-            name, value = header.split(";", 1)[0].split("=", 1)
-            self.cookies[name.strip()] = value
-        return response
-
-    def csrf(self, url: str) -> str:
-        page = self.request("GET", url)
-        assert page.status_code == 200, page.text[:500]
-        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
-
-
 def workers(master: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{master}/task").iterdir():
@@ -153,18 +132,6 @@ def workers(master: int) -> list[int]:
 def peak_rss_mib(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) // 1024
-
-
-@pytest.fixture
-def own_database(tmp_path) -> Iterator[str]:
-    """A database for the server alone (it commits): a SQLite file, or on PostgreSQL a
-    scratch database beside the suite's."""
-    url = os.environ.get("TRACKER_TEST_DATABASE_URL")
-    if not url or make_url(url).get_backend_name() != "postgresql":
-        yield f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
-        return
-    with scratch_postgresql(url, "gunicorn") as scratch:
-        yield scratch
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from flask import Flask, current_app
 from flask_login import current_user
 
 import config as config_module
-from tracker import auth, i18n, jobs, links, mail
+from tracker import auth, health, i18n, jobs, links, logs, mail, metrics
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
 
@@ -40,10 +39,17 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     config_module.check_worker_threads(values)
     app.config.update(values)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    app.config["LOG_FORMAT"] = logs.check_format(
+        app.config.get("LOG_FORMAT"), production=app.config.get("ENV_NAME") == "production"
     )
+    level = str(app.config.get("LOG_LEVEL") or "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise RuntimeError(
+            f"TRACKER_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}"
+        )
+    logs.configure(app.config["LOG_FORMAT"], level)
 
+    logs.init_app(app)  # the request's id and clock first, its log line last
     links.init_app(app)  # BASE_URL and the host names answered to
     register_error_handlers(app)  # first: its check of the request runs before any other
 
@@ -85,6 +91,9 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     from tracker.reports.views import bp as reports_bp
 
     app.register_blueprint(reports_bp)  # /events/<slug>/stats, /events/<slug>/export
+
+    health.init_app(app)  # /healthz, /readyz
+    metrics.init_app(app)  # /metrics
 
     from tracker.cli import register_commands
 

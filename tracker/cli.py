@@ -401,6 +401,11 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(capacity_group)
 
+    from tracker.backup import backup_command, restore_command  # tracker backup, restore
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+
 
 def _create_app() -> Flask:
     from tracker import create_app

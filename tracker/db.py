@@ -87,11 +87,28 @@ def _begin_immediate(conn: Any) -> None:
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """The engine for `url`. Its errors never carry the statement's parameters (names,
+    addresses, codes): an error message is logged, and the logs hold no personal data."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        try:
+            return create_engine(
+                url,
+                echo=echo,
+                pool_pre_ping=True,
+                hide_parameters=True,
+                # /readyz answers within seconds when the server is unreachable.
+                connect_args=(
+                    {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+                ),
+            )
+        except ModuleNotFoundError as e:
+            raise RuntimeError(
+                f"the database driver {e.name!r} is not installed: "
+                f"pip install 'tracker[postgres]' for PostgreSQL"
+            ) from None
 
-    engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -224,7 +224,9 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(e: Exception) -> ResponseReturnValue:
         if isinstance(e, HTTPException):
             return _http(e)
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from tracker.logs import route
+
+        log.exception("unhandled error on %s %s", request.method, route() or "-")
         return render(
             InternalServerError.code,
             _l("Something went wrong"),

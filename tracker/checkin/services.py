@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tracker import metrics
 from tracker.checkin import conflicts
 from tracker.db import insert_or_ignore, rowcount, utcnow
 from tracker.errors import InvalidChoice
@@ -385,6 +386,7 @@ def _log(
         "scanned_at": scanned_at,
     }
     if insert_or_ignore(db, ScanLog.__table__, entry) is not None:
+        metrics.count_on_commit(db, metrics.CHECKINS, outcome.result)
         return outcome
     # The same nonce arrived concurrently: the first answer stands.
     replay = _replay(db, event, nonce) if nonce else None

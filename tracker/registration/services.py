@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
-from tracker import audit
+from tracker import audit, metrics
 from tracker.db import rowcount, utcnow
 from tracker.errors import (
     AlreadyRegistered,
@@ -368,6 +368,7 @@ def register(
     db.flush()
     if send_email:
         notify.send_confirmation(db, registration)
+    metrics.count_on_commit(db, metrics.REGISTRATIONS, status.value)
     return registration
 
 
