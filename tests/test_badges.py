@@ -64,7 +64,7 @@ def test_names_organisations_and_titles_are_in_the_pdf(db):
     event = make_event(db)
     regs = people(db, event, 4)
     regs[0].job_title = "Chargée de mission international"
-    text = pdf_text(render_badges(event, regs, "a4-8"))
+    text = pdf_text(render_badges(db, event, regs, "a4-8"))
     for r in regs:
         assert r.first_name in text and r.last_name in text
     assert "Vegepolys" in text and "Chargée de mission international" in text
@@ -75,13 +75,13 @@ def test_names_organisations_and_titles_are_in_the_pdf(db):
 @pytest.mark.parametrize("layout, pages", [("a4-8", 3), ("a4-10", 2), ("a6", 17), ("cr80", 17)])
 def test_page_count_follows_the_layout(db, layout, pages):
     event = make_event(db)
-    assert page_count(render_badges(event, people(db, event, 17), layout)) == pages
+    assert page_count(render_badges(db, event, people(db, event, 17), layout)) == pages
 
 
 def test_page_size_is_the_layouts(db):
     # CR80 is the ISO/IEC 7810 ID-1 card: 85.60 × 53.98 mm, to a hundredth of a millimetre.
     event = make_event(db)
-    pdf = render_badges(event, people(db, event, 1), "cr80")
+    pdf = render_badges(db, event, people(db, event, 1), "cr80")
     box = PdfReader(io.BytesIO(pdf)).pages[0].mediabox
     mm = 25.4 / 72
     assert (round(float(box.width) * mm, 2), round(float(box.height) * mm, 2)) == (85.6, 53.98)
@@ -121,7 +121,7 @@ def _decode_page(pdf: bytes, tmp_path: Path, page: int | None = 1) -> set[str]:
 def test_every_qr_on_a_page_decodes_to_its_checkin_code(db, tmp_path, layout):
     event = make_event(db)
     regs = people(db, event, LAYOUTS[layout].per_page)
-    pdf = render_badges(event, regs, layout)
+    pdf = render_badges(db, event, regs, layout)
     assert _decode_page(pdf, tmp_path) == {r.checkin_code for r in regs}
 
 
@@ -130,14 +130,14 @@ def test_a_large_batch_is_split_over_processes_and_merged_in_order(
 ):
     import logging
 
-    from tracker.badges import services
+    from tracker.badges import ahead
 
-    monkeypatch.setattr(services, "MIN_SHEETS_PER_PROCESS", 1)
+    monkeypatch.setattr(ahead, "MIN_BADGES_PER_PROCESS", 1)
     monkeypatch.setitem(app.config, "PDF_PROCESSES", 2)
     event = make_event(db)
-    regs = people(db, event, 17)  # 3 sheets of 8: two in one process, one in the other
+    regs = people(db, event, 17)  # 9 badges rendered in one process, 8 in the other
     with caplog.at_level(logging.INFO, logger="tracker.pdf"):
-        pdf = render_badges(event, regs, "a4-8")
+        pdf = render_badges(db, event, regs, "a4-8")
     (done,) = [r for r in caplog.records if hasattr(r, "pdf_peaks_mib")]
     assert len(done.pdf_peaks_mib) == 2
     assert page_count(pdf) == 3
@@ -156,7 +156,7 @@ def test_every_badge_of_the_demo_event_scans(db, tmp_path):
     event, _ = seed_demo(db)
     regs = select_registrations(db, event)
     assert len(regs) == 130
-    pdf = render_badges(event, regs, "a4-8")
+    pdf = render_badges(db, event, regs, "a4-8")
     assert page_count(pdf) == 17
     assert _decode_page(pdf, tmp_path, page=None) == {r.checkin_code for r in regs}
 
@@ -191,13 +191,13 @@ def test_a_long_name_prints_on_two_lines_at_the_largest_size_that_fits(
     event = make_event(db)
     r = make_registration(db, event, first_name=first, last_name=last)
     name = f"{first} {last}"
-    assert len(name_lines(render_badges(event, [r], layout), name)) <= 2
+    assert len(name_lines(render_badges(db, event, [r], layout), name)) <= 2
     # One step larger, the printer would need a third line: the size was not chosen
     # needlessly small.
     chosen = name_size(name, LAYOUTS[layout])
     assert chosen < largest_name_size(LAYOUTS[layout])
     monkeypatch.setattr(services, "name_size", lambda n, lay: chosen + services.NAME_STEP)
-    assert len(name_lines(render_badges(event, [r], layout), name)) > 2
+    assert len(name_lines(render_badges(db, event, [r], layout), name)) > 2
 
 
 @pytest.mark.parametrize("layout", ["a4-8", "a4-10", "a6", "cr80"])
@@ -207,7 +207,7 @@ def test_a_sixty_character_name_stays_on_two_lines_of_its_badge(db, layout):
     assert name_size(long_name, LAYOUTS[layout]) < name_size("Anne Roy", LAYOUTS[layout])
     event = make_event(db)
     r = make_registration(db, event, first_name=long_name[:30], last_name=long_name[31:])
-    assert len(name_lines(render_badges(event, [r], layout), long_name)) <= 2
+    assert len(name_lines(render_badges(db, event, [r], layout), long_name)) <= 2
 
 
 @pytest.mark.parametrize("layout", ["a4-8", "a4-10", "a6", "cr80"])
@@ -215,7 +215,7 @@ def test_a_short_name_prints_at_the_largest_size_on_one_line(db, layout):
     event = make_event(db)
     r = make_registration(db, event, first_name="Anne", last_name="Roy")
     assert name_size(r.full_name, LAYOUTS[layout]) == largest_name_size(LAYOUTS[layout])
-    assert name_lines(render_badges(event, [r], layout), r.full_name) == ["Anne Roy"]
+    assert name_lines(render_badges(db, event, [r], layout), r.full_name) == ["Anne Roy"]
 
 
 def test_a_name_in_chinese_is_measured_in_its_own_font(db):
@@ -225,7 +225,7 @@ def test_a_name_in_chinese_is_measured_in_its_own_font(db):
     r = make_registration(db, event, first_name="李小龍王" * 5, last_name="王")
     layout = LAYOUTS["cr80"]
     assert name_size(r.full_name, layout) < largest_name_size(layout)
-    assert len(name_lines(render_badges(event, [r], "cr80"), r.full_name)) <= 2
+    assert len(name_lines(render_badges(db, event, [r], "cr80"), r.full_name)) <= 2
 
 
 PAYLOADS = [
@@ -242,7 +242,7 @@ def test_typed_markup_is_printed_as_text_and_reads_nothing(db, fetched):
         make_registration(db, event, first_name=p[:100], organisation=f"Org {p}"[:200])
         for p in PAYLOADS
     ]
-    pdf = render_badges(event, regs, "a4-8")
+    pdf = render_badges(db, event, regs, "a4-8")
     assert b"root:x:0:0" not in pdf
     assert Path("/etc/passwd").read_bytes()[:20] not in pdf
     text = pdf_text(pdf)
@@ -304,16 +304,16 @@ def test_an_oversize_batch_is_refused_before_rendering(app, db, monkeypatch):
     monkeypatch.setitem(app.config, "BADGE_MAX_BATCH", 2)
     event = make_event(db)
     with pytest.raises(DomainError) as caught:
-        render_badges(event, people(db, event, 3), "a4-8")
+        render_badges(db, event, people(db, event, 3), "a4-8")
     assert "At most 2 badges" in str(caught.value.message)
 
 
 def test_an_empty_selection_or_an_unknown_layout_is_a_clear_error(db):
     event = make_event(db)
     with pytest.raises(DomainError):
-        render_badges(event, [], "a4-8")
+        render_badges(db, event, [], "a4-8")
     with pytest.raises(DomainError):
-        render_badges(event, people(db, event, 1), "poster")
+        render_badges(db, event, people(db, event, 1), "poster")
 
 
 def test_badges_command(app, tmp_path):
@@ -358,6 +358,6 @@ def test_names_in_other_scripts_get_a_fallback_font_not_empty_boxes(db, caplog):
         make_registration(db, event, first_name="Ayşe", last_name="Nguyễn Đức"),
     ]
     with caplog.at_level("WARNING", logger="weasyprint"):
-        pdf = render_badges(event, regs, "a4-8")
+        pdf = render_badges(db, event, regs, "a4-8")
     assert not [r for r in caplog.records if ".notdef" in r.getMessage()]
     assert "李小龍" in pdf_text(pdf)

@@ -58,7 +58,7 @@ def badges_command(
         people = select_registrations(
             db, event, types=types, session_id=session_id, not_printed=not_printed
         )
-        pdf = render_badges(event, people, layout)
+        pdf = render_badges(db, event, people, layout)
         output.write_bytes(pdf)
         record_printed(people)
         click.echo(

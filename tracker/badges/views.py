@@ -71,7 +71,7 @@ def batch(slug: str) -> BaseResponse | tuple[str, int] | str:
     )
     if request.method == "POST":
         try:
-            body = render_badges(event, people, chosen["layout"])
+            body = render_badges(db, event, people, chosen["layout"])
         except DomainError as e:
             flash(str(e.message), "error")
             return redirect(url_for(".batch", slug=slug, **request.form), code=303)
@@ -94,15 +94,17 @@ def preview(slug: str) -> BaseResponse:
     """The first few badges in the chosen layout; nothing is recorded."""
     event = event_for(slug, MANAGE)
     chosen = _filters(event)
+    db = get_db()
     people = select_registrations(
-        get_db(),
+        db,
         event,
         types=chosen["types"],
         session_id=chosen["session_id"],
         not_printed=chosen["not_printed"],
     )[:PREVIEW_COUNT]
     try:
-        return _pdf(render_badges(event, people, chosen["layout"]), "preview.pdf", inline=True)
+        body = render_badges(db, event, people, chosen["layout"])
+        return _pdf(body, "preview.pdf", inline=True)
     except DomainError as e:
         flash(str(e.message), "error")
         return redirect(url_for(".batch", slug=slug), code=303)
@@ -113,7 +115,7 @@ def _one(slug: str, registration_id: int, roles: frozenset[Role]) -> Response:
     db = get_db()
     registration = get_registration(db, event, registration_id)
     layout = request.form.get("layout") or DEFAULT_LAYOUT
-    body = render_badges(event, [registration], layout if layout in LAYOUTS else DEFAULT_LAYOUT)
+    body = render_badges(db, event, [registration], layout if layout in LAYOUTS else DEFAULT_LAYOUT)
     record_printed([registration])
     return _pdf(body, f"badge-{registration.id}.pdf", inline=True)
 
