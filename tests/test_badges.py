@@ -361,3 +361,95 @@ def test_names_in_other_scripts_get_a_fallback_font_not_empty_boxes(db, caplog):
         pdf = render_badges(db, event, regs, "a4-8")
     assert not [r for r in caplog.records if ".notdef" in r.getMessage()]
     assert "李小龍" in pdf_text(pdf)
+
+
+def rendered_count(caplog) -> int:
+    """How many rendering runs (WeasyPrint) tracker.pdf reported."""
+    return len([r for r in caplog.records if hasattr(r, "pdf_peaks_mib")])
+
+
+def test_a_batch_is_imposed_from_the_kept_badges_without_rendering_them_again(
+    db, tmp_path, caplog
+):
+    import logging
+
+    from sqlalchemy import select
+
+    from tracker.models import BadgePage
+
+    event = make_event(db)
+    regs = people(db, event, 9)
+    with caplog.at_level(logging.INFO, logger="tracker.pdf"):
+        first = render_badges(db, event, regs, "a4-8")
+        assert rendered_count(caplog) == 1
+        kept = db.scalars(select(BadgePage).where(BadgePage.layout == "a4-8")).all()
+        assert sorted(p.registration_id for p in kept) == sorted(r.id for r in regs)
+        caplog.clear()
+        again = render_badges(db, event, regs, "a4-8")
+        assert rendered_count(caplog) == 0  # merging only
+    assert page_count(again) == page_count(first) == 2
+    box = PdfReader(io.BytesIO(again)).pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (210, 297)
+    assert pdf_text(again) == pdf_text(first)
+    assert _decode_page(again, tmp_path, page=None) == {r.checkin_code for r in regs}
+
+
+def test_a_badge_whose_data_changed_is_rendered_again_never_printed_stale(
+    db, tmp_path, caplog
+):
+    import logging
+
+    from sqlalchemy import select
+
+    from tracker.models import BadgePage
+
+    event = make_event(db)
+    regs = people(db, event, 3)
+    render_badges(db, event, regs, "a4-8")
+
+    def kept() -> dict[int, tuple[int, str]]:
+        pages = db.scalars(select(BadgePage).where(BadgePage.layout == "a4-8"))
+        return {p.registration_id: (p.render_id, p.digest) for p in pages}
+
+    before = kept()
+    old_name = regs[1].last_name
+    regs[1].last_name = "Changé-Depuis"
+    regs[2].job_title = "Nouvelle fonction"
+    db.flush()
+    with caplog.at_level(logging.INFO, logger="tracker.pdf"):
+        pdf = render_badges(db, event, regs, "a4-8")
+    assert rendered_count(caplog) == 1
+    text = pdf_text(pdf)
+    assert "Changé-Depuis" in text and old_name not in text
+    assert "Nouvelle fonction" in text
+    after = kept()
+    assert after[regs[0].id] == before[regs[0].id]  # unchanged: the kept page is used
+    for changed in regs[1:]:
+        assert after[changed.id] != before[changed.id]
+
+    # What the event prints on every badge (its title) makes every kept badge stale.
+    event.title = "Atelier renommé"
+    db.flush()
+    text = pdf_text(render_badges(db, event, regs, "a4-8"))
+    assert text.count("Atelier renommé") == 3
+    assert all(kept()[r.id] != after[r.id] for r in regs)
+    # A new check-in code is a new QR code: the badge printed carries the new one.
+    from tracker.registration.services import qr_png
+
+    regs[0].checkin_code = "NEWCODE" + regs[0].checkin_code[7:]
+    regs[0].qr_png = qr_png(regs[0].checkin_code)
+    db.flush()
+    pdf = render_badges(db, event, regs, "a4-8")
+    assert _decode_page(pdf, tmp_path) == {r.checkin_code for r in regs}
+
+
+def test_a_badge_kept_in_one_language_is_not_printed_in_the_other(app, db):
+    from flask_babel import force_locale
+
+    event = make_event(db)
+    regs = people(db, event, 1)
+    with force_locale("fr"):
+        french = pdf_text(render_badges(db, event, regs, "a6"))
+    with force_locale("en"):
+        english = pdf_text(render_badges(db, event, regs, "a6"))
+    assert french != english
