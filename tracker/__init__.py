@@ -12,6 +12,7 @@ from flask_login import current_user
 
 import config as config_module
 from tracker import auth, i18n, jobs, links, mail
+from tracker.badges import jobs as badge_jobs
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
 
@@ -55,6 +56,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     auth.init_app(app)
     Database(make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])).init_app(app)
     jobs.init_app(app)  # the queue of background jobs (TRACKER_QUEUE_URL)
+    badge_jobs.init_app(app)  # badges rendered ahead when their data changes
 
     from tracker.events.views import bp as events_bp
     from tracker.registration.views import bp as registration_bp

@@ -270,14 +270,10 @@ class BadgePage(Base):
     badge whose digest is no longer the one its data gives is stale, never printed."""
 
     __tablename__ = "badge_pages"
-    __table_args__ = (
-        Index("ix_badge_pages_registration", "registration_id", "layout", "locale"),
-    )
+    __table_args__ = (Index("ix_badge_pages_registration", "registration_id", "layout", "locale"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    registration_id: Mapped[int] = mapped_column(
-        ForeignKey("registrations.id", ondelete="CASCADE")
-    )
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
     render_id: Mapped[int] = mapped_column(
         ForeignKey("badge_renders.id", ondelete="CASCADE"), index=True
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,18 +35,21 @@ from functools import cache
 from importlib import metadata
 
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session as DbSession
 
 from tracker.badges import fonts
-from tracker.badges.layouts import Layout
+from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS, Layout
 from tracker.i18n import local_date
 from tracker.models import BadgePage, BadgeRender, Event, Registration
 from tracker.pdf import pdf_processes, render_pdf_documents
 
+log = logging.getLogger(__name__)
+
 KEEP_FORMAT = "1"  # raised when the way a kept page is made changes: every page is stale
 MIN_BADGES_PER_PROCESS = 80  # below this, another rendering process costs more than it saves
+PREPARE_RUN = 500  # badges rendered and kept in one transaction by the worker
 MM = 72 / 25.4  # PDF points per millimetre
 TEMPLATES = ("pdf/badge.html", "pdf/badges.html", "pdf/badges.css")
 
@@ -69,6 +73,7 @@ class Placed:
     digest: str
     render_id: int | None = None
     page: int = 0
+    fresh: bool = False  # rendered by this batch (not kept before)
 
 
 @cache
@@ -111,10 +116,15 @@ def digests(event: Event, registrations: Sequence[Registration], layout: Layout)
 
 
 def place(
-    db: DbSession, event: Event, registrations: Sequence[Registration], layout: Layout
+    db: DbSession,
+    event: Event,
+    registrations: Sequence[Registration],
+    layout: Layout,
+    *,
+    load: bool = True,
 ) -> tuple[list[Placed], dict[int, bytes]]:
     """Each badge's kept page, the ones missing or stale rendered and kept first; and
-    the PDF of every render the pages are on."""
+    (unless `load` is false) the PDF of every render the pages are on."""
     locale = str(get_locale())
     placed = [
         Placed(r, d)
@@ -137,12 +147,9 @@ def place(
     missing = [p for p in placed if p.render_id is None]
     pdfs = keep(db, event, missing, layout) if missing else {}
     needed = {p.render_id for p in placed} - pdfs.keys()
-    if needed:
-        pdfs.update(
-            db.execute(select(BadgeRender.id, BadgeRender.pdf).where(BadgeRender.id.in_(needed)))
-            .tuples()
-            .all()
-        )
+    if needed and load:
+        rows = db.execute(select(BadgeRender.id, BadgeRender.pdf).where(BadgeRender.id.in_(needed)))
+        pdfs.update((render_id, pdf) for render_id, pdf in rows)
     return placed, pdfs
 
 
@@ -176,7 +183,7 @@ def keep(
         db.flush()
         made[render.id] = pdf
         for number, wanted in enumerate(part):
-            wanted.render_id, wanted.page = render.id, number
+            wanted.render_id, wanted.page, wanted.fresh = render.id, number, True
         db.execute(
             BadgePage.__table__.insert(),
             [
@@ -231,3 +238,36 @@ def impose(
     for source in sources.values():
         source.close()
     return body.getvalue()
+
+
+def kept_layouts(db: DbSession, event: Event) -> list[tuple[str, str]]:
+    """The (layout, language) pairs kept for the event: the default layout in the app's
+    default language, and every pair the event's badges have been printed in."""
+    default = (DEFAULT_LAYOUT, current_app.config["BABEL_DEFAULT_LOCALE"])
+    used = db.execute(
+        select(BadgePage.layout, BadgePage.locale)
+        .join(BadgeRender, BadgeRender.id == BadgePage.render_id)
+        .where(BadgeRender.event_id == event.id)
+        .distinct()
+    )
+    return sorted({default, *((layout, locale) for layout, locale in used if layout in LAYOUTS)})
+
+
+def prepare_event(db: DbSession, event: Event) -> int:
+    """Render and keep the badges of the event's confirmed people that are not kept, or
+    are stale, in each kept layout and language, PREPARE_RUN at a time (each run
+    committed); returns how many were rendered."""
+    from tracker.badges.services import select_registrations
+
+    rendered = 0
+    for layout_name, locale in kept_layouts(db, event):
+        layout = LAYOUTS[layout_name]
+        with force_locale(locale):
+            people = select_registrations(db, event)
+            for start in range(0, len(people), PREPARE_RUN):
+                run = people[start : start + PREPARE_RUN]
+                placed, _pdfs = place(db, event, run, layout, load=False)
+                rendered += sum(p.fresh for p in placed)
+                db.commit()
+    log.info("badges of event %s kept ahead: %d rendered", event.id, rendered)
+    return rendered
