@@ -120,7 +120,13 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="tracker-badges-bench-"))
     url = f"sqlite:///{folder / 'bench.sqlite3'}"
     app = create_app(
-        {"DATABASE_URL": url, "MAIL_OUTBOX": str(folder / "outbox"), "SERVER_NAME": None}
+        {
+            "DATABASE_URL": url,
+            "MAIL_OUTBOX": str(folder / "outbox"),
+            "SERVER_NAME": None,
+            "QUEUE_URL": "memory://",
+            "BADGES_AHEAD": False,  # cold and warm are made here, not by a worker
+        }
     )
     engine = app.extensions["db"].engine
     upgrade_database(engine)
@@ -128,6 +134,8 @@ def main() -> int:
         **os.environ,
         "TRACKER_DATABASE_URL": url,
         "TRACKER_MAIL_OUTBOX": str(folder / "outbox"),
+        "TRACKER_QUEUE_URL": "memory://",
+        "TRACKER_BADGES_AHEAD": "0",
         "LANG": "fr_FR.UTF-8",
         "LANGUAGE": "fr",
     }

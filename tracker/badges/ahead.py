@@ -177,7 +177,8 @@ def keep(
         )
     )
     made: dict[int, bytes] = {}
-    for part, pdf in zip(parts, pdfs, strict=True):
+    for part, whole in zip(parts, pdfs, strict=True):
+        pdf = trimmed(whole)
         render = BadgeRender(event_id=event.id, pdf=pdf)
         db.add(render)
         db.flush()
@@ -200,6 +201,20 @@ def keep(
         )
     forget_unused(db, event)
     return made
+
+
+def trimmed(pdf: bytes) -> bytes:
+    """The PDF with each page's resources cut down to what the page draws. WeasyPrint
+    gives every page of a document one shared dictionary naming every image and pattern
+    of the document: a badge placed on a sheet would carry the names of all of them."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        for page in document.pages:
+            page.remove_unreferenced_resources()
+        out = io.BytesIO()
+        document.save(out)
+    return out.getvalue()
 
 
 def forget_unused(db: DbSession, event: Event) -> None:
