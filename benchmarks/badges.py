@@ -115,6 +115,7 @@ def main() -> int:
     parser.add_argument("--layout", default="a4-8")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--naive", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="tracker-badges-bench-"))
@@ -199,9 +200,10 @@ def main() -> int:
             describe(
                 "naive (QR made while rendering, 1 process)", time.perf_counter() - started, body
             )
-        db.execute(delete(BadgePage))
-        db.execute(delete(BadgeRender))
-        db.commit()
+        if not args.keep:
+            db.execute(delete(BadgePage))
+            db.execute(delete(BadgeRender))
+            db.commit()
 
     best = min(warm)
     print(
@@ -218,7 +220,10 @@ def main() -> int:
             f" decode to their check-in code, {len(codes - expected)} other"
         )
     print(f"CPU count seen: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
-    shutil.rmtree(folder, ignore_errors=True)
+    if args.keep:
+        print(f"kept: {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

@@ -14,7 +14,7 @@ import base64
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -187,23 +187,42 @@ def badge_colours(event: Event) -> dict[str, str]:
     }
 
 
+Progress = Callable[[int, int], None]  # (pages done, pages in all)
+PROGRESS_RUN = 200  # badges made ready between two reports of progress
+
+
 def render_badges(
     db: DbSession,
     event: Event,
     registrations: Sequence[Registration],
     layout_name: str | None = None,
+    *,
+    progress: Progress | None = None,
 ) -> bytes:
     """One PDF with every badge, in the given layout: the badges kept ahead
     (tracker.badges.ahead) imposed on the layout's sheets, those missing or stale
-    rendered (and kept) first."""
+    rendered (and kept) first. `progress(done, total)` is told, in pages, how far it
+    is: a page is done when its badges are ready, the PDF when they are imposed."""
     layout = layout_for(layout_name)
     if not registrations:
         raise DomainError(_l("No badge to print with these filters."))
     limit = current_app.config["BADGE_MAX_BATCH"]
     if len(registrations) > limit:
         raise DomainError(_l("At most %(n)d badges at a time: narrow the filters.", n=limit))
-    placed, pdfs = ahead.place(db, event, registrations, layout)
-    return ahead.impose(layout, placed, pdfs, title=event.title)
+    pages = math.ceil(len(registrations) / layout.per_page)
+    run = len(registrations) if progress is None else PROGRESS_RUN
+    placed: list[ahead.Placed] = []
+    pdfs: dict[int, bytes] = {}
+    for start in range(0, len(registrations), run):
+        more, more_pdfs = ahead.place(db, event, registrations[start : start + run], layout)
+        placed += more
+        pdfs.update(more_pdfs)
+        if progress is not None:
+            progress(min(len(placed) // layout.per_page, pages - 1), pages)
+    body = ahead.impose(layout, placed, pdfs, title=event.title)
+    if progress is not None:
+        progress(pages, pages)
+    return body
 
 
 def sheets_html(event: Event, layout: Layout, registrations: Sequence[Registration]) -> str:
