@@ -118,6 +118,12 @@ class Config:
     # that a burst of registrations is rendered in one go.
     BADGES_AHEAD = _env("BADGES_AHEAD", "1") not in ("0", "false", "no", "")
     BADGES_AHEAD_DELAY = int(_env("BADGES_AHEAD_DELAY", "10") or 0)
+    # Above these sizes a badge batch or an export is made by the worker, with a page
+    # that shows its progress and offers the file (tracker.downloads): badges, rows of a
+    # CSV or XLSX export, people on a sign-in sheet (PDF).
+    DOWNLOAD_JOB_BADGES = int(_env("DOWNLOAD_JOB_BADGES", "200") or 200)
+    DOWNLOAD_JOB_ROWS = int(_env("DOWNLOAD_JOB_ROWS", "20000") or 20000)
+    DOWNLOAD_JOB_PDF_PEOPLE = int(_env("DOWNLOAD_JOB_PDF_PEOPLE", "500") or 500)
     # An imported list is read in a child process stopped after IMPORT_TIMEOUT seconds or
     # when it needs more than IMPORT_MEMORY_LIMIT MiB; a workbook that unpacks to more
     # than IMPORT_MAX_UNZIPPED_MB is refused before it is read.

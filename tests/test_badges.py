@@ -368,9 +368,7 @@ def rendered_count(caplog) -> int:
     return len([r for r in caplog.records if hasattr(r, "pdf_peaks_mib")])
 
 
-def test_a_batch_is_imposed_from_the_kept_badges_without_rendering_them_again(
-    db, tmp_path, caplog
-):
+def test_a_batch_is_imposed_from_the_kept_badges_without_rendering_them_again(db, tmp_path, caplog):
     import logging
 
     from sqlalchemy import select
@@ -394,9 +392,7 @@ def test_a_batch_is_imposed_from_the_kept_badges_without_rendering_them_again(
     assert _decode_page(again, tmp_path, page=None) == {r.checkin_code for r in regs}
 
 
-def test_a_badge_whose_data_changed_is_rendered_again_never_printed_stale(
-    db, tmp_path, caplog
-):
+def test_a_badge_whose_data_changed_is_rendered_again_never_printed_stale(db, tmp_path, caplog):
     import logging
 
     from sqlalchemy import select

@@ -38,8 +38,9 @@ def kept(app: Flask, registration_id: int) -> list[tuple[str, str, int, str]]:
         return [
             tuple(row)
             for row in db.execute(
-                select(BadgePage.layout, BadgePage.locale, BadgePage.render_id, BadgePage.digest)
-                .where(BadgePage.registration_id == registration_id)
+                select(
+                    BadgePage.layout, BadgePage.locale, BadgePage.render_id, BadgePage.digest
+                ).where(BadgePage.registration_id == registration_id)
             )
         ]
 

@@ -84,6 +84,12 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     app.register_blueprint(badges_bp)  # /events/<slug>/badges, one badge on demand
 
+    from tracker.downloads.views import bp as downloads_bp
+
+    app.register_blueprint(
+        downloads_bp
+    )  # /events/<slug>/downloads/<token>: files made by the worker
+
     from tracker.reports.views import bp as reports_bp
 
     app.register_blueprint(reports_bp)  # /events/<slug>/stats, /events/<slug>/export

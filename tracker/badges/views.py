@@ -3,13 +3,25 @@ registration, and the door's reprint. Printing is a POST: it is recorded."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracker.auth.access import DOOR, MANAGE, event_for, require
 from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS
 from tracker.badges.services import record_printed, render_badges, select_registrations
 from tracker.db import get_db
+from tracker.downloads.services import BADGES, start
 from tracker.errors import DomainError
 from tracker.events.services import session_filter
 from tracker.i18n import lazy_gettext as _l
@@ -69,6 +81,9 @@ def batch(slug: str) -> BaseResponse | tuple[str, int] | str:
         session_id=chosen["session_id"],
         not_printed=chosen["not_printed"],
     )
+    if request.method == "POST" and len(people) > current_app.config["DOWNLOAD_JOB_BADGES"]:
+        download = start(db, event, current_user, BADGES, chosen, str(get_locale()))
+        return redirect(url_for("downloads.show", slug=slug, token=download.token), code=303)
     if request.method == "POST":
         try:
             body = render_badges(db, event, people, chosen["layout"])
