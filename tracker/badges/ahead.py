@@ -36,7 +36,7 @@ from importlib import metadata
 
 from flask import current_app
 from flask_babel import force_locale, get_locale
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from tracker.badges import fonts
@@ -186,7 +186,7 @@ def keep(
         for number, wanted in enumerate(part):
             wanted.render_id, wanted.page, wanted.fresh = render.id, number, True
         db.execute(
-            BadgePage.__table__.insert(),
+            insert(BadgePage),
             [
                 {
                     "registration_id": p.registration.id,

@@ -75,13 +75,14 @@ def make_download(download_id: int) -> None:
     """Make the file, telling its progress as it goes (each report committed)."""
     with jobs.session() as db:
         download = db.get(Download, download_id)
-        if download is None or download.state == "done":
-            return
+        event = db.get(Event, download.event_id) if download is not None else None
+        if download is None or event is None or download.state == "done":
+            return  # (a deleted event takes its downloads with it)
         download.state = "running"
         db.commit()
         try:
             with force_locale(download.options.get("locale") or "fr"):
-                filename, mimetype, body = _make(db, download)
+                filename, mimetype, body = _make(db, event, download)
         except DomainError as error:
             db.rollback()
             download.state, download.error = "failed", str(error.message)
@@ -93,11 +94,7 @@ def make_download(download_id: int) -> None:
         download.finished_at = utcnow()
 
 
-def _make(db: DbSession, download: Download) -> tuple[str, str, bytes]:
-    event = db.get(Event, download.event_id)
-    if event is None:
-        raise DomainError("event deleted")
-
+def _make(db: DbSession, event: Event, download: Download) -> tuple[str, str, bytes]:
     def progress(done: int, total: int) -> None:
         download.done, download.total = done, total
         db.commit()
