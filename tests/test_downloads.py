@@ -84,3 +84,27 @@ def test_a_large_export_is_a_download_in_rows_deleted_after_a_day(app, client, d
     assert client.get(state["file"]).status_code == 404  # expired
     assert delete_old(db) >= 1
     assert not path.exists()
+
+
+def test_a_download_whose_job_was_lost_is_queued_again(app, db, monkeypatch):
+    from tracker import jobs
+    from tracker.downloads import services
+
+    monkeypatch.setitem(app.config, "DOWNLOAD_JOB_ROWS", 1)
+    event = make_event(db)
+    make_registration(db, event, last_name="Perdu")
+    # A worker stopped in the middle: the download stays "running", its job gone.
+    monkeypatch.setattr(jobs, "enqueue_after_commit", lambda *args, **kwargs: None)
+    download = services.start(db, event, None, "attendees", {"format": "csv"}, "fr")
+    download.state = "running"
+    db.flush()
+    assert services.lost(db) == []  # a running download is given its time
+    download.created_at -= timedelta(minutes=11)
+    db.flush()
+    assert services.lost(db) == [download.id]
+    services.requeue_lost.call_local()  # the sweep; the queue runs the job at once here
+    db.expire_all()
+    assert download.state == "done"
+    with app.app_context():
+        assert services.file_of(download).is_file()
+    assert services.lost(db) == []

@@ -125,6 +125,32 @@ def _make(db: DbSession, event: Event, download: Download) -> tuple[str, str, by
     return tuple(export.render(db, event, parsed, progress=progress))  # type: ignore[return-value]
 
 
+LOST_AFTER = timedelta(minutes=10)  # far beyond any download's time limit
+
+
+@jobs.periodic_task(jobs.crontab(minute="*/5"))
+def requeue_lost() -> None:
+    """Every five minutes: queue again the downloads a stopped worker left unfinished."""
+    with jobs.session() as db:
+        for download_id in lost(db):
+            make_download(download_id)
+
+
+def lost(db: DbSession) -> list[int]:
+    """The downloads queued or running for longer than LOST_AFTER (and not expired):
+    their job was lost with a worker stopped in the middle of it."""
+    now = utcnow()
+    return list(
+        db.scalars(
+            select(Download.id).where(
+                Download.state.in_(("queued", "running")),
+                Download.created_at < now - LOST_AFTER,
+                Download.created_at >= now - KEPT_FOR,
+            )
+        )
+    )
+
+
 @jobs.periodic_task(jobs.crontab(minute="17"))
 def delete_expired() -> None:
     """Every hour: the downloads older than a day, their files with them."""
