@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session as DbSession
 from tracker.db import after_commit
 
 __all__ = [
+    "AT_START",
     "TASK_MODULES",
     "crontab",
     "enqueue_after_commit",
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 # Every module that declares tasks: `tracker worker` imports them before it starts.
 TASK_MODULES: tuple[str, ...] = (
     "tracker.mail",
+    "tracker.registration.notify",
     "tracker.badges.jobs",
     "tracker.downloads.services",
 )
@@ -147,26 +149,33 @@ def _in_app(fn: Callable[P, R]) -> Callable[P, R]:
 def task(
     *, retries: int = 0, retry_delay: int = 0, priority: int | None = None, **options: Any
 ) -> Callable[[Callable[..., Any]], TaskWrapper]:
-    """Declare a job (Huey's `task`, run inside an app context); named after its module
-    and function, which is what the queue keeps."""
+    """Declare a job (Huey's `task`, run inside an app context); the queue knows it by
+    its module and function's name."""
 
     def decorate(fn: Callable[..., Any]) -> TaskWrapper:
-        name = f"{fn.__module__}.{fn.__qualname__}"
-        return huey.task(
-            retries=retries, retry_delay=retry_delay, priority=priority, name=name, **options
-        )(_in_app(fn))
+        return huey.task(retries=retries, retry_delay=retry_delay, priority=priority, **options)(
+            _in_app(fn)
+        )
 
     return decorate
 
 
+# Periodic tasks queued once more by each worker as it starts (periodic_task(at_start=True)).
+AT_START: list[TaskWrapper] = []
+
+
 def periodic_task(
-    when: Callable[[Any], bool], **options: Any
+    when: Callable[[Any], bool], *, at_start: bool = False, **options: Any
 ) -> Callable[[Callable[..., Any]], TaskWrapper]:
-    """Declare a job the worker runs on a schedule: `when` is a `jobs.crontab(...)`."""
+    """Declare a job the worker runs on a schedule: `when` is a `jobs.crontab(...)`
+    (a minute at the finest). `at_start`: also when a worker starts (a sweep that
+    catches up on what was left while no worker ran)."""
 
     def decorate(fn: Callable[..., Any]) -> TaskWrapper:
-        name = f"{fn.__module__}.{fn.__qualname__}"
-        return huey.periodic_task(when, name=name, **options)(_in_app(fn))
+        wrapper = huey.periodic_task(when, **options)(_in_app(fn))
+        if at_start:
+            AT_START.append(wrapper)
+        return wrapper
 
     return decorate
 
@@ -227,6 +236,8 @@ def create_consumer(threads: int) -> Any:
     """The worker: `threads` threads running jobs, and the periodic tasks' scheduler.
     An idle worker looks at a SQLite queue at least once a second (Redis wakes it)."""
     import_task_modules()
+    for job in AT_START:
+        job()
     return huey.create_consumer(
         workers=threads,
         worker_type="thread",
