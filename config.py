@@ -116,6 +116,18 @@ class Config:
     PDF_TIMEOUT = _env("PDF_TIMEOUT", LIMIT_DEFAULTS["PDF_TIMEOUT"])
     PDF_MEMORY_LIMIT = _env("PDF_MEMORY_LIMIT", LIMIT_DEFAULTS["PDF_MEMORY_LIMIT"])
     PDF_PROCESSES = int(_env("PDF_PROCESSES", "0") or 0) or None
+    # Badges rendered ahead by the worker when a person registers or their badge data
+    # changes (tracker.badges.ahead): BADGES_AHEAD=0 turns it off (a batch then renders
+    # what is not kept); the worker waits BADGES_AHEAD_DELAY seconds after a change, so
+    # that a burst of registrations is rendered in one go.
+    BADGES_AHEAD = _env("BADGES_AHEAD", "1") not in ("0", "false", "no", "")
+    BADGES_AHEAD_DELAY = int(_env("BADGES_AHEAD_DELAY", "10") or 0)
+    # Above these sizes a badge batch or an export is made by the worker, with a page
+    # that shows its progress and offers the file (tracker.downloads): badges, rows of a
+    # CSV or XLSX export, people on a sign-in sheet (PDF).
+    DOWNLOAD_JOB_BADGES = int(_env("DOWNLOAD_JOB_BADGES", "200") or 200)
+    DOWNLOAD_JOB_ROWS = int(_env("DOWNLOAD_JOB_ROWS", "20000") or 20000)
+    DOWNLOAD_JOB_PDF_PEOPLE = int(_env("DOWNLOAD_JOB_PDF_PEOPLE", "500") or 500)
     # An imported list is read in a child process stopped after IMPORT_TIMEOUT seconds or
     # when it needs more than IMPORT_MEMORY_LIMIT MiB; a workbook that unpacks to more
     # than IMPORT_MAX_UNZIPPED_MB is refused before it is read.
@@ -168,6 +180,9 @@ class TestConfig(Config):
     # A job runs as soon as it is queued (after the commit): a test that needs jobs to
     # wait sets "memory://" and runs them with tracker.jobs.run_pending().
     QUEUE_URL = "immediate://"
+    # Tests that are about badges kept ahead turn it on (tests/test_badges_ahead.py).
+    BADGES_AHEAD = False
+    BADGES_AHEAD_DELAY = 0
 
 
 class ProductionConfig(Config):

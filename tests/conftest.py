@@ -36,6 +36,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from icalendar import Calendar
 from PIL import Image
+from pypdf import PdfReader
 from sqlalchemy import Engine, MetaData, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as DbSession
@@ -859,3 +860,18 @@ def own_database(tmp_path) -> Iterator[str]:
         return
     with scratch_postgresql(url, "gunicorn") as scratch:
         yield scratch
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The document's words, single-spaced and with line breaks after hyphens joined
+    (wrapping is not this helper's business)."""
+    return " ".join(" ".join(pdf_lines(pdf)).split()).replace("- ", "-")
+
+
+def pdf_lines(pdf: bytes) -> list[str]:
+    return [
+        line.strip()
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for line in page.extract_text().splitlines()
+        if line.strip()
+    ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import make_event, make_registration
+from tests.conftest import make_event, make_registration, pdf_text
 from tracker.badges.layouts import LAYOUTS
 from tracker.badges.services import (
     largest_name_size,
@@ -41,21 +41,6 @@ def people(db, event, n):
     ]
 
 
-def pdf_lines(pdf: bytes) -> list[str]:
-    return [
-        line.strip()
-        for page in PdfReader(io.BytesIO(pdf)).pages
-        for line in page.extract_text().splitlines()
-        if line.strip()
-    ]
-
-
-def pdf_text(pdf: bytes) -> str:
-    """The document's words, single-spaced and with line breaks after hyphens joined
-    (wrapping is not this helper's business)."""
-    return " ".join(" ".join(pdf_lines(pdf)).split()).replace("- ", "-")
-
-
 def page_count(pdf: bytes) -> int:
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
@@ -64,7 +49,7 @@ def test_names_organisations_and_titles_are_in_the_pdf(db):
     event = make_event(db)
     regs = people(db, event, 4)
     regs[0].job_title = "Chargée de mission international"
-    text = pdf_text(render_badges(event, regs, "a4-8"))
+    text = pdf_text(render_badges(db, event, regs, "a4-8"))
     for r in regs:
         assert r.first_name in text and r.last_name in text
     assert "Vegepolys" in text and "Chargée de mission international" in text
@@ -75,13 +60,13 @@ def test_names_organisations_and_titles_are_in_the_pdf(db):
 @pytest.mark.parametrize("layout, pages", [("a4-8", 3), ("a4-10", 2), ("a6", 17), ("cr80", 17)])
 def test_page_count_follows_the_layout(db, layout, pages):
     event = make_event(db)
-    assert page_count(render_badges(event, people(db, event, 17), layout)) == pages
+    assert page_count(render_badges(db, event, people(db, event, 17), layout)) == pages
 
 
 def test_page_size_is_the_layouts(db):
     # CR80 is the ISO/IEC 7810 ID-1 card: 85.60 × 53.98 mm, to a hundredth of a millimetre.
     event = make_event(db)
-    pdf = render_badges(event, people(db, event, 1), "cr80")
+    pdf = render_badges(db, event, people(db, event, 1), "cr80")
     box = PdfReader(io.BytesIO(pdf)).pages[0].mediabox
     mm = 25.4 / 72
     assert (round(float(box.width) * mm, 2), round(float(box.height) * mm, 2)) == (85.6, 53.98)
@@ -121,7 +106,7 @@ def _decode_page(pdf: bytes, tmp_path: Path, page: int | None = 1) -> set[str]:
 def test_every_qr_on_a_page_decodes_to_its_checkin_code(db, tmp_path, layout):
     event = make_event(db)
     regs = people(db, event, LAYOUTS[layout].per_page)
-    pdf = render_badges(event, regs, layout)
+    pdf = render_badges(db, event, regs, layout)
     assert _decode_page(pdf, tmp_path) == {r.checkin_code for r in regs}
 
 
@@ -130,14 +115,14 @@ def test_a_large_batch_is_split_over_processes_and_merged_in_order(
 ):
     import logging
 
-    from tracker.badges import services
+    from tracker.badges import ahead
 
-    monkeypatch.setattr(services, "MIN_SHEETS_PER_PROCESS", 1)
+    monkeypatch.setattr(ahead, "MIN_BADGES_PER_PROCESS", 1)
     monkeypatch.setitem(app.config, "PDF_PROCESSES", 2)
     event = make_event(db)
-    regs = people(db, event, 17)  # 3 sheets of 8: two in one process, one in the other
+    regs = people(db, event, 17)  # 9 badges rendered in one process, 8 in the other
     with caplog.at_level(logging.INFO, logger="tracker.pdf"):
-        pdf = render_badges(event, regs, "a4-8")
+        pdf = render_badges(db, event, regs, "a4-8")
     (done,) = [r for r in caplog.records if hasattr(r, "pdf_peaks_mib")]
     assert len(done.pdf_peaks_mib) == 2
     assert page_count(pdf) == 3
@@ -156,7 +141,7 @@ def test_every_badge_of_the_demo_event_scans(db, tmp_path):
     event, _ = seed_demo(db)
     regs = select_registrations(db, event)
     assert len(regs) == 130
-    pdf = render_badges(event, regs, "a4-8")
+    pdf = render_badges(db, event, regs, "a4-8")
     assert page_count(pdf) == 17
     assert _decode_page(pdf, tmp_path, page=None) == {r.checkin_code for r in regs}
 
@@ -191,13 +176,13 @@ def test_a_long_name_prints_on_two_lines_at_the_largest_size_that_fits(
     event = make_event(db)
     r = make_registration(db, event, first_name=first, last_name=last)
     name = f"{first} {last}"
-    assert len(name_lines(render_badges(event, [r], layout), name)) <= 2
+    assert len(name_lines(render_badges(db, event, [r], layout), name)) <= 2
     # One step larger, the printer would need a third line: the size was not chosen
     # needlessly small.
     chosen = name_size(name, LAYOUTS[layout])
     assert chosen < largest_name_size(LAYOUTS[layout])
     monkeypatch.setattr(services, "name_size", lambda n, lay: chosen + services.NAME_STEP)
-    assert len(name_lines(render_badges(event, [r], layout), name)) > 2
+    assert len(name_lines(render_badges(db, event, [r], layout), name)) > 2
 
 
 @pytest.mark.parametrize("layout", ["a4-8", "a4-10", "a6", "cr80"])
@@ -207,7 +192,7 @@ def test_a_sixty_character_name_stays_on_two_lines_of_its_badge(db, layout):
     assert name_size(long_name, LAYOUTS[layout]) < name_size("Anne Roy", LAYOUTS[layout])
     event = make_event(db)
     r = make_registration(db, event, first_name=long_name[:30], last_name=long_name[31:])
-    assert len(name_lines(render_badges(event, [r], layout), long_name)) <= 2
+    assert len(name_lines(render_badges(db, event, [r], layout), long_name)) <= 2
 
 
 @pytest.mark.parametrize("layout", ["a4-8", "a4-10", "a6", "cr80"])
@@ -215,7 +200,7 @@ def test_a_short_name_prints_at_the_largest_size_on_one_line(db, layout):
     event = make_event(db)
     r = make_registration(db, event, first_name="Anne", last_name="Roy")
     assert name_size(r.full_name, LAYOUTS[layout]) == largest_name_size(LAYOUTS[layout])
-    assert name_lines(render_badges(event, [r], layout), r.full_name) == ["Anne Roy"]
+    assert name_lines(render_badges(db, event, [r], layout), r.full_name) == ["Anne Roy"]
 
 
 def test_a_name_in_chinese_is_measured_in_its_own_font(db):
@@ -225,7 +210,7 @@ def test_a_name_in_chinese_is_measured_in_its_own_font(db):
     r = make_registration(db, event, first_name="李小龍王" * 5, last_name="王")
     layout = LAYOUTS["cr80"]
     assert name_size(r.full_name, layout) < largest_name_size(layout)
-    assert len(name_lines(render_badges(event, [r], "cr80"), r.full_name)) <= 2
+    assert len(name_lines(render_badges(db, event, [r], "cr80"), r.full_name)) <= 2
 
 
 PAYLOADS = [
@@ -242,7 +227,7 @@ def test_typed_markup_is_printed_as_text_and_reads_nothing(db, fetched):
         make_registration(db, event, first_name=p[:100], organisation=f"Org {p}"[:200])
         for p in PAYLOADS
     ]
-    pdf = render_badges(event, regs, "a4-8")
+    pdf = render_badges(db, event, regs, "a4-8")
     assert b"root:x:0:0" not in pdf
     assert Path("/etc/passwd").read_bytes()[:20] not in pdf
     text = pdf_text(pdf)
@@ -304,16 +289,16 @@ def test_an_oversize_batch_is_refused_before_rendering(app, db, monkeypatch):
     monkeypatch.setitem(app.config, "BADGE_MAX_BATCH", 2)
     event = make_event(db)
     with pytest.raises(DomainError) as caught:
-        render_badges(event, people(db, event, 3), "a4-8")
+        render_badges(db, event, people(db, event, 3), "a4-8")
     assert "At most 2 badges" in str(caught.value.message)
 
 
 def test_an_empty_selection_or_an_unknown_layout_is_a_clear_error(db):
     event = make_event(db)
     with pytest.raises(DomainError):
-        render_badges(event, [], "a4-8")
+        render_badges(db, event, [], "a4-8")
     with pytest.raises(DomainError):
-        render_badges(event, people(db, event, 1), "poster")
+        render_badges(db, event, people(db, event, 1), "poster")
 
 
 def test_badges_command(app, tmp_path):
@@ -358,6 +343,95 @@ def test_names_in_other_scripts_get_a_fallback_font_not_empty_boxes(db, caplog):
         make_registration(db, event, first_name="Ayşe", last_name="Nguyễn Đức"),
     ]
     with caplog.at_level("WARNING", logger="weasyprint"):
-        pdf = render_badges(event, regs, "a4-8")
+        pdf = render_badges(db, event, regs, "a4-8")
     assert not [r for r in caplog.records if ".notdef" in r.getMessage()]
     assert "李小龍" in pdf_text(pdf)
+
+
+def rendered_count(caplog) -> int:
+    """How many rendering runs (WeasyPrint) tracker.pdf reported."""
+    return len([r for r in caplog.records if hasattr(r, "pdf_peaks_mib")])
+
+
+def test_a_batch_is_imposed_from_the_kept_badges_without_rendering_them_again(db, tmp_path, caplog):
+    import logging
+
+    from sqlalchemy import select
+
+    from tracker.models import BadgePage
+
+    event = make_event(db)
+    regs = people(db, event, 9)
+    with caplog.at_level(logging.INFO, logger="tracker.pdf"):
+        first = render_badges(db, event, regs, "a4-8")
+        assert rendered_count(caplog) == 1
+        kept = db.scalars(select(BadgePage).where(BadgePage.layout == "a4-8")).all()
+        assert sorted(p.registration_id for p in kept) == sorted(r.id for r in regs)
+        caplog.clear()
+        again = render_badges(db, event, regs, "a4-8")
+        assert rendered_count(caplog) == 0  # merging only
+    assert page_count(again) == page_count(first) == 2
+    box = PdfReader(io.BytesIO(again)).pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (210, 297)
+    assert pdf_text(again) == pdf_text(first)
+    assert _decode_page(again, tmp_path, page=None) == {r.checkin_code for r in regs}
+
+
+def test_a_badge_whose_data_changed_is_rendered_again_never_printed_stale(db, tmp_path, caplog):
+    import logging
+
+    from sqlalchemy import select
+
+    from tracker.models import BadgePage
+
+    event = make_event(db)
+    regs = people(db, event, 3)
+    render_badges(db, event, regs, "a4-8")
+
+    def kept() -> dict[int, tuple[int, str]]:
+        pages = db.scalars(select(BadgePage).where(BadgePage.layout == "a4-8"))
+        return {p.registration_id: (p.render_id, p.digest) for p in pages}
+
+    before = kept()
+    old_name = regs[1].last_name
+    regs[1].last_name = "Changé-Depuis"
+    regs[2].job_title = "Nouvelle fonction"
+    db.flush()
+    with caplog.at_level(logging.INFO, logger="tracker.pdf"):
+        caplog.clear()  # (the first batch's rendering, when INFO is logged already)
+        pdf = render_badges(db, event, regs, "a4-8")
+    assert rendered_count(caplog) == 1
+    text = pdf_text(pdf)
+    assert "Changé-Depuis" in text and old_name not in text
+    assert "Nouvelle fonction" in text
+    after = kept()
+    assert after[regs[0].id] == before[regs[0].id]  # unchanged: the kept page is used
+    for changed in regs[1:]:
+        assert after[changed.id] != before[changed.id]
+
+    # What the event prints on every badge (its title) makes every kept badge stale.
+    event.title = "Atelier renommé"
+    db.flush()
+    text = pdf_text(render_badges(db, event, regs, "a4-8"))
+    assert text.count("Atelier renommé") == 3
+    assert all(kept()[r.id] != after[r.id] for r in regs)
+    # A new check-in code is a new QR code: the badge printed carries the new one.
+    from tracker.registration.services import qr_png
+
+    regs[0].checkin_code = "NEWCODE" + regs[0].checkin_code[7:]
+    regs[0].qr_png = qr_png(regs[0].checkin_code)
+    db.flush()
+    pdf = render_badges(db, event, regs, "a4-8")
+    assert _decode_page(pdf, tmp_path) == {r.checkin_code for r in regs}
+
+
+def test_a_badge_kept_in_one_language_is_not_printed_in_the_other(app, db):
+    from flask_babel import force_locale
+
+    event = make_event(db)
+    regs = people(db, event, 1)
+    with force_locale("fr"):
+        french = pdf_text(render_badges(db, event, regs, "a6"))
+    with force_locale("en"):
+        english = pdf_text(render_badges(db, event, regs, "a6"))
+    assert french != english

@@ -207,3 +207,35 @@ def test_console_script_reports_errors_in_one_line(tmp_path: Path, database_url)
     )
     assert prod.returncode != 0
     assert "TRACKER_SECRET_KEY" in prod.stderr and "Traceback" not in prod.stderr
+
+
+def test_a_progress_bar_is_drawn_only_on_a_terminal(monkeypatch, capsys):
+    import sys
+
+    from tracker.cli import progress_bar
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert progress_bar("Pages") is None  # a pipe or a file: the result line alone
+
+    class Terminal:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def write(self, text: str) -> int:
+            self.text += text
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = progress_bar("Pages")
+    assert progress is not None
+    for done in (0, 3, 7, 10):
+        progress(done, 10)
+    assert "Pages" in terminal.text and "10/10" in terminal.text

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 import config as config_module
 from tracker import auth, health, i18n, jobs, links, logs, mail, metrics
+from tracker.badges import jobs as badge_jobs
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
 
@@ -61,6 +62,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     auth.init_app(app)
     Database(make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])).init_app(app)
     jobs.init_app(app)  # the queue of background jobs (TRACKER_QUEUE_URL)
+    badge_jobs.init_app(app)  # badges rendered ahead when their data changes
 
     from tracker.events.views import bp as events_bp
     from tracker.registration.views import bp as registration_bp
@@ -87,6 +89,12 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     from tracker.badges.views import bp as badges_bp
 
     app.register_blueprint(badges_bp)  # /events/<slug>/badges, one badge on demand
+
+    from tracker.downloads.views import bp as downloads_bp
+
+    app.register_blueprint(
+        downloads_bp
+    )  # /events/<slug>/downloads/<token>: files made by the worker
 
     from tracker.reports.views import bp as reports_bp
 

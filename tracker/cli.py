@@ -15,6 +15,7 @@ import functools
 import gettext
 import logging
 import re
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -104,6 +105,28 @@ class Option(click.Option):
 def option(*names: str, **attrs: Any) -> Callable[..., Any]:
     """`click.option` for the commands of tracker: its help is translated when shown."""
     return click.option(*names, cls=Option, **attrs)
+
+
+def progress_bar(label: str) -> Callable[[int, int], None] | None:
+    """A `progress(done, total)` that draws a bar on the terminal (on standard error,
+    so that the command's output stays clean), or None when standard output is not a
+    terminal: a script or a pipe gets only the command's result."""
+    if not sys.stdout.isatty():
+        return None
+    state: dict[str, Any] = {}
+
+    def progress(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = click.progressbar(
+                length=total, label=label, file=sys.stderr, show_pos=True
+            )
+            bar.render_progress()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.render_finish()
+
+    return progress
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

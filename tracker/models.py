@@ -261,6 +261,60 @@ class Registration(Base):
         return f"{self.first_name} {self.last_name}"
 
 
+class BadgeRender(Base):
+    """Badges rendered ahead of printing (tracker.badges.ahead): a PDF of one badge a
+    page, each page the size of its layout's badge, kept while a BadgePage points to it."""
+
+    __tablename__ = "badge_renders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BadgePage(Base):
+    """A person's badge in one layout and language, kept on a page of a BadgeRender.
+    `digest` is made of everything printed on it and of the layout's stylesheet: a
+    badge whose digest is no longer the one its data gives is stale, never printed."""
+
+    __tablename__ = "badge_pages"
+    __table_args__ = (Index("ix_badge_pages_registration", "registration_id", "layout", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    render_id: Mapped[int] = mapped_column(
+        ForeignKey("badge_renders.id", ondelete="CASCADE"), index=True
+    )
+    page: Mapped[int]  # 0 for the render's first page
+    layout: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(8))
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class Download(Base):
+    """A file made by the worker for an organiser (a large badge batch or export): its
+    progress while it is made, then the file in the instance folder until it expires."""
+
+    __tablename__ = "downloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # in its URLs
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    what: Mapped[str] = mapped_column(String(40))  # "badges" or an export's identifier
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    unit: Mapped[str] = mapped_column(String(16), default="pages")  # pages or rows
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    mimetype: Mapped[str] = mapped_column(String(100), default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    finished_at: Mapped[datetime | None]
+
+
 @listens_for(Registration, "before_update")
 def count_status_changes(_mapper: Any, _connection: Any, target: Registration) -> None:
     """Each change of status (confirmed, waitlisted, cancelled, restored) makes a new

@@ -9,7 +9,7 @@ outside the app is read or requested. A FatalURLFetchingError would abort the wh
 document instead: no badge batch should fail because of one person's name.
 
 Every document is rendered in a child process by tracker.limited, whose fork server has
-loaded this module (and so WeasyPrint) once. The child runs under an address-space limit
+loaded WeasyPrint (tracker.weasy) once. The child runs under an address-space limit
 (PDF_MEMORY_LIMIT MiB) and the parent waits at most PDF_TIMEOUT seconds before killing it;
 either way the caller gets a PdfLimitError with a message that says what to do, instead
 of a machine brought to its knees. A document made of independent parts (sheets of
@@ -28,26 +28,19 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
+from tracker import limited
+from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
 
-# Before WeasyPrint is imported: its import already parses its own stylesheets, and
-# would log each step at INFO on every start of the app and of every command.
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
-
-from weasyprint import CSS, HTML  # noqa: E402
-from weasyprint.text.fonts import FontConfiguration  # noqa: E402
-from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
-
-from tracker import limited  # noqa: E402
-from tracker.errors import DomainError  # noqa: E402
-
 log = logging.getLogger(__name__)
-limited.preload(__name__)
+# WeasyPrint is imported by tracker.weasy, in the fork server (and in this process only
+# when it renders): a command or a page that makes no PDF does not pay its 0.5 s import.
+limited.preload("tracker.weasy")
 
 DEFAULT_TIMEOUT = 120.0  # seconds
 DEFAULT_MEMORY_LIMIT = 1024  # MiB of address space per rendering process
@@ -56,29 +49,13 @@ STATIC_DIR = (Path(__file__).resolve().parent / "static").resolve()
 STATIC_BASE_URL = STATIC_DIR.as_uri() + "/"
 
 
-class SafeFetcher(URLFetcher):
-    """Only `data:` URLs and the app's static files."""
+def __getattr__(name: str) -> Any:
+    """`tracker.pdf.SafeFetcher`, imported (with WeasyPrint) when first asked for."""
+    if name == "SafeFetcher":
+        from tracker.weasy import SafeFetcher
 
-    def __init__(self) -> None:
-        super().__init__(timeout=2, allowed_protocols={"data", "file"}, allow_redirects=False)
-        self.asked: list[str] = []
-        self.refused: list[str] = []
-
-    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
-        self.asked.append(url)
-        scheme = url.split(":", 1)[0].lower()
-        if scheme == "data":
-            return super().fetch(url, headers)
-        if scheme == "file":
-            path = Path(unquote(urlsplit(url).path)).resolve()
-            if path.is_relative_to(STATIC_DIR) and path.is_file():
-                return URLFetcherResponse(url, body=path.read_bytes())
-        self.refused.append(url)
-        log.warning("PDF rendering refused to fetch %.200s", url)
-        raise ValueError(f"resource not allowed in a PDF: {url[:200]}")
-
-
-_fonts = FontConfiguration()
+        return SafeFetcher
+    raise AttributeError(name)
 
 
 def css_string(text: str) -> str:
@@ -124,12 +101,22 @@ def render_pdf_parts(parts: Iterable[str], *, css: str = "") -> bytes:
     """One PDF from several HTML documents rendered side by side, one process each, and
     merged in order. For documents whose pages stand alone (no "page N of M"). Each
     part's process starts as soon as the part is produced, while the next is made."""
+    pdfs = render_pdf_documents(parts, css=css)
+    if len(pdfs) == 1:
+        return pdfs[0]
+    return _merge(pdfs)
+
+
+def render_pdf_documents(parts: Iterable[str], *, css: str = "") -> list[bytes]:
+    """One PDF for each HTML document, rendered side by side, one process each."""
+    from tracker.weasy import SafeFetcher, render_in_child
+
     limits = _limits()
     fetcher = SafeFetcher()  # this process's record of what the children were asked for
     started = time.monotonic()
     try:
         outcomes = limited.run(
-            _render_in_child, ((html, css) for html in parts), limits, what="PDF rendering"
+            render_in_child, ((html, css) for html in parts), limits, what="PDF rendering"
         )
     except limited.TimeLimitExceeded:
         raise PdfLimitError(
@@ -147,7 +134,7 @@ def render_pdf_parts(parts: Iterable[str], *, css: str = "") -> bytes:
                 mib=limits.memory_mib,
             )
         ) from None
-    results: list[_Result] = [outcome.value for outcome in outcomes]
+    results: list[Rendered] = [outcome.value for outcome in outcomes]
     for result in results:
         fetcher.asked.extend(result.asked)
         fetcher.refused.extend(result.refused)
@@ -158,13 +145,13 @@ def render_pdf_parts(parts: Iterable[str], *, css: str = "") -> bytes:
         max(o.peak_mib for o in outcomes),
         extra={"pdf_peaks_mib": [o.peak_mib for o in outcomes]},
     )
-    if len(results) == 1:
-        return results[0].pdf
-    return _merge([r.pdf for r in results])
+    return [r.pdf for r in results]
 
 
 @dataclass
-class _Result:
+class Rendered:
+    """What a rendering process sends back."""
+
     pdf: bytes = b""
     asked: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -182,24 +169,6 @@ def pdf_processes() -> int:
     """How many documents to render at once (PDF_PROCESSES, default: one per CPU)."""
     configured = current_app.config.get("PDF_PROCESSES") if has_app_context() else None
     return max(1, int(configured or multiprocessing.cpu_count()))
-
-
-def _render_in_child(html: str, css: str) -> _Result:
-    """Runs in the child: WeasyPrint, and what it was asked to fetch."""
-    fetcher = SafeFetcher()
-    pdf = _render(html, css, fetcher)
-    return _Result(pdf=pdf, asked=fetcher.asked, refused=fetcher.refused)
-
-
-def _render(html: str, css: str, fetcher: SafeFetcher) -> bytes:
-    document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher)
-    # Parsed in the child at each document: a fresh process keeps nothing for the next.
-    sheets = (
-        [CSS(string=css, font_config=_fonts, url_fetcher=fetcher, base_url=STATIC_BASE_URL)]
-        if css
-        else []
-    )
-    return document.write_pdf(stylesheets=sheets, font_config=_fonts)
 
 
 def _merge(parts: list[bytes]) -> bytes:

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS
 from tracker.badges.services import record_printed, render_badges, select_registrations
-from tracker.cli import one_line_errors, option
+from tracker.cli import one_line_errors, option, progress_bar
 from tracker.events.services import get_event, session_filter
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import OrganisationType
@@ -58,7 +59,7 @@ def badges_command(
         people = select_registrations(
             db, event, types=types, session_id=session_id, not_printed=not_printed
         )
-        pdf = render_badges(event, people, layout)
+        pdf = render_badges(db, event, people, layout, progress=progress_bar(_("Pages")))
         output.write_bytes(pdf)
         record_printed(people)
         click.echo(

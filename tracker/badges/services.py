@@ -1,7 +1,8 @@
-"""Badges: choose the people, lay their badges out on sheets, render one PDF, record
-the printing. One document per batch (not one per badge), QR images made once at
-registration and embedded as data: URLs; a large batch is split into runs of whole sheets
-rendered side by side (tracker.pdf) and merged.
+"""Badges: choose the people, lay their badges out on sheets, make one PDF, record the
+printing. A batch is the badges kept ahead (tracker.badges.ahead) imposed on the layout's
+sheets; those not kept yet, or stale, are rendered first, one document per rendering
+process (not one per badge), with QR images made once at registration and embedded as
+data: URLs.
 
 What makes a badge cheap to lay out: no inline styles (position, colour and name size are
 classes of the batch's stylesheet) and a QR image of one pixel per module, which
@@ -13,7 +14,7 @@ import base64
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload, undefer
 
-from tracker.badges import fonts
+from tracker.badges import ahead, fonts
 from tracker.badges.layouts import CUT_GUIDE, DEFAULT_LAYOUT, LAYOUTS, NAME_MARGIN, Layout
 from tracker.db import utcnow
 from tracker.errors import DomainError
@@ -35,7 +36,6 @@ from tracker.models import (
     RegistrationStatus,
     registration_sessions,
 )
-from tracker.pdf import pdf_processes, render_pdf_parts
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.services import QR_SCALE, name_order, qr_png
 
@@ -50,7 +50,6 @@ _COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}")
 NAME_STEP = 0.25  # mm: name sizes are multiples of it, one stylesheet class each
 MIN_NAME_SIZE = 3.0
 NAME_FIT = 0.999  # of the name's width: room for rounding (the measure is the renderer's)
-MIN_SHEETS_PER_PROCESS = 10  # below this, another process costs more than it saves
 
 
 def layout_for(name: str | None) -> Layout:
@@ -162,14 +161,20 @@ def badge_qr(png: bytes) -> bytes:
     return out.getvalue()
 
 
-def _badge(registration: Registration, layout: Layout) -> dict[str, Any]:
-    png = badge_qr(registration.qr_png or qr_png(registration.checkin_code))
+def badge_view(
+    registration: Registration, layout: Layout, *, qr: str | None = None
+) -> dict[str, Any]:
+    """What templates/pdf/badge.html prints of a person; `qr` in place of the QR image's
+    data: URL (tracker.badges.ahead's digest names the image by its bytes' digest)."""
+    if qr is None:
+        png = badge_qr(registration.qr_png or qr_png(registration.checkin_code))
+        qr = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return {
         "registration": registration,
         "name_step": round(name_size(registration.full_name, layout) / NAME_STEP),
         "type": registration.organisation_type.value,
         "type_label": TYPE_SHORT_LABELS[registration.organisation_type],
-        "qr": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+        "qr": qr,
     }
 
 
@@ -182,29 +187,46 @@ def badge_colours(event: Event) -> dict[str, str]:
     }
 
 
+Progress = Callable[[int, int], None]  # (pages done, pages in all)
+PROGRESS_RUN = 200  # badges made ready between two reports of progress
+
+
 def render_badges(
-    event: Event, registrations: Sequence[Registration], layout_name: str | None = None
+    db: DbSession,
+    event: Event,
+    registrations: Sequence[Registration],
+    layout_name: str | None = None,
+    *,
+    progress: Progress | None = None,
 ) -> bytes:
-    """One PDF with every badge, in the given layout."""
+    """One PDF with every badge, in the given layout: the badges kept ahead
+    (tracker.badges.ahead) imposed on the layout's sheets, those missing or stale
+    rendered (and kept) first. `progress(done, total)` is told, in pages, how far it
+    is: a page is done when its badges are ready, the PDF when they are imposed."""
     layout = layout_for(layout_name)
     if not registrations:
         raise DomainError(_l("No badge to print with these filters."))
     limit = current_app.config["BADGE_MAX_BATCH"]
     if len(registrations) > limit:
         raise DomainError(_l("At most %(n)d badges at a time: narrow the filters.", n=limit))
-    per_page = layout.per_page
-    sheets = math.ceil(len(registrations) / per_page)
-    processes = max(1, min(pdf_processes(), sheets // MIN_SHEETS_PER_PROCESS))
-    per_part = math.ceil(sheets / processes) * per_page
-    parts = (
-        _sheets_html(event, layout, registrations[i : i + per_part])
-        for i in range(0, len(registrations), per_part)
-    )
-    return render_pdf_parts(parts, css=badge_stylesheet(event, layout))
+    pages = math.ceil(len(registrations) / layout.per_page)
+    run = len(registrations) if progress is None else PROGRESS_RUN
+    placed: list[ahead.Placed] = []
+    pdfs: dict[int, bytes] = {}
+    for start in range(0, len(registrations), run):
+        more, more_pdfs = ahead.place(db, event, registrations[start : start + run], layout)
+        placed += more
+        pdfs.update(more_pdfs)
+        if progress is not None:
+            progress(min(len(placed) // layout.per_page, pages - 1), pages)
+    body = ahead.impose(layout, placed, pdfs, title=event.title)
+    if progress is not None:
+        progress(pages, pages)
+    return body
 
 
-def _sheets_html(event: Event, layout: Layout, registrations: Sequence[Registration]) -> str:
-    badges = [_badge(r, layout) for r in registrations]
+def sheets_html(event: Event, layout: Layout, registrations: Sequence[Registration]) -> str:
+    badges = [badge_view(r, layout) for r in registrations]
     pages = [badges[i : i + layout.per_page] for i in range(0, len(badges), layout.per_page)]
     return render_template("pdf/badges.html", event=event, layout=layout, pages=pages)
 

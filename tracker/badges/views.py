@@ -5,13 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracker.auth.access import DOOR, MANAGE, event_for, require
 from tracker.badges.layouts import DEFAULT_LAYOUT, LAYOUTS
 from tracker.badges.services import record_printed, render_badges, select_registrations
 from tracker.db import get_db
+from tracker.downloads.services import BADGES, start
 from tracker.errors import DomainError
 from tracker.events.services import session_filter
 from tracker.i18n import lazy_gettext as _l
@@ -82,9 +94,12 @@ def batch(slug: str) -> BaseResponse | tuple[str, int] | str:
         session_id=chosen["session_id"],
         not_printed=chosen["not_printed"],
     )
+    if request.method == "POST" and len(people) > current_app.config["DOWNLOAD_JOB_BADGES"]:
+        download = start(db, event, current_user, BADGES, chosen, str(get_locale()))
+        return redirect(url_for("downloads.show", slug=slug, token=download.token), code=303)
     if request.method == "POST":
         try:
-            body = render_badges(event, people, chosen["layout"])
+            body = render_badges(db, event, people, chosen["layout"])
         except DomainError as e:
             flash(str(e.message), "error")
             return redirect(url_for(".batch", slug=slug, **_query(chosen)), code=303)
@@ -107,15 +122,17 @@ def preview(slug: str) -> BaseResponse:
     """The first few badges in the chosen layout; nothing is recorded."""
     event = event_for(slug, MANAGE)
     chosen = _filters(event)
+    db = get_db()
     people = select_registrations(
-        get_db(),
+        db,
         event,
         types=chosen["types"],
         session_id=chosen["session_id"],
         not_printed=chosen["not_printed"],
     )[:PREVIEW_COUNT]
     try:
-        return _pdf(render_badges(event, people, chosen["layout"]), "preview.pdf", inline=True)
+        body = render_badges(db, event, people, chosen["layout"])
+        return _pdf(body, "preview.pdf", inline=True)
     except DomainError as e:
         flash(str(e.message), "error")
         return redirect(url_for(".batch", slug=slug), code=303)
@@ -126,7 +143,7 @@ def _one(slug: str, registration_id: int, roles: frozenset[Role]) -> Response:
     db = get_db()
     registration = get_registration(db, event, registration_id)
     layout = request.form.get("layout") or DEFAULT_LAYOUT
-    body = render_badges(event, [registration], layout if layout in LAYOUTS else DEFAULT_LAYOUT)
+    body = render_badges(db, event, [registration], layout if layout in LAYOUTS else DEFAULT_LAYOUT)
     record_printed([registration])
     return _pdf(body, f"badge-{registration.id}.pdf", inline=True)
 

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from flask_babel import format_number
 from flask_babel import gettext as _
 
-from tracker.cli import one_line_errors, option
+from tracker.cli import one_line_errors, option, progress_bar
 from tracker.errors import NotFound
 from tracker.events.services import get_event
 from tracker.i18n import lazy_gettext as _l
@@ -61,7 +61,9 @@ def export_command(
             event = get_event(db, slug)
         except NotFound:
             raise click.ClickException(_("No event has the slug %(slug)s.", slug=slug)) from None
-        rendered = export.render(db, event, options)
+        # TRANSLATORS: the label of the command's progress bar (rows of a list, people of a PDF)
+        label = _("People") if fmt == "pdf" else _("Rows")
+        rendered = export.render(db, event, options, progress=progress_bar(label))
     output.write_bytes(rendered.body)
     click.echo(
         _(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
@@ -228,20 +228,41 @@ class Export:
     formats: ClassVar[tuple[str, ...]] = ("csv", "xlsx")
     per_session: ClassVar[bool] = False  # takes a session
 
-    def render(self, db: DbSession, event: Event, options: Options) -> Rendered:
+    def render(
+        self,
+        db: DbSession,
+        event: Event,
+        options: Options,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Rendered:
+        """The file; `progress(done, total)` is told the rows written (a PDF: 0, then
+        all of them once it is made)."""
         self.check(event, options)
+        total = self.size(db, event, options) if progress is not None else 0
+        tables = self.tables(db, event) if options.format != "pdf" else []
+        if progress is not None:
+            counted = _Counted(progress, total)
+            tables = [counted.table(table) for table in tables]
+            progress(0, total)
         if options.format == "pdf":
             body = self.pdf(db, event, options)
         elif options.format == "csv":
             body = write_csv(
-                self.tables(db, event),
+                tables,
                 zone=ZoneInfo(event.timezone),
                 bom=options.bom,
                 separator=options.separator,
             )
         else:
-            body = write_xlsx(self.tables(db, event), zone=ZoneInfo(event.timezone))
+            body = write_xlsx(tables, zone=ZoneInfo(event.timezone))
+        if progress is not None:
+            progress(total, total)
         return Rendered(self.filename(event, options), MIMETYPES[options.format], body)
+
+    def size(self, db: DbSession, event: Event, options: Options) -> int:
+        """How many rows (people, for a PDF) the export has: what makes it a long job."""
+        return 0
 
     def check(self, event: Event, options: Options) -> None:
         if options.format not in self.formats:
@@ -266,6 +287,27 @@ class Export:
 
     def pdf(self, db: DbSession, event: Event, options: Options) -> bytes:
         raise NotImplementedError
+
+
+PROGRESS_EVERY = 1000  # rows between two reports of progress
+
+
+class _Counted:
+    """Tables whose rows are counted as they are written, `progress` told every
+    PROGRESS_EVERY rows."""
+
+    def __init__(self, progress: Callable[[int, int], None], total: int) -> None:
+        self.progress, self.total, self.written = progress, total, 0
+
+    def table(self, table: Table) -> Table:
+        return Table(table.title, table.columns, self._rows(table.rows))
+
+    def _rows(self, rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        for row in rows:
+            self.written += 1
+            if self.written % PROGRESS_EVERY == 0:
+                self.progress(min(self.written, self.total), self.total)
+            yield row
 
 
 def _labels(labels: dict[Any, Any]) -> dict[Any, str]:
@@ -361,9 +403,16 @@ class Headcount(Export):
         return [summary, by_type, by_organisation, by_session, cross]
 
 
+def _registrations(db: DbSession, event: Event) -> int:
+    return db.scalar(select(func.count()).where(Registration.event_id == event.id)) or 0
+
+
 class Attendees(Export):
     identifier = "attendees"
     label = _l("Attendees")
+
+    def size(self, db: DbSession, event: Event, options: Options) -> int:
+        return _registrations(db, event)
 
     def tables(self, db: DbSession, event: Event) -> list[Table]:
         sessions = list(event.sessions)
@@ -474,6 +523,9 @@ class CheckinLog(Export):
     identifier = "checkins"
     label = _l("Check-in log")
 
+    def size(self, db: DbSession, event: Event, options: Options) -> int:
+        return db.scalar(select(func.count()).where(ScanLog.event_id == event.id)) or 0
+
     def tables(self, db: DbSession, event: Event) -> list[Table]:
         columns = [
             _("Time"),
@@ -573,6 +625,9 @@ class SigninSheet(Export):
         if options.session_id is None:
             return f"signin-{event.slug}.pdf"
         return f"signin-{event.slug}-session-{options.session_id}.pdf"
+
+    def size(self, db: DbSession, event: Event, options: Options) -> int:
+        return _registrations(db, event)
 
     def pdf(self, db: DbSession, event: Event, options: Options) -> bytes:
         return render_signin(db, event, session_id=options.session_id)

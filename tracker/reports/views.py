@@ -11,11 +11,24 @@ GET /events/<slug>/export is a download (the same Export classes as `tracker exp
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from tracker.auth.access import MANAGE, event_for, require
 from tracker.checkin import conflicts
 from tracker.db import get_db, read_only, utcnow
+from tracker.downloads.services import start
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
 from tracker.reports.exports import EXPORTS, parse_options
@@ -93,7 +106,7 @@ def chart(slug: str, name: str) -> Response:
 @bp.route("/events/<slug>/export")
 @read_only
 @require(MANAGE)
-def download(slug: str) -> Response:
+def download(slug: str) -> BaseResponse:
     """query: what (headcount, attendees, checkins, signin), format (csv, xlsx, pdf),
     session (an id, sign-in sheet only), bom (1: CSV with a byte-order mark),
     separator ("," or ";", CSV). A bad value is a 400 that says which."""
@@ -106,7 +119,26 @@ def download(slug: str) -> Response:
         bom=args.get("bom"),
         separator=args.get("separator"),
     )
-    filename, mimetype, body = export.render(get_db(), event, options)
+    db = get_db()
+    size = export.size(db, event, options)
+    limit = current_app.config[
+        "DOWNLOAD_JOB_PDF_PEOPLE" if options.format == "pdf" else "DOWNLOAD_JOB_ROWS"
+    ]
+    if size > limit:
+        export.check(event, options)
+        # This request only reads: the download is written by a session of its own.
+        with current_app.extensions["db"].sessionmaker.begin() as writing:
+            download = start(
+                writing,
+                event,
+                current_user,
+                export.identifier,
+                {key: args.get(key) for key in ("format", "session", "bom", "separator")},
+                str(get_locale()),
+            )
+            token = download.token
+        return redirect(url_for("downloads.show", slug=slug, token=token), code=303)
+    filename, mimetype, body = export.render(db, event, options)
     # As the export states it: a mimetype would have "; charset=utf-8" added once more.
     response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
