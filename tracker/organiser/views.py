@@ -174,6 +174,7 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
     form.edit_deadline.data = _local(event.edit_deadline, tz)
     form.capacity.data = event.capacity
     form.visibility.data = Visibility(event.visibility).value
+    form.reminder_days.data = event.reminder_days
     for t in OrganisationType:
         getattr(form, f"quota_{t.value}").data = (event.type_quotas or {}).get(t.value)
 
@@ -216,6 +217,7 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
         capacity=form.capacity.data,
         type_quotas=form.quotas(),
         visibility=form.visibility.data,
+        reminder_days=form.reminder_days.data,
     )
 
 
@@ -254,7 +256,10 @@ def new_event() -> BaseResponse | tuple[str, int]:
 def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
     event = event_for(slug, MANAGE)
     db = get_db()
-    form = EventForm(visibility=Visibility(event.visibility).value)
+    # Left out of a form sent (a script), a setting keeps its value.
+    form = EventForm(
+        visibility=Visibility(event.visibility).value, reminder_days=event.reminder_days
+    )
     if request.method == "GET":
         _fill_event_form(form, event)
     elif form.validate_on_submit():
