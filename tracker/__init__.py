@@ -86,6 +86,10 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     app.register_blueprint(reports_bp)  # /events/<slug>/stats, /events/<slug>/export
 
+    from tracker.mailings.views import bp as mailings_bp
+
+    app.register_blueprint(mailings_bp)  # /events/<slug>/mailings, certificates
+
     from tracker.cli import register_commands
 
     register_commands(app)

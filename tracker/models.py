@@ -118,7 +118,9 @@ class Event(Base):
     )
     # The reminder (QR code and calendar file) is sent to each confirmed person this many
     # days before the start (tracker.mailings.services.send_due_reminders); None: none.
-    reminder_days: Mapped[int | None] = mapped_column(Integer, default=2, server_default="2")
+    # No column default: the ORM would put it in place of a None meaning "no reminder"
+    # (EventSpec carries the default of a new event).
+    reminder_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sessions: Mapped[list[Session]] = relationship(

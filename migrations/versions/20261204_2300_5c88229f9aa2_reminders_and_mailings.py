@@ -23,7 +23,8 @@ def upgrade() -> None:
     # copy would delete the registrations of every event when foreign keys are enforced).
     # Existing events get the default reminder, two days before: an event that has
     # already started is sent none.
-    op.add_column("events", sa.Column("reminder_days", sa.Integer(), server_default="2"))
+    op.add_column("events", sa.Column("reminder_days", sa.Integer(), nullable=True))
+    op.execute("UPDATE events SET reminder_days = 2")
     op.add_column("registrations", sa.Column("reminder_sent_at", sa.DateTime(), nullable=True))
     op.create_table(
         "mailings",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 from tracker import mail
 from tracker.calendar import registration_ics
 from tracker.door.services import has_email
+from tracker.i18n import local_date
 from tracker.links import absolute_url
 from tracker.models import Registration, RegistrationStatus
 from tracker.registration.services import claim_link_again
@@ -19,20 +20,23 @@ def manage_url(registration: Registration) -> str:
     return absolute_url("registration.manage", token=registration.manage_token)
 
 
-def _compose(registration: Registration, kind: str) -> mail.Mail:
+def compose(registration: Registration, kind: str) -> mail.Mail:
     """The e-mail of one kind: "confirmation" (or waitlist), "link" (sent again),
-    "promoted" (from the waitlist), "cancelled". Each carries the calendar file of the
-    registration as it now is; only a confirmed person's carries the entrance code and
-    its QR code (a waitlisted person gets it when a place is theirs)."""
+    "promoted" (from the waitlist), "cancelled", "reminder" (before the event). Each
+    carries the calendar file of the registration as it now is; only a confirmed
+    person's carries the entrance code and its QR code (a waitlisted person gets it when
+    a place is theirs)."""
     event = registration.event
     with_code = registration.status == RegistrationStatus.CONFIRMED
     qr_cid = mail.content_id("qr", current_app.config["MAIL_SENDER"]) if with_code else None
     with force_locale(registration.locale):
+        when = local_date(event.starts_at, event.timezone, "long")
         subjects = {
             "confirmation": _("Your registration: %(title)s", title=event.title),
             "link": _("Your private link: %(title)s", title=event.title),
             "promoted": _("A place is yours: %(title)s", title=event.title),
             "cancelled": _("Registration cancelled: %(title)s", title=event.title),
+            "reminder": _("Reminder: %(title)s, %(when)s", title=event.title, when=when),
         }
         context = {
             "registration": registration,
@@ -62,7 +66,7 @@ def _compose(registration: Registration, kind: str) -> mail.Mail:
 
 
 def send_confirmation(db: DbSession, registration: Registration) -> None:
-    mail.queue(db, _compose(registration, "confirmation"))
+    mail.queue(db, compose(registration, "confirmation"))
 
 
 def send_link_again(db: DbSession, registration: Registration) -> bool:
@@ -70,17 +74,17 @@ def send_link_again(db: DbSession, registration: Registration) -> bool:
     (services.LINK_AGAIN_INTERVAL); returns whether it is sent."""
     if not claim_link_again(db, registration):
         return False
-    mail.queue(db, _compose(registration, "link"))
+    mail.queue(db, compose(registration, "link"))
     return True
 
 
 def send_promoted(db: DbSession, registrations: list[Registration]) -> None:
     for registration in registrations:
-        mail.queue(db, _compose(registration, "promoted"))
+        mail.queue(db, compose(registration, "promoted"))
 
 
 def send_cancelled(db: DbSession, registration: Registration) -> None:
     """The cancellation, with the calendar file that takes the event out of a calendar
     (not to a walk-in registered without an address)."""
     if has_email(registration):
-        mail.queue(db, _compose(registration, "cancelled"))
+        mail.queue(db, compose(registration, "cancelled"))
