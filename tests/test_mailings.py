@@ -291,3 +291,42 @@ def test_certificates_to_everyone_present(app_ctx: None, db: DbSession, crowd, o
     [pdf] = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
     assert pdf.get_content().startswith(b"%PDF")
     assert "mailing.certificate" in audit_actions(db, cluster)
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_mail_command_previews_asks_and_sends(app: Flask, db: DbSession, crowd, outbox) -> None:
+    event, cluster, ministry, *_ = crowd
+    db.commit()
+    runner = app.test_cli_runner()
+    args = ["mail", event.slug, "--subject", "Accès", "--body-file", "-", "--type", "ministry"]
+    dry = runner.invoke(args=[*args, "--dry-run"], input="Venez tôt.\n")
+    assert dry.exit_code == 0, dry.output
+    assert "This e-mail goes to 1 person." in dry.output and "Venez tôt." in dry.output
+    refused = runner.invoke(args=args, input="Venez tôt.\nn\n")
+    assert refused.exit_code != 0 or "on its way" not in refused.output
+    assert outbox.messages == []
+    sent = runner.invoke(args=[*args, "--yes"], input="Venez tôt.\n")
+    assert sent.exit_code == 0, sent.output
+    assert "on its way to 1 person" in sent.output
+    assert [m["To"] for m in outbox.messages] == [ministry.email]
+    wrong = runner.invoke(
+        args=["mail", event.slug, "--subject", "S", "--body-file", "-", "--session", "999999"],
+        input="B\n",
+    )
+    assert wrong.exit_code == 1 and "999999" in wrong.output
+
+
+def test_reminders_command(app: Flask, db: DbSession, outbox) -> None:
+    event = make_event(db, starts_at=utcnow() + timedelta(days=1))
+    person = make_registration(db, event)
+    person.created_at = utcnow() - timedelta(days=5)
+    db.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["reminders"])
+    assert first.exit_code == 0, first.output
+    assert f"{event.slug}: 1 reminded" in first.output
+    second = runner.invoke(args=["reminders"])
+    assert f"{event.slug}: 0 reminded" in second.output
+    assert len(outbox.to(person.email)) == 1

@@ -396,6 +396,10 @@ def register_commands(app: Flask) -> None:
     from tracker.reports.cli import export_command  # tracker export SLUG --what ... -o FILE
 
     app.cli.add_command(export_command)
+    from tracker.mailings.cli import mail_command, reminders_command  # tracker mail SLUG
+
+    app.cli.add_command(mail_command)
+    app.cli.add_command(reminders_command)
 
 
 def _create_app() -> Flask:
