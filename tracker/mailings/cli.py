@@ -29,7 +29,10 @@ def _show(preview: services.Preview) -> None:
         )
     )
     for language, count, message in preview.samples:
-        click.echo(f"\n--- {language} ({count}) ---")
+        name = services.LANGUAGE_NAMES.get(language, language)
+        people = ngettext("%(num)d person", "%(num)d people", count)
+        click.echo("")
+        click.echo(click.style(f"{name} · {people}", bold=True))
         click.echo(_("Subject") + ": " + message.subject)
         click.echo(message.text)
 

@@ -54,6 +54,7 @@ SUBJECT_MAX = 200
 BODY_MAX = 20_000
 NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CHUNK = 200  # registrations loaded at a time while queuing a mailing
+LANGUAGE_NAMES = {"fr": _l("French"), "en": _l("English")}  # a preview per language
 
 
 class RecipientsChanged(DomainError):

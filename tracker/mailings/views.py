@@ -25,7 +25,6 @@ bp = Blueprint("mailings", __name__)
 
 INVALID = 422
 
-LANGUAGE_NAMES = {"fr": _l("French"), "en": _l("English")}
 KIND_LABELS = {
     MailingKind.MESSAGE: _l("Message"),
     MailingKind.CERTIFICATE: _l("Certificates of attendance"),
@@ -109,7 +108,7 @@ def _preview_page(
         form=form,
         filters=filters,
         preview=preview,
-        language_names=LANGUAGE_NAMES,
+        language_names=services.LANGUAGE_NAMES,
         action=url_for(".send", slug=event.slug),
         status_labels=STATUS_LABELS,
         type_labels={t.value: label for t, label in TYPE_SHORT_LABELS.items()},
@@ -222,6 +221,6 @@ def certificates(slug: str) -> BaseResponse | tuple[str, int]:
         form=form,
         filters=None,
         preview=preview,
-        language_names=LANGUAGE_NAMES,
+        language_names=services.LANGUAGE_NAMES,
         action=url_for(".certificates", slug=event.slug),
     ), (409 if request.method == "POST" else 200)
