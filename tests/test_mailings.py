@@ -249,6 +249,7 @@ def test_compose_preview_send_through_the_pages(
     assert preview.status_code == 200
     assert 'data-recipients="1"' in preview.text
     assert "Venez &lt;b&gt;tôt&lt;/b&gt;." in preview.text  # escaped, shown as typed
+    assert ministry.manage_token not in preview.text  # its place shown, not the key
     assert outbox.messages == []
     import re
 
@@ -330,3 +331,23 @@ def test_reminders_command(app: Flask, db: DbSession, outbox) -> None:
     second = runner.invoke(args=["reminders"])
     assert f"{event.slug}: 0 reminded" in second.output
     assert len(outbox.to(person.email)) == 1
+
+
+def test_the_history_page_names_the_message(
+    app: Flask, client, db: DbSession, crowd, outbox
+) -> None:
+    event, cluster, *_ = crowd
+    login_organiser(app, client, db, event)
+    with app.test_request_context("/"):
+        services.send_message(
+            db,
+            event,
+            Filters(),
+            services.Draft("Plan d’accès", "B"),
+            actor=None,
+            nonce=services.new_nonce(),
+        )
+        db.commit()
+    page = client.get(f"/events/{event.slug}/registrations/{cluster.id}")
+    assert 'data-action="mailing.message"' in page.text
+    assert "Message sent" in page.text and "Plan d’accès" in page.text

@@ -229,19 +229,21 @@ def preview_certificates(db: DbSession, event: Event) -> Preview:
 
 
 def _samples(db: DbSession, recipients: Recipients, make: Any) -> list[tuple[str, int, mail.Mail]]:
-    """One e-mail per language, made for the first person (by name) of that language."""
+    """One e-mail per language, made for the first person (by name) of that language,
+    their private link shortened: the preview shows its place, not the key to it."""
     samples = []
     wanted = set(recipients.languages)
     for chunk in _chunks(recipients.ids):
         for registration in registrations_in_order(db, chunk):
             if registration.locale in wanted:
                 wanted.discard(registration.locale)
+                message = make(registration)
+                token = registration.manage_token
+                message.text = message.text.replace(token, token[:4] + "…")
+                if message.html is not None:
+                    message.html = message.html.replace(token, token[:4] + "…")
                 samples.append(
-                    (
-                        registration.locale,
-                        recipients.languages[registration.locale],
-                        make(registration),
-                    )
+                    (registration.locale, recipients.languages[registration.locale], message)
                 )
         if not wanted:
             break

@@ -96,6 +96,9 @@ ACTION_LABELS = {
     "registration.promote": _l("Confirmed from the waitlist"),
     "registration.resend": _l("E-mail sent again"),
     "checkin": _l("Check-in recorded"),
+    "mailing.message": _l("Message sent"),
+    "mailing.reminder": _l("Reminder sent"),
+    "mailing.certificate": _l("Certificate of attendance sent"),
 }
 FIELD_LABELS = {
     "first_name": _l("First name"),
@@ -108,6 +111,7 @@ FIELD_LABELS = {
     "status": _l("Status"),
     "source": _l("Source"),
     "override": _l("Over capacity"),
+    "subject": _l("Subject"),
 }
 
 
