@@ -1,7 +1,7 @@
 """events: reminder_days; registrations: reminder_sent_at; mailings
 
 Revision ID: 5c88229f9aa2
-Revises: a7c3e9f14b52
+Revises: b1d4e6f8a902
 Create Date: 2026-12-04 23:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5c88229f9aa2"
-down_revision: str | None = "a7c3e9f14b52"
+down_revision: str | None = "b1d4e6f8a902"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -29,7 +29,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 
 from tracker import audit, jobs, mail
 from tracker.db import insert_or_ignore, utcnow
@@ -47,7 +47,6 @@ from tracker.models import (
     User,
 )
 from tracker.organiser.services import Filters, filter_conditions
-from tracker.registration.notify import compose
 from tracker.registration.services import ids_by_name, registrations_in_order
 
 SUBJECT_MAX = 200
@@ -342,7 +341,14 @@ def send_message(
         return sent
     for chunk in _chunks(recipients.ids):
         for registration in registrations_in_order(db, chunk):
-            mail.queue(db, compose_message(registration, draft))
+            # Written now: the organiser's words belong to this mailing, not to the
+            # registration the worker would write an e-mail from.
+            mail.queue(
+                db,
+                kind="message",
+                registration=registration,
+                composed=compose_message(registration, draft),
+            )
             audit.record(
                 db,
                 actor=actor,
@@ -362,8 +368,9 @@ def send_certificates(
     expected: int | None = None,
     now: datetime | None = None,
 ) -> Sent:
-    """Send everyone present their certificate of attendance: each PDF is made and
-    e-mailed by a job (certificate_job), in the person's language."""
+    """Send everyone present their certificate of attendance: each e-mail is queued in
+    the outbox, and the worker makes its PDF in the person's language when it first
+    sends it (_certificate_mail), and tries again as for any e-mail."""
     if not certificate.is_over(event, now):
         raise certificate.CertificateUnavailable(
             _l(
@@ -402,20 +409,25 @@ def send_certificates(
                 registration=registration,
                 changes={"mailing": sent.mailing.id},
             )
-            jobs.enqueue_after_commit(db, certificate_job, registration.id)
+            mail.queue(db, kind="certificate", registration=registration)
     return sent
 
 
-@jobs.task(retries=3, retry_delay=60)
-def certificate_job(registration_id: int) -> None:
-    """Make one person's certificate in their language and queue its e-mail."""
-    with jobs.session() as db:
-        registration = db.get(Registration, registration_id)
-        if registration is None:
-            return
-        with force_locale(registration.locale):
+def _certificate_mail(registration: Registration) -> mail.Mail:
+    """The certificate's e-mail, its PDF made now (by the worker, in the person's
+    language). A certificate that no longer exists (a check-in undone since) is a
+    failure that no retry will change."""
+    db = object_session(registration)
+    assert db is not None
+    with force_locale(registration.locale):
+        try:
             pdf = certificate.render_certificate(db, registration)
-        mail.queue(db, compose_certificate(registration, pdf))
+        except certificate.CertificateUnavailable as e:
+            raise mail.SendError(str(e.message), permanent=True) from None
+    return compose_certificate(registration, pdf)
+
+
+mail.COMPOSERS["certificate"] = _certificate_mail
 
 
 def _local(event: Event, value: datetime) -> str:
@@ -490,7 +502,7 @@ def send_reminders(db: DbSession, event: Event, *, now: datetime | None = None) 
     )
     for chunk in _chunks(sorted(claimed)):
         for registration in registrations_in_order(db, chunk, selectinload(Registration.sessions)):
-            mail.queue(db, compose(registration, "reminder"))
+            mail.queue(db, kind="reminder", registration=registration)
             audit.record(db, actor=None, action="mailing.reminder", registration=registration)
     return claimed
 

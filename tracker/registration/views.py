@@ -33,7 +33,7 @@ from tracker.mailings.certificate import (
     render_certificate,
 )
 from tracker.models import Event, OrganisationType, Registration
-from tracker.registration import notify, services
+from tracker.registration import services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
     EditRegistrationForm,
@@ -109,14 +109,12 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
         return render_template("registration/received.html", event=event)
     try:
         registration = services.register(db, event, _data_from(form))
-    except AlreadyRegistered as e:
-        notify.send_link_again(db, e.registration)
+    except AlreadyRegistered:  # the private link is e-mailed again to the address
         return render_template("registration/already.html", event=event)
     except DomainError as e:
         db.rollback()  # nothing of this attempt is kept; count places afresh
         _show_domain_error(form, e)
         return _form_page(db, event, form, is_open), INVALID
-    notify.send_confirmation(db, registration)
     if registration.status == services.CONFIRMED:
         flash(_("You are registered. A confirmation has been sent to you by e-mail."), "success")
     else:
@@ -270,12 +268,11 @@ def edit(token: str) -> Response | BaseResponse:
             data = _data_from(form)
             data.locale = registration.locale
             try:
-                promoted = services.update_registration(db, registration, data)
+                services.update_registration(db, registration, data)
             except DomainError as e:
                 _show_domain_error(form, e)
                 status = INVALID
             else:
-                notify.send_promoted(db, promoted)
                 flash(_("Your changes have been saved."), "success")
                 return redirect(url_for(".manage", token=token), code=303)
         else:
@@ -297,12 +294,10 @@ def cancel(token: str) -> Response | BaseResponse:
     registration = _by_token(db, token)
     if request.method == "POST":
         try:
-            promoted = services.cancel_registration(db, registration)
+            services.cancel_registration(db, registration)
         except DomainError as e:
             flash(str(e.message), "error")
         else:
-            notify.send_cancelled(db, registration)
-            notify.send_promoted(db, promoted)
             flash(_("Your registration has been cancelled."), "success")
         return redirect(url_for(".manage", token=token), code=303)
     if not services.can_edit(registration):
