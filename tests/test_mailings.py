@@ -4,7 +4,7 @@ language, history), the certificates to everyone present."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -362,3 +362,59 @@ def test_the_history_page_names_the_message(
     page = client.get(f"/events/{event.slug}/registrations/{cluster.id}")
     assert 'data-action="mailing.message"' in page.text
     assert "Message sent" in page.text and "Plan d’accès" in page.text
+
+
+def test_event_create_sets_the_reminder(app: Flask, db: DbSession) -> None:
+    from tracker.events.services import get_event
+
+    runner = app.test_cli_runner()
+    base = ["event", "create", "--title", "T", "--starts", "2030-12-10T09:00"]
+    for slug, extra, days in [
+        ("reminder-default", [], 2),
+        ("reminder-seven", ["--reminder-days", "7"], 7),
+        ("reminder-none", ["--reminder-days", "0"], None),
+    ]:
+        result = runner.invoke(args=[*base[:2], slug, *base[2:], *extra])
+        assert result.exit_code == 0, result.output
+        assert get_event(db, slug).reminder_days == days
+    refused = runner.invoke(args=[*base[:2], "reminder-far", *base[2:], "--reminder-days", "61"])
+    assert refused.exit_code == 1 and "from 1 to 60" in refused.output
+
+
+def test_the_reminder_setting_on_the_event_form(app: Flask, client, db: DbSession) -> None:
+    from tests.test_organiser_events import event_form, login, make_user
+
+    event = make_event(db, starts_at=datetime(2030, 12, 10, 8, 0, tzinfo=UTC))
+    login(client, make_user(app, db, events=[event]))
+    url = f"/events/{event.slug}/edit"
+    assert 'name="reminder_days"' in client.get(url).text and event.reminder_days == 2
+    assert client.post(url, data=event_form(reminder_days="5")).status_code == 303
+    db.expire_all()
+    assert event.reminder_days == 5
+    assert client.post(url, data=event_form()).status_code == 303  # left out: kept
+    db.expire_all()
+    assert event.reminder_days == 5
+    bad = client.post(url, data=event_form(reminder_days="90", title="Renamed"))
+    assert bad.status_code == 422 and "from 1 to 60" in bad.text
+    db.expire_all()
+    assert event.reminder_days == 5 and event.title != "Renamed"
+    assert client.post(url, data=event_form(reminder_days="")).status_code == 303  # off
+    db.expire_all()
+    assert event.reminder_days is None
+
+
+def test_after_commit_work_waits_for_the_real_commit(db: DbSession) -> None:
+    """A savepoint released inside a transaction (an organisation made while a list is
+    imported) is not the commit: e-mails queued before it wait for the commit."""
+    from sqlalchemy import text
+
+    from tracker.db import after_commit
+
+    ran: list[str] = []
+    db.execute(text("SELECT 1"))
+    after_commit(db, lambda: ran.append("sent"))
+    with db.begin_nested():
+        db.execute(text("SELECT 1"))
+    assert ran == []
+    db.commit()
+    assert ran == ["sent"]

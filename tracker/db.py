@@ -170,6 +170,11 @@ def after_commit(db: Session, fn: Callable[[], None]) -> None:
 
 
 def _run_after_commit(db: Session) -> None:
+    if db.in_nested_transaction():
+        # A savepoint released (begin_nested): nothing is committed yet, and a job run
+        # now would not see the rows (or, run at once, wait for this transaction's
+        # write lock on SQLite). The work waits for the real commit.
+        return
     for fn in db.info.pop(AFTER_COMMIT_KEY, []):
         fn()
 
