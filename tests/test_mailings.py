@@ -183,6 +183,8 @@ def test_message_in_each_language_with_history(app_ctx: None, db: DbSession, cro
 
 def test_the_same_form_twice_sends_once(app_ctx: None, db: DbSession, crowd, outbox) -> None:
     event, cluster, *_ = crowd
+    db.commit()
+    outbox.clear()
     nonce = services.new_nonce()
     draft = services.Draft("Subject", "Body")
     services.send_message(db, event, Filters(), draft, actor=None, nonce=nonce, expected=2)
