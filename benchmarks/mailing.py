@@ -6,8 +6,9 @@ Makes a scratch database (a SQLite file in a temporary folder, or a scratch Post
 database beside --database-url, dropped at the end), applies the migrations, registers
 --count people through the real registration service (a third in English), checks every
 second one in, then times, as the request or the worker does them: the preview of a
-message to everyone (count, one e-mail per language), sending it (each e-mail written
-and put in the outbox with its history entry, in one transaction), the reminder run
+message to everyone (count, one e-mail per language), sending it (the request records
+the mailing), its job (each e-mail written and put in the outbox with its history
+entry, in one transaction), the reminder run
 (claimed and queued for everyone, then a second run that finds nobody), and one
 certificate of attendance as a PDF (twice: the first render of a process also loads the
 fonts). The queue is memory://: nothing is sent, the outbox rows are counted.
@@ -119,7 +120,7 @@ def main() -> int:
                 draft,
             )
             sent = timed(
-                "send the message (outbox + history)",
+                "send the message (the request: recorded)",
                 services.send_message,
                 db,
                 event,
@@ -128,6 +129,13 @@ def main() -> int:
                 actor=None,
                 nonce=services.new_nonce(),
                 expected=preview.recipients.count,
+            )
+            timed("  commit", db.commit)
+            timed(
+                "its job: each e-mail in the outbox + history",
+                services.deliver_mailing,
+                db,
+                sent.mailing.id,
             )
             timed("  commit", db.commit)
             queued = (db.scalar(outbox) or 0) - before

@@ -420,3 +420,25 @@ def test_after_commit_work_waits_for_the_real_commit(db: DbSession) -> None:
     assert ran == []
     db.commit()
     assert ran == ["sent"]
+
+
+def test_a_lost_mailing_job_is_swept_once(
+    app_ctx: None, db: DbSession, crowd, outbox, queued: None
+) -> None:
+    """The request records the mailing; its e-mails are queued by a job. A job lost
+    (the worker stopped) is done by the sweep, and the job run afterwards adds nothing."""
+    event, cluster, ministry, *_ = crowd
+    db.commit()
+    jobs.run_pending()
+    outbox.clear()
+    sent = services.send_message(
+        db, event, Filters(), services.Draft("Accès", "B"), actor=None, nonce=services.new_nonce()
+    )
+    db.commit()
+    assert sent.mailing.sent_at is None and outbox.messages == []
+    assert services.sweep_mailings(db) == 0  # too recent: its job is on its way
+    assert services.sweep_mailings(db, now=utcnow() + timedelta(minutes=3)) == 2
+    assert services.sweep_mailings(db, now=utcnow() + timedelta(minutes=3)) == 0
+    db.commit()
+    jobs.run_pending()  # the job itself, late: nothing left to queue; then the e-mails
+    assert sorted(m["To"] for m in outbox.messages) == sorted([cluster.email, ministry.email])

@@ -469,9 +469,9 @@ class MailingKind(enum.StrEnum):
 
 class Mailing(Base):
     """One e-mail an organiser sent to many registrations: what was written, to whom
-    (the filters and the count), by whom. Each recipient's history holds an audit entry
-    that names it. The nonce of the form that sent it makes a second click (or a form
-    sent twice) find it instead of sending again."""
+    (the filters, the registrations and their count), by whom. Each recipient's history
+    holds an audit entry that names it. The nonce of the form that sent it makes a
+    second click (or a form sent twice) find it instead of sending again."""
 
     __tablename__ = "mailings"
     __table_args__ = (Index("ix_mailings_event_at", "event_id", "created_at"),)
@@ -484,6 +484,10 @@ class Mailing(Base):
     # The registrations list's filters it was sent with (tracker.organiser.services.Filters).
     filters: Mapped[dict] = mapped_column(JSON, default=dict)
     recipients: Mapped[int] = mapped_column(default=0)
+    # Who it goes to, fixed when it was sent (the preview's count): its e-mails are
+    # queued by a job (tracker.mailings.services.deliver_mailing), which sets sent_at.
+    recipient_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime | None]
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

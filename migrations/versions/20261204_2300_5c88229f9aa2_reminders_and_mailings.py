@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("filters", sa.JSON(), nullable=False),
         sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.Column("recipient_ids", sa.JSON(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.Column("nonce", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),

@@ -138,7 +138,7 @@ def _confirm(preview: services.Preview, yes: bool) -> bool:
 @click.command(
     "reminders",
     help=_l(
-        "Send the reminders that are due now (the worker does it every ten minutes; "
+        "Send the reminders that are due now (the worker does it every five minutes; "
         "each person gets one once)."
     ),
 )

@@ -269,10 +269,11 @@ def _claim_mailing(
     kind: MailingKind,
     draft: Draft,
     filters: dict[str, Any],
-    count: int,
+    recipient_ids: list[int],
     nonce: str,
     actor: User | None,
 ) -> Sent:
+    count = len(recipient_ids)
     if not NONCE_RE.match(nonce or ""):
         raise InvalidChoice(_l("This form has expired: write the message again."))
     mailing_id = insert_or_ignore(
@@ -285,6 +286,7 @@ def _claim_mailing(
             "body": draft.body,
             "filters": filters,
             "recipients": count,
+            "recipient_ids": recipient_ids,
             "nonce": nonce,
             "user_id": actor.id if actor is not None else None,
             "created_at": utcnow(),
@@ -333,29 +335,12 @@ def send_message(
         kind=MailingKind.MESSAGE,
         draft=draft,
         filters=filters.args(),
-        count=recipients.count,
+        recipient_ids=recipients.ids,
         nonce=nonce,
         actor=actor,
     )
-    if sent.again:
-        return sent
-    for chunk in _chunks(recipients.ids):
-        for registration in registrations_in_order(db, chunk):
-            # Written now: the organiser's words belong to this mailing, not to the
-            # registration the worker would write an e-mail from.
-            mail.queue(
-                db,
-                kind="message",
-                registration=registration,
-                composed=compose_message(registration, draft),
-            )
-            audit.record(
-                db,
-                actor=actor,
-                action="mailing.message",
-                registration=registration,
-                changes={"mailing": sent.mailing.id, "subject": draft.subject},
-            )
+    if not sent.again:
+        jobs.enqueue_after_commit(db, mailing_job, sent.mailing.id)
     return sent
 
 
@@ -394,23 +379,69 @@ def send_certificates(
         kind=MailingKind.CERTIFICATE,
         draft=Draft(subject, ""),
         filters={},
-        count=recipients.count,
+        recipient_ids=recipients.ids,
         nonce=nonce,
         actor=actor,
     )
-    if sent.again:
-        return sent
-    for chunk in _chunks(recipients.ids):
-        for registration in registrations_in_order(db, chunk):
-            audit.record(
-                db,
-                actor=actor,
-                action="mailing.certificate",
-                registration=registration,
-                changes={"mailing": sent.mailing.id},
-            )
-            mail.queue(db, kind="certificate", registration=registration)
+    if not sent.again:
+        jobs.enqueue_after_commit(db, mailing_job, sent.mailing.id)
     return sent
+
+
+def deliver_mailing(db: DbSession, mailing_id: int) -> int:
+    """Queue a mailing's e-mails in the outbox, each with its entry in the person's
+    history, all in `db`'s transaction; returns how many (0: done already). The mailing
+    is claimed by a conditional UPDATE of sent_at in the same transaction: of two
+    workers, or a worker and the sweep, one queues it, and a worker that dies midway
+    leaves it unclaimed, queued by the next sweep."""
+    claimed = db.execute(
+        update(Mailing)
+        .where(Mailing.id == mailing_id, Mailing.sent_at.is_(None))
+        .values(sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return 0
+    mailing = db.get_one(Mailing, mailing_id)
+    actor = db.get(User, mailing.user_id) if mailing.user_id is not None else None
+    draft = Draft(mailing.subject, mailing.body)
+    action = f"mailing.{MailingKind(mailing.kind).value}"
+    changes: dict[str, Any] = {"mailing": mailing.id}
+    if mailing.kind == MailingKind.MESSAGE:
+        changes["subject"] = mailing.subject
+    queued = 0
+    for chunk in _chunks(list(mailing.recipient_ids)):
+        for registration in registrations_in_order(db, chunk):
+            if mailing.kind == MailingKind.MESSAGE:
+                # Written now: the organiser's words belong to the mailing, not to the
+                # registration the worker writes the other e-mails from.
+                composed = compose_message(registration, draft)
+                mail.queue(db, kind="message", registration=registration, composed=composed)
+            else:  # the certificate: its PDF is made when the e-mail is first sent
+                mail.queue(db, kind="certificate", registration=registration)
+            audit.record(db, actor=actor, action=action, registration=registration, changes=changes)
+            queued += 1
+    return queued
+
+
+@jobs.task()
+def mailing_job(mailing_id: int) -> None:
+    """Queue a mailing's e-mails (deliver_mailing); the sweep does it if this is lost."""
+    with jobs.session() as db:
+        deliver_mailing(db, mailing_id)
+
+
+SWEEP_AFTER = timedelta(minutes=2)  # a mailing still unqueued this long after: the sweep
+
+
+def sweep_mailings(db: DbSession, *, now: datetime | None = None) -> int:
+    """Queue the mailings whose job was lost (the worker stopped before it ran, or died
+    in it); returns how many e-mails were queued."""
+    now = now or utcnow()
+    waiting = db.scalars(
+        select(Mailing.id).where(Mailing.sent_at.is_(None), Mailing.created_at < now - SWEEP_AFTER)
+    ).all()
+    return sum(deliver_mailing(db, mailing_id) for mailing_id in waiting)
 
 
 def _certificate_mail(registration: Registration) -> mail.Mail:
@@ -513,8 +544,11 @@ def send_due_reminders(db: DbSession, *, now: datetime | None = None) -> dict[st
     return {event.slug: len(send_reminders(db, event, now=now)) for event in due_events(db, now)}
 
 
-@jobs.periodic_task(jobs.crontab(minute="*/10"))
-def reminders_job() -> None:
-    """Every ten minutes, the reminders that are due (sent once a person whatever runs)."""
+@jobs.periodic_task(jobs.crontab(minute="*/5"))
+def mailings_sweep() -> None:
+    """Every five minutes: the reminders that are due (once a person whatever runs), and
+    the mailings whose job was lost."""
     with jobs.session() as db:
         send_due_reminders(db)
+    with jobs.session() as db:
+        sweep_mailings(db)
