@@ -27,7 +27,7 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import object_session, selectinload
 
@@ -35,7 +35,9 @@ from tracker import audit, jobs, mail
 from tracker.db import insert_or_ignore, utcnow
 from tracker.door.services import NO_EMAIL_DOMAIN
 from tracker.errors import DomainError, InvalidChoice
+from tracker.events.services import REMINDER_DAYS_MAX
 from tracker.i18n import lazy_gettext as _l
+from tracker.i18n import local_datetime
 from tracker.links import absolute_url
 from tracker.mailings import certificate
 from tracker.models import (
@@ -181,8 +183,8 @@ def compose_message(registration: Registration, draft: Draft) -> mail.Mail:
 
 
 def compose_certificate(registration: Registration, pdf: bytes | None) -> mail.Mail:
-    """The certificate's e-mail: the PDF attached (when made), and the private page's
-    link, where it can be downloaded again."""
+    """The certificate's e-mail: the PDF attached, and the private page's link, where it
+    can be downloaded again. `pdf` None: without it, b"": as it will be (a preview)."""
     with force_locale(registration.locale):
         context = {
             **_context(registration),
@@ -195,7 +197,7 @@ def compose_certificate(registration: Registration, pdf: bytes | None) -> mail.M
         text = render_template("email/certificate.txt", **context)
         html = render_template("email/certificate.html", **context)
     attachments = []
-    if pdf is not None:
+    if pdf:
         attachments.append(
             mail.Attachment(
                 certificate.certificate_filename(registration), pdf, "application", "pdf"
@@ -224,7 +226,7 @@ def preview_message(
 
 def preview_certificates(db: DbSession, event: Event) -> Preview:
     recipients = certificate_recipients(db, event)
-    return Preview(recipients, _samples(db, recipients, lambda r: compose_certificate(r, None)))
+    return Preview(recipients, _samples(db, recipients, lambda r: compose_certificate(r, b"")))
 
 
 def _samples(db: DbSession, recipients: Recipients, make: Any) -> list[tuple[str, int, mail.Mail]]:
@@ -360,7 +362,7 @@ def send_certificates(
         raise certificate.CertificateUnavailable(
             _l(
                 "Certificates of attendance can be sent once the event is over, from %(time)s.",
-                time=_local(event, event.ends_at),
+                time=local_datetime(event.ends_at, event.timezone),
             )
         )
     recipients = certificate_recipients(db, event)
@@ -461,12 +463,6 @@ def _certificate_mail(registration: Registration) -> mail.Mail:
 mail.COMPOSERS["certificate"] = _certificate_mail
 
 
-def _local(event: Event, value: datetime) -> str:
-    from tracker.i18n import local_datetime
-
-    return local_datetime(value, event.timezone)
-
-
 def mailings_of(db: DbSession, event: Event) -> list[Mailing]:
     """The event's mailings, latest first."""
     return list(
@@ -488,22 +484,37 @@ def reminder_time(event: Event) -> datetime | None:
     return event.starts_at - timedelta(days=event.reminder_days)
 
 
+@dataclass
+class ReminderState:
+    due: datetime | None  # None: the event has no reminder
+    reminded: int  # people reminded so far
+    confirmed: int  # people confirmed now
+
+
+def reminder_state(db: DbSession, event: Event) -> ReminderState:
+    def count(*conditions: Any) -> int:
+        return (
+            db.scalar(select(func.count()).where(Registration.event_id == event.id, *conditions))
+            or 0
+        )
+
+    return ReminderState(
+        reminder_time(event),
+        count(Registration.reminder_sent_at.is_not(None)),
+        count(Registration.status == RegistrationStatus.CONFIRMED),
+    )
+
+
 def due_events(db: DbSession, now: datetime) -> list[Event]:
     """The events whose reminder is due: its time has come, the event has not started."""
     candidates = db.scalars(
         select(Event).where(
             Event.reminder_days.is_not(None),
             Event.starts_at > now,
-            Event.starts_at <= now + timedelta(days=max_reminder_days()),
+            Event.starts_at <= now + timedelta(days=REMINDER_DAYS_MAX),
         )
     )
     return [e for e in candidates if (due := reminder_time(e)) is not None and due <= now]
-
-
-def max_reminder_days() -> int:
-    from tracker.events.services import REMINDER_DAYS_MAX
-
-    return REMINDER_DAYS_MAX
 
 
 def send_reminders(db: DbSession, event: Event, *, now: datetime | None = None) -> list[int]:

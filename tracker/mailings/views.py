@@ -3,8 +3,6 @@ preview with the count, send), the certificates of attendance, the reminder's st
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import ngettext
 from flask_login import current_user
@@ -17,7 +15,7 @@ from tracker.db import get_db, utcnow
 from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.mailings import certificate, services
-from tracker.models import Event, MailingKind, Registration, RegistrationStatus, User
+from tracker.models import Event, MailingKind, User
 from tracker.organiser.services import Filters
 from tracker.registration.forms import STATUS_LABELS, TYPE_SHORT_LABELS
 
@@ -51,24 +49,6 @@ def _expected(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 10 else None
 
 
-def _reminder_state(event: Event) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    db = get_db()
-    reminded = db.scalar(
-        select(func.count()).where(
-            Registration.event_id == event.id, Registration.reminder_sent_at.is_not(None)
-        )
-    )
-    confirmed = db.scalar(
-        select(func.count()).where(
-            Registration.event_id == event.id,
-            Registration.status == RegistrationStatus.CONFIRMED,
-        )
-    )
-    return {"due": services.reminder_time(event), "reminded": reminded, "confirmed": confirmed}
-
-
 def _page(event: Event, form: MessageForm, filters: Filters, status: int = 200) -> tuple[str, int]:
     db = get_db()
     over = certificate.is_over(event)
@@ -80,7 +60,7 @@ def _page(event: Event, form: MessageForm, filters: Filters, status: int = 200) 
         recipients=services.message_recipients(db, event, filters),
         present=services.certificate_recipients(db, event) if over else None,
         over=over,
-        reminder=_reminder_state(event),
+        reminder=services.reminder_state(db, event),
         mailings=services.mailings_of(db, event),
         kind_labels=KIND_LABELS,
         status_labels=STATUS_LABELS,
