@@ -170,16 +170,15 @@ def after_commit(db: Session, fn: Callable[[], None]) -> None:
 
 
 def _run_after_commit(db: Session) -> None:
-    if db.in_nested_transaction():
-        # A savepoint released (begin_nested): nothing is committed yet, and a job run
-        # now would not see the rows (or, run at once, wait for this transaction's
-        # write lock on SQLite). The work waits for the real commit.
+    if db.in_nested_transaction():  # a savepoint released: the work waits for the real commit
         return
     for fn in db.info.pop(AFTER_COMMIT_KEY, []):
         fn()
 
 
-def _drop_after_commit(db: Session, _previous: Any = None) -> None:
+def _drop_after_commit(db: Session, previous: Any = None) -> None:
+    if previous is not None and previous.nested:
+        return  # a savepoint rolled back: what the transaction queued before it still holds
     db.info.pop(AFTER_COMMIT_KEY, None)
 
 
