@@ -92,3 +92,15 @@ def test_a_bad_number_of_worker_threads_is_refused(value: str) -> None:
 
     with pytest.raises(RuntimeError, match="TRACKER_WORKER_THREADS"):
         create_app({"ENV_NAME": "testing", "WORKER_THREADS": value})
+
+
+def test_a_redis_queue_keeps_the_jobs_for_the_worker(app: Flask, redis_url: str) -> None:
+    jobs.configure(redis_url, app.instance_path)
+    jobs.huey.flush()
+    try:
+        remember("through redis")
+        assert jobs.huey.pending_count() == 1  # in Redis, for any worker of any host
+        assert jobs.run_pending() == 1
+        assert done == [("through redis", app.name)]
+    finally:
+        jobs.huey.flush()

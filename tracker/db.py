@@ -169,11 +169,21 @@ def after_commit(db: Session, fn: Callable[[], None]) -> None:
     db.info.setdefault(AFTER_COMMIT_KEY, []).append(fn)
 
 
+COMMITTED_KEY = "tracker.committed"
+
+
 def _run_after_commit(db: Session) -> None:
     if db.in_nested_transaction():  # a savepoint released: the work waits for the real commit
         return
-    for fn in db.info.pop(AFTER_COMMIT_KEY, []):
-        fn()
+    # Run once the transaction has ended and given its connection back to the pool: work
+    # that opens a session of its own (a job run at once) must not hold two connections.
+    db.info[COMMITTED_KEY] = db.info.pop(AFTER_COMMIT_KEY, [])
+
+
+def _run_committed(db: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        for fn in db.info.pop(COMMITTED_KEY, []):
+            fn()
 
 
 def _drop_after_commit(db: Session, previous: Any = None) -> None:
@@ -184,6 +194,7 @@ def _drop_after_commit(db: Session, previous: Any = None) -> None:
 
 def install_session_hooks(factory: sessionmaker[Session]) -> None:
     event.listen(factory, "after_commit", _run_after_commit)
+    event.listen(factory, "after_transaction_end", _run_committed)
     event.listen(factory, "after_soft_rollback", _drop_after_commit)
 
 
