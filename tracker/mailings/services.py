@@ -1,8 +1,9 @@
 """Mailings: the reminder before an event, an organiser's message to a filtered set of
 registrations, the certificate of attendance to everyone present.
 
-Each e-mail is queued by the service, in the transaction that records it (tracker.mail),
-and written in the person's language: an organiser's message keeps its own words, the
+Each e-mail is queued in the outbox (tracker.mail) in the transaction that records it in
+the person's history (the reminder by its run, a mailing by its job, deliver_mailing), and
+written in the person's language: an organiser's message keeps its own words, the
 lines around it (the event, the private link) are translated. Every person written to
 gets an entry in their registration's history that names the mailing.
 
@@ -11,7 +12,9 @@ Never twice:
   run that changes the row from NULL queues the e-mail), so the scheduler running twice,
   or two workers at once, send one reminder a person;
 - a message or the certificates: the form's nonce is unique among mailings, so the same
-  form sent twice (a double click, a retried request) finds the mailing already sent.
+  form sent twice (a double click, a retried request) finds the mailing already sent;
+  its job claims it by a conditional UPDATE of sent_at, in the transaction that queues
+  its e-mails.
 """
 
 from __future__ import annotations
@@ -319,9 +322,11 @@ def send_message(
     nonce: str,
     expected: int | None = None,
 ) -> Sent:
-    """Queue the message to each person `filters` select (see message_recipients), in
-    their language, and note it in their history. `expected`: the count the preview
-    showed; RecipientsChanged if it is no longer right (nothing is sent)."""
+    """Send the message to each person `filters` select (see message_recipients), in
+    their language, noted in their history: the mailing is recorded with who it goes to,
+    and its job queues the e-mails once `db` commits (deliver_mailing). `expected`: the
+    count the preview showed; RecipientsChanged if it is no longer right (nothing is
+    sent)."""
     draft = draft.checked()
     recipients = message_recipients(db, event, filters)
     if expected is not None and expected != recipients.count:
