@@ -103,6 +103,10 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     health.init_app(app)  # /healthz, /readyz
     metrics.init_app(app)  # /metrics
 
+    from tracker.mailings.views import bp as mailings_bp
+
+    app.register_blueprint(mailings_bp)  # /events/<slug>/mailings, certificates
+
     from tracker.cli import register_commands
 
     register_commands(app)

@@ -39,6 +39,9 @@ class AuditAction(enum.StrEnum):
     USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 (an action, not a secret)
     TOKEN_CREATED = "token.created"  # noqa: S105 (an action, not a secret)
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an action, not a secret)
+    MAILING_MESSAGE = "mailing.message"
+    MAILING_REMINDER = "mailing.reminder"
+    MAILING_CERTIFICATE = "mailing.certificate"
 
 
 # What each action is called where people read the log (a registration's history).
@@ -66,6 +69,9 @@ ACTION_LABELS = {
     AuditAction.USER_PASSWORD_CHANGED: _l("Password changed"),
     AuditAction.TOKEN_CREATED: _l("API token created"),
     AuditAction.TOKEN_REVOKED: _l("API token revoked"),
+    AuditAction.MAILING_MESSAGE: _l("Message sent"),
+    AuditAction.MAILING_REMINDER: _l("Reminder sent"),
+    AuditAction.MAILING_CERTIFICATE: _l("Certificate of attendance sent"),
 }
 
 

@@ -315,6 +315,13 @@ event_group = click.Group("event", help=_l("Events."))
         "not on the home page; public: listed on the home page"
     ),
 )
+@option(
+    "--reminder-days",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help=_l("The reminder is e-mailed this many days before the start (0: no reminder)."),
+)
 @with_appcontext
 @one_line_errors
 def event_create(
@@ -329,6 +336,7 @@ def event_create(
     sessions: tuple[str, ...],
     quotas: tuple[str, ...],
     visibility: str,
+    reminder_days: int,
 ) -> None:
     from tracker.events.services import EventSpec, create_event
 
@@ -344,6 +352,7 @@ def event_create(
         sessions=[_parse_session(value, tz) for value in sessions],
         type_quotas=_parse_quotas(quotas),
         visibility=visibility,
+        reminder_days=reminder_days or None,
     )
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event = create_event(db, spec, actor=None)
@@ -428,6 +437,11 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+
+    from tracker.mailings.cli import mail_command, reminders_command  # tracker mail SLUG
+
+    app.cli.add_command(mail_command)
+    app.cli.add_command(reminders_command)
 
 
 def _create_app() -> Flask:

@@ -77,6 +77,7 @@ TASK_MODULES: tuple[str, ...] = (
     "tracker.registration.notify",
     "tracker.badges.jobs",
     "tracker.downloads.services",
+    "tracker.mailings.services",
 )
 
 # The one queue. Its storage is set by init_app from TRACKER_QUEUE_URL; results are not

@@ -120,6 +120,11 @@ class Event(Base):
     visibility: Mapped[Visibility] = mapped_column(
         _enum(Visibility, "event_visibility"), default=Visibility.PUBLIC, server_default="public"
     )
+    # The reminder (QR code and calendar file) is sent to each confirmed person this many
+    # days before the start (tracker.mailings.services.send_due_reminders); None: none.
+    # No column default: the ORM would put it in place of a None meaning "no reminder"
+    # (EventSpec carries the default of a new event).
+    reminder_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sessions: Mapped[list[Session]] = relationship(
@@ -245,6 +250,9 @@ class Registration(Base):
     # calendar replaces the entry it holds (confirmed, tentative, cancelled) with the new
     # one (count_status_changes).
     calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the event's reminder was queued for this person: set once, by a conditional
+    # UPDATE, so that no scheduler run or second worker sends it again.
+    reminder_sent_at: Mapped[datetime | None]
 
     event: Mapped[Event] = relationship(back_populates="registrations")
     organisation: Mapped[Organisation] = relationship(lazy="joined")
@@ -563,3 +571,34 @@ class OutgoingMail(Base):
     claimed_until: Mapped[datetime | None]
     last_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+
+
+class MailingKind(enum.StrEnum):
+    MESSAGE = "message"  # an organiser's message to a filtered set of registrations
+    CERTIFICATE = "certificate"  # the attendance certificate, to everyone present
+
+
+class Mailing(Base):
+    """One e-mail an organiser sent to many registrations: what was written, to whom
+    (the filters, the registrations and their count), by whom. Each recipient's history
+    holds an audit entry that names it. The nonce of the form that sent it makes a
+    second click (or a form sent twice) find it instead of sending again."""
+
+    __tablename__ = "mailings"
+    __table_args__ = (Index("ix_mailings_event_at", "event_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    kind: Mapped[MailingKind] = mapped_column(_enum(MailingKind, "mailing_kind"))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    # The registrations list's filters it was sent with (tracker.organiser.services.Filters).
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    recipients: Mapped[int] = mapped_column(default=0)
+    # Who it goes to, fixed when it was sent (the preview's count): its e-mails are
+    # queued by a job (tracker.mailings.services.deliver_mailing), which sets sent_at.
+    recipient_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime | None]
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -233,6 +233,17 @@ def show_a_door_result(page: Any, site: Site, n: int) -> None:
     expect(page.locator("#door-result")).to_have_attribute("data-result", "ok")
 
 
+def preview_a_message(page: Any, site: Site, n: int) -> None:
+    page.locator("input[name=subject]").fill("Plan d’accès et horaires de la journée")
+    page.locator("textarea[name=body]").fill(
+        "Bonjour,\n\nL’accueil ouvre à 8 h 30, bâtiment Colbert, 139 rue de Bercy.\n"
+        f"Pour toute question : {LONG_EMAIL}\n\nÀ bientôt."
+    )
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    expect(page.locator(".mail-preview").first).to_be_visible()
+
+
 def unknown_path(event: LiveEvent, site: Site) -> str:
     return f"/events/no-such-event-{base64.b32encode(secrets.token_bytes(5)).decode().lower()}"
 
@@ -270,6 +281,10 @@ CASES: dict[str, Case] = {
     "import": Case("organiser", lambda e, s: f"/events/{e.slug}/import"),
     "import preview": Case("organiser", lambda e, s: f"/events/{e.slug}/import", preview_an_import),
     "badges": Case("organiser", lambda e, s: f"/events/{e.slug}/badges"),
+    "e-mails": Case("organiser", lambda e, s: f"/events/{e.slug}/mailings"),
+    "e-mail preview": Case(
+        "organiser", lambda e, s: f"/events/{e.slug}/mailings", preview_a_message
+    ),
     # Statistics
     "statistics": Case("organiser", lambda e, s: f"/events/{e.slug}/stats"),
     # Accounts

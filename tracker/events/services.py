@@ -34,6 +34,8 @@ from tracker.models import (
 from tracker.text import shown
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+DEFAULT_REMINDER_DAYS = 2
+REMINDER_DAYS_MAX = 60
 
 
 @dataclass
@@ -64,6 +66,8 @@ class EventSpec:
     sessions: list[SessionSpec] = field(default_factory=list)
     visibility: str = Visibility.PUBLIC.value  # draft, unlisted or public
     badge_job_title: bool = True  # badges print the job title (and the door shows it)
+    # The reminder, this many days before the start (REMINDER_DAYS_MAX at most); None: none.
+    reminder_days: int | None = DEFAULT_REMINDER_DAYS
 
 
 def zone(name: str) -> ZoneInfo:
@@ -149,6 +153,14 @@ def _settings(spec: EventSpec, opens: datetime) -> _Settings:
         raise DomainError(
             _l("A whole number from 0 to %(max)d, please.", max=QUOTA_MAX), field="capacity"
         )
+    if spec.reminder_days is not None and not 1 <= spec.reminder_days <= REMINDER_DAYS_MAX:
+        raise DomainError(
+            _l(
+                "A whole number of days from 1 to %(max)d, or empty for no reminder.",
+                max=REMINDER_DAYS_MAX,
+            ),
+            field="reminder_days",
+        )
     valid_types = {t.value for t in OrganisationType}
     for type_, quota in spec.type_quotas.items():
         if type_ not in valid_types or not 0 <= quota <= QUOTA_MAX:
@@ -191,6 +203,7 @@ def create_event(
         type_quotas=dict(spec.type_quotas),
         visibility=Visibility(spec.visibility),
         badge_job_title=spec.badge_job_title,
+        reminder_days=spec.reminder_days,
     )
     for position, s in enumerate(spec.sessions):
         _check_session(event, s)
@@ -274,6 +287,7 @@ def event_snapshot(event: Event) -> dict[str, Any]:
         "type_quotas": dict(sorted((event.type_quotas or {}).items())),
         "visibility": Visibility(event.visibility).value,
         "badge_job_title": event.badge_job_title,
+        "reminder_days": event.reminder_days,
     }
 
 
@@ -319,6 +333,7 @@ def update_event(
     event.type_quotas = dict(spec.type_quotas)
     event.visibility = Visibility(spec.visibility)
     event.badge_job_title = spec.badge_job_title
+    event.reminder_days = spec.reminder_days
     db.flush()
     changes = diff(before, event_snapshot(event))
     if changes:
@@ -346,6 +361,7 @@ def spec_of(event: Event) -> EventSpec:
         edit_deadline=event.edit_deadline,
         visibility=Visibility(event.visibility).value,
         badge_job_title=event.badge_job_title,
+        reminder_days=event.reminder_days,
     )
 
 

@@ -24,7 +24,12 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 from wtforms.widgets import TextInput
 
-from tracker.events.services import QUOTA_MAX, SLUG_RE
+from tracker.events.services import (
+    DEFAULT_REMINDER_DAYS,
+    QUOTA_MAX,
+    REMINDER_DAYS_MAX,
+    SLUG_RE,
+)
 from tracker.i18n import Text
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import OrganisationType, Visibility
@@ -37,6 +42,9 @@ from tracker.registration.forms import (
     not_blank,
 )
 
+_REMINDER_RANGE = _l(
+    "A whole number of days from 1 to %(max)d, or empty for no reminder.", max=REMINDER_DAYS_MAX
+)
 RESERVED_SLUGS = {"new"}  # /events/new is the creation page
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -212,6 +220,12 @@ class EventForm(FlaskForm):
     registration_closes_at = _when(_l("Registration closes"))
     edit_deadline = _when(_l("Changes allowed until"))
     capacity = _count(_l("Capacity"))
+    reminder_days = IntegerField(
+        _l("Reminder, days before the start"),
+        validators=[Optional(), NumberRange(1, REMINDER_DAYS_MAX, _REMINDER_RANGE)],
+        default=DEFAULT_REMINDER_DAYS,
+        render_kw={"min": 1, "max": REMINDER_DAYS_MAX, "inputmode": "numeric"},
+    )
     quota_cluster = _count(QUOTA_LABELS[OrganisationType.CLUSTER])
     quota_ministry = _count(QUOTA_LABELS[OrganisationType.MINISTRY])
     quota_region = _count(QUOTA_LABELS[OrganisationType.REGION])

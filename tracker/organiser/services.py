@@ -316,6 +316,22 @@ def list_registrations(
     (sorted over every match, so that pages follow each other), with the filters
     applied. The search matches every word typed in names, address and organisation,
     folded (as the door's search does)."""
+    ids = ids_by_name(db, *filter_conditions(event, filters))
+    total = len(ids)
+    pages = max((total + per_page - 1) // per_page, 1)
+    number = min(max(page, 1), pages)
+    items = registrations_in_order(
+        db,
+        ids[(number - 1) * per_page : number * per_page],
+        selectinload(Registration.sessions),
+        selectinload(Registration.checkins),
+    )
+    return Page(items, total, number, pages, per_page)
+
+
+def filter_conditions(event: Event, filters: Filters) -> list[Any]:
+    """The SQL conditions of the registrations list's filters: the list, and the
+    messages sent to the people it shows, select with the same ones."""
     conditions: list[Any] = [Registration.event_id == event.id]
     for word in fold(filters.q).split()[:6]:
         conditions.append(Registration.search_key.contains(word, autoescape=True))
@@ -356,17 +372,7 @@ def list_registrations(
                 )
             )
         )
-    ids = ids_by_name(db, *conditions)
-    total = len(ids)
-    pages = max((total + per_page - 1) // per_page, 1)
-    number = min(max(page, 1), pages)
-    items = registrations_in_order(
-        db,
-        ids[(number - 1) * per_page : number * per_page],
-        selectinload(Registration.sessions),
-        selectinload(Registration.checkins),
-    )
-    return Page(items, total, number, pages, per_page)
+    return conditions
 
 
 def last_mails(db: DbSession, registration_ids: list[int]) -> dict[int, OutgoingMail]:

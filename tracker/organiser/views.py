@@ -107,6 +107,7 @@ FIELD_LABELS = {
     "status": _l("Status"),
     "source": _l("Source"),
     "override": _l("Over capacity"),
+    "subject": _l("Subject"),
 }
 
 
@@ -176,6 +177,7 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
     form.capacity.data = event.capacity
     form.visibility.data = Visibility(event.visibility).value
     form.badge_job_title.data = "yes" if event.badge_job_title else "no"
+    form.reminder_days.data = event.reminder_days
     for t in OrganisationType:
         getattr(form, f"quota_{t.value}").data = (event.type_quotas or {}).get(t.value)
 
@@ -219,6 +221,7 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
         type_quotas=form.quotas(),
         visibility=form.visibility.data,
         badge_job_title=form.badge_job_title.data != "no",
+        reminder_days=form.reminder_days.data,
     )
 
 
@@ -257,9 +260,11 @@ def new_event() -> BaseResponse | tuple[str, int]:
 def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
     event = event_for(slug, MANAGE)
     db = get_db()
+    # Left out of a form sent (a script), a setting keeps its value.
     form = EventForm(
         visibility=Visibility(event.visibility).value,
         badge_job_title="yes" if event.badge_job_title else "no",
+        reminder_days=event.reminder_days,
     )
     if request.method == "GET":
         _fill_event_form(form, event)

@@ -77,6 +77,9 @@ MAIL_KIND_LABELS = {
     "link": _l("Private link sent again"),
     "promoted": _l("Place confirmed from the waitlist"),
     "cancelled": _l("Cancellation"),
+    "reminder": _l("Reminder"),  # tracker.mailings
+    "message": _l("Message"),
+    "certificate": _l("Certificate of attendance"),
 }
 MAIL_STATE_LABELS = {
     "queued": _l("Queued"),

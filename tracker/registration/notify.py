@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from tracker import mail
 from tracker.calendar import registration_ics
+from tracker.i18n import local_date
 from tracker.links import absolute_url
 from tracker.models import Registration, RegistrationStatus
 
@@ -25,18 +26,21 @@ def manage_url(registration: Registration) -> str:
 
 def _compose(registration: Registration, kind: str) -> mail.Mail:
     """The e-mail of one kind: "confirmation" (or waitlist), "link" (sent again),
-    "promoted" (from the waitlist), "cancelled". Each carries the calendar file of the
-    registration as it now is; only a confirmed person's carries the entrance code and
-    its QR code (a waitlisted person gets it when a place is theirs)."""
+    "promoted" (from the waitlist), "cancelled", "reminder" (before the event). Each
+    carries the calendar file of the registration as it now is; only a confirmed
+    person's carries the entrance code and its QR code (a waitlisted person gets it when
+    a place is theirs)."""
     event = registration.event
     with_code = registration.status == RegistrationStatus.CONFIRMED
     qr_cid = mail.content_id("qr", current_app.config["MAIL_SENDER"]) if with_code else None
     with force_locale(registration.locale):
+        when = local_date(event.starts_at, event.timezone, "long")
         subjects = {
             "confirmation": _("Your registration: %(title)s", title=event.title),
             "link": _("Your private link: %(title)s", title=event.title),
             "promoted": _("A place is yours: %(title)s", title=event.title),
             "cancelled": _("Registration cancelled: %(title)s", title=event.title),
+            "reminder": _("Reminder: %(title)s, %(when)s", title=event.title, when=when),
         }
         context = {
             "registration": registration,
@@ -65,7 +69,7 @@ def _compose(registration: Registration, kind: str) -> mail.Mail:
     )
 
 
-KINDS = ("confirmation", "link", "promoted", "cancelled")
+KINDS = ("confirmation", "link", "promoted", "cancelled", "reminder")
 for _kind in KINDS:
     mail.COMPOSERS[_kind] = functools.partial(_compose, kind=_kind)
 

@@ -27,6 +27,11 @@ from tracker.auth.access import shown
 from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import AlreadyRegistered, DomainError, NotFound
 from tracker.events.services import get_event
+from tracker.mailings.certificate import (
+    certificate_filename,
+    has_certificate,
+    render_certificate,
+)
 from tracker.models import Event, Registration
 from tracker.registration import services
 from tracker.registration.forms import (
@@ -175,6 +180,7 @@ def manage(token: str) -> Response:
                 registration=registration,
                 event=registration.event,
                 can_edit=services.can_edit(registration),
+                has_certificate=has_certificate(db, registration),
                 type_labels=TYPE_SHORT_LABELS,
             )
         )
@@ -189,6 +195,24 @@ def qr(token: str) -> Response:
     if registration.status != services.CONFIRMED:
         raise NotFound()
     return _private(Response(registration.qr_png, mimetype="image/png"))
+
+
+@bp.route("/r/<token>/certificate.pdf")
+def certificate(token: str) -> Response | BaseResponse:
+    """The certificate of attendance, in the page's language, once the event is over and
+    for someone checked in; otherwise back to the private page, which says why."""
+    db = get_db()
+    registration = _by_token(db, token)
+    try:
+        body = render_certificate(db, registration)
+    except DomainError as e:
+        flash(str(e.message), "error")
+        return redirect(url_for(".manage", token=token), code=303)
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{certificate_filename(registration)}"'
+    )
+    return _private(response)
 
 
 @bp.route("/r/<token>/event.ics")
