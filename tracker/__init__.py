@@ -14,6 +14,7 @@ import config as config_module
 from tracker import auth, i18n, links, mail
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
+from tracker.privacy import notice as privacy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    privacy.init_app(app)  # the notice's version, the retention period
     links.init_app(app)  # BASE_URL and the host names answered to
     register_error_handlers(app)  # first: its check of the request runs before any other
 

@@ -379,6 +379,9 @@ def register_commands(app: Flask) -> None:
     from tracker.reports.cli import export_command  # tracker export SLUG --what ... -o FILE
 
     app.cli.add_command(export_command)
+    from tracker.privacy.cli import retention_group  # tracker retention run [--dry-run]
+
+    app.cli.add_command(retention_group)
 
 
 def _create_app() -> Flask:

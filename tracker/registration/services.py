@@ -48,6 +48,7 @@ from tracker.models import (
     User,
     registration_sessions,
 )
+from tracker.privacy import notice
 from tracker.text import fold, sort_key
 
 CONFIRMED = RegistrationStatus.CONFIRMED
@@ -456,6 +457,7 @@ def register(
         status=status,
         created_at=now,
         consent_at=now,
+        consent_version=notice.current_version(),
     )
     db.add(registration)
     _apply(registration, data, organisation, sessions)
@@ -711,6 +713,7 @@ def add_registration(
         status=status,
         created_at=now,
         consent_at=now,
+        consent_version=notice.current_version(),
     )
     db.add(registration)
     _apply(registration, data, organisation, sessions)
