@@ -1,4 +1,4 @@
-# make run: install on first use, migrate, seed the demo event, serve it.
+# make run: install on first use, migrate, seed the demo event, serve it with its worker.
 # make test: the whole test suite (TRACKER_TEST_DATABASE_URL picks the database).
 PYTHON ?= python3
 VENV ?= .venv
@@ -40,7 +40,11 @@ run: install
 	$(BIN)/tracker db upgrade
 	$(BIN)/tracker demo
 	@echo "tracker is served on http://$(HOST):$(PORT)/  (demo event: http://$(HOST):$(PORT)/events/bercy-2012)"
-	TRACKER_BASE_URL="$${TRACKER_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/tracker run --host $(HOST) --port $(PORT)
+	@# The worker (e-mails, background jobs) beside the web server, stopped with it.
+	export TRACKER_BASE_URL="$${TRACKER_BASE_URL:-http://$(HOST):$(PORT)}"; \
+	$(BIN)/tracker worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	$(BIN)/tracker run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -75,6 +75,13 @@ class Config:
     MAIL_SENDER = _env("MAIL_SENDER", "tracker <no-reply@localhost>")
     MAIL_OUTBOX = _env("MAIL_OUTBOX", str(INSTANCE_DIR / "outbox"))
 
+    # Background jobs (tracker.jobs): where the queue is kept, shared by the web processes
+    # and `tracker worker`. Unset: a SQLite file in the instance folder (one machine);
+    # several machines: Redis ("redis://127.0.0.1:6379/0").
+    QUEUE_URL = _env("QUEUE_URL", f"sqlite:///{INSTANCE_DIR / 'queue.sqlite3'}")
+    # Jobs one `tracker worker` runs at once (threads).
+    WORKER_THREADS = _env("WORKER_THREADS", "2")  # checked at start-up
+
     # PBKDF2-SHA256 at 1,000,000 iterations: above OWASP ASVS's 600,000 (~0.3 s a check).
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000000"  # noqa: S105 - a method, not a secret
 
@@ -156,6 +163,9 @@ class TestConfig(Config):
     REGISTER_LIMIT_PER_ADDRESS = "1000000 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
     DATABASE_URL = os.environ.get("TRACKER_TEST_DATABASE_URL", "sqlite://")
+    # A job runs as soon as it is queued (after the commit): a test that needs jobs to
+    # wait sets "memory://" and runs them with tracker.jobs.run_pending().
+    QUEUE_URL = "immediate://"
 
 
 class ProductionConfig(Config):
@@ -187,6 +197,16 @@ def check_limits(values: dict) -> None:
             kind = "a whole number above 0" if name in WHOLE_LIMITS else "a number above 0"
             raise RuntimeError(f"TRACKER_{name} must be {kind}, not {value!r}")
         values[name] = number
+
+
+def check_worker_threads(values: dict) -> None:
+    """WORKER_THREADS in `values` as a whole number above 0, or a RuntimeError."""
+    threads = str(values.get("WORKER_THREADS"))
+    if not threads.isdigit() or int(threads) < 1:
+        raise RuntimeError(
+            f"TRACKER_WORKER_THREADS must be a whole number above 0, not {threads!r}"
+        )
+    values["WORKER_THREADS"] = int(threads)
 
 
 def server_settings() -> dict:

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask_login import current_user
 
 import config as config_module
-from tracker import auth, i18n, links, mail
+from tracker import auth, i18n, jobs, links, mail
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
 from tracker.privacy import notice as privacy
@@ -38,6 +38,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     values = dict(app.config)
     base.finalise(values)
     config_module.check_limits(values)
+    config_module.check_worker_threads(values)
     app.config.update(values)
 
     logging.basicConfig(
@@ -55,6 +56,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     mail.check_sender(app.config["MAIL_SENDER"])
     auth.init_app(app)
     Database(make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])).init_app(app)
+    jobs.init_app(app)  # the queue of background jobs (TRACKER_QUEUE_URL)
 
     from tracker.events.views import bp as events_bp
     from tracker.registration.views import bp as registration_bp

@@ -362,10 +362,27 @@ def _parse_quotas(values: tuple[str, ...]) -> dict[str, int]:
     return quotas
 
 
+@click.command("worker", help=_l("Run the background jobs (e-mails...) until stopped."))
+@option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help=_l("Jobs run at once (default: TRACKER_WORKER_THREADS, 2)."),
+)
+@with_appcontext
+@one_line_errors
+def worker(threads: int | None) -> None:
+    from tracker import jobs
+
+    consumer = jobs.create_consumer(threads or current_app.config["WORKER_THREADS"])
+    consumer.run()  # until SIGINT (finishes the running jobs) or SIGTERM
+
+
 def register_commands(app: Flask) -> None:
     translate_click()
     app.cli.add_command(db_group)
     app.cli.add_command(demo)
+    app.cli.add_command(worker)
     app.cli.add_command(event_group)
     from tracker.auth.cli import register_account_commands  # user, token
 
