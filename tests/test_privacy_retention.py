@@ -278,3 +278,18 @@ def test_a_bad_retention_setting_is_refused_at_start(value):
 
     with pytest.raises(RuntimeError, match="TRACKER_RETENTION_DAYS"):
         create_app({"ENV_NAME": "testing", "RETENTION_DAYS": value})
+
+
+def test_the_scheduled_job_anonymises_what_is_due(app, db):
+    from tracker import jobs
+    from tracker.privacy.tasks import retention_sweep
+
+    assert "tracker.privacy.tasks" in jobs.TASK_MODULES  # the worker knows it
+    event = make_event(db)
+    person = make_registration(db, event, first_name="Programmée")
+    over(db, event)
+    with app.app_context():
+        retention_sweep.call_local()
+    db.expire_all()
+    assert db.get(Registration, person.id).first_name == ""
+    assert db.get(Event, event.id).anonymised_at is not None

@@ -71,7 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Every module that declares tasks: `tracker worker` imports them before it starts.
-TASK_MODULES: tuple[str, ...] = ("tracker.mail",)
+TASK_MODULES: tuple[str, ...] = ("tracker.mail", "tracker.privacy.tasks")
 
 # The one queue. Its storage is set by init_app from TRACKER_QUEUE_URL; results are not
 # kept (a job records what it did in the database).
