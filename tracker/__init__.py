@@ -84,6 +84,10 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     app.register_blueprint(badges_bp)  # /events/<slug>/badges, one badge on demand
 
+    from tracker.privacy.views import bp as privacy_bp
+
+    app.register_blueprint(privacy_bp)  # the person's data and its erasure, retention
+
     from tracker.reports.views import bp as reports_bp
 
     app.register_blueprint(reports_bp)  # /events/<slug>/stats, /events/<slug>/export

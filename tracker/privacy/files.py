@@ -103,9 +103,8 @@ def outbox_messages(recipients: Recipients) -> list[Path]:
         return []
     found = []
     for path in _files(outbox, "*.eml"):
-        try:
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        except OSError:
+        message = read_message(path)
+        if message is None:
             continue
         to = {address.casefold() for _name, address in getaddresses(message.get_all("To", []))}
         if not to & recipients.addresses:
@@ -113,6 +112,15 @@ def outbox_messages(recipients: Recipients) -> list[Path]:
         if _mentions(message, recipients.marks):
             found.append(path)
     return found
+
+
+def read_message(path: Path) -> email.message.EmailMessage | None:
+    try:
+        return email.message_from_bytes(  # type: ignore[return-value]
+            path.read_bytes(), policy=email.policy.default
+        )
+    except OSError:
+        return None
 
 
 def _mentions(message: email.message.Message, marks: set[str]) -> bool:
