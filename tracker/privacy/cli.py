@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from tracker.cli import one_line_errors, option
 from tracker.i18n import lazy_gettext as _l
 from tracker.i18n import local_date
+from tracker.privacy.retention import RetentionReport, anonymisation_date
 
 
 @click.group("retention", help=_l("Anonymise personal data whose retention period has passed."))
@@ -45,15 +46,12 @@ def retention_run(dry_run: bool) -> None:
         click.echo(line)
 
 
-def describe(report: object) -> list[str]:
+def describe(report: RetentionReport) -> list[str]:
     """What the run did (or, dry, would do), one line each."""
-    from tracker.privacy.retention import RetentionReport, anonymisation_date
-
-    assert isinstance(report, RetentionReport)
     dry = report.dry_run
     lines = []
     for event, addresses in report.warned:
-        values = {
+        values: dict[str, object] = {
             "title": event.title,
             "slug": event.slug,
             "date": local_date(anonymisation_date(event), event.timezone, "medium"),

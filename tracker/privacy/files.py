@@ -15,6 +15,9 @@ from email.utils import getaddresses
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.orm import Session as DbSession
+
+from tracker.db import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,16 @@ def remove(paths: Iterable[Path]) -> int:
             continue
         removed += 1
     return removed
+
+
+def remove_after_commit(db: DbSession, paths: Iterable[Path]) -> None:
+    """Remove the files once `db` commits (not if it rolls back)."""
+    kept = list(paths)
+
+    def run() -> None:
+        remove(kept)
+
+    after_commit(db, run)
 
 
 @dataclass

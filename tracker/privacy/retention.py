@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tracker import audit
-from tracker.db import after_commit, utcnow
+from tracker.db import utcnow
 from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import AuditEntry, Event, Registration, Role, ScanLog, User, user_events
@@ -192,8 +192,7 @@ def anonymise_event(
         event=event,
         changes={"registrations": done.registrations},
     )
-    paths = list(done.files)
-    after_commit(db, lambda: files.remove(paths) and None)
+    files.remove_after_commit(db, done.files)
     return done
 
 
@@ -278,8 +277,7 @@ def run(db: DbSession, *, now: datetime | None = None, dry_run: bool = False) ->
         report.anonymised.append(anonymise_event(db, event, now=now, dry_run=dry_run))
     report.stale_files = files.stale_files(now.timestamp())
     if not dry_run:
-        paths = list(report.stale_files)
-        after_commit(db, lambda: files.remove(paths) and None)
+        files.remove_after_commit(db, report.stale_files)
     db.flush()
     return report
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
 from tracker import audit
-from tracker.db import after_commit, utcnow
+from tracker.db import utcnow
 from tracker.door.services import has_email
 from tracker.models import (
     ENTRANCE,
@@ -176,7 +176,7 @@ def erase(db: DbSession, registration: Registration, *, actor: User | None, by: 
         event=event,
         changes={"registration": registration_id, "status": status.value, "by": by},
     )
-    after_commit(db, lambda: files.remove(paths) and None)
+    files.remove_after_commit(db, paths)
     return Erased(event, registration_id, promoted)
 
 
