@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import null, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tracker import audit
@@ -128,7 +128,7 @@ def scrub_registration(db: DbSession, registration: Registration) -> None:
     db.execute(
         update(ScanLog)
         .where(ScanLog.registration_id == registration.id)
-        .values(code=None, response=None)
+        .values(code=None, response=null())
         .execution_options(synchronize_session=False)
     )
     for entry in db.scalars(
@@ -178,7 +178,7 @@ def anonymise_event(
     db.execute(
         update(ScanLog)
         .where(ScanLog.event_id == event.id)
-        .values(code=None, response=None)
+        .values(code=None, response=null())
         .execution_options(synchronize_session=False)
     )
     for entry in entries:

@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
 from tracker import audit
 from tracker.db import utcnow
 from tracker.door.services import has_email
+from tracker.errors import InvalidChoice
+from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     ENTRANCE,
     AuditEntry,
@@ -146,6 +148,10 @@ def erase(db: DbSession, registration: Registration, *, actor: User | None, by: 
     history, its code leaves the scan log and its e-mails the outbox folder. The audit
     log records the erasure (who asked, the registration's number and former status),
     not what was erased. Returns the people confirmed from the waitlist (to e-mail)."""
+    if is_anonymous(registration):
+        raise InvalidChoice(
+            _l("This registration is already anonymised: nothing is left to erase.")
+        )
     event = registration.event
     status = registration.status
     promoted: list[Registration] = []
@@ -157,13 +163,13 @@ def erase(db: DbSession, registration: Registration, *, actor: User | None, by: 
     db.execute(
         update(ScanLog)
         .where(ScanLog.code == registration.checkin_code)
-        .values(code=None, response=None)
+        .values(code=None, response=null())
         .execution_options(synchronize_session=False)
     )
     db.execute(
         update(ScanLog)
         .where(ScanLog.registration_id == registration.id)
-        .values(code=None, response=None, registration_id=None)
+        .values(code=None, response=null(), registration_id=None)
         .execution_options(synchronize_session=False)
     )
     registration_id = registration.id

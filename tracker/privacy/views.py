@@ -158,7 +158,14 @@ def erase_person(slug: str, registration_id: int) -> Response | BaseResponse:
     registration = _registration(slug, registration_id)
     event = registration.event
     if request.method == "POST":
-        erased = rights.erase(get_db(), registration, actor=_actor(), by=rights.ORGANISER)
+        try:
+            erased = rights.erase(get_db(), registration, actor=_actor(), by=rights.ORGANISER)
+        except DomainError as e:
+            flash(str(e.message), "error")
+            return redirect(
+                url_for("organiser.registration", slug=slug, registration_id=registration_id),
+                code=303,
+            )
         notify.send_promoted(get_db(), erased.promoted)
         flash(
             _("The registration has been erased, with everything held about the person."),
