@@ -74,6 +74,9 @@ class Config:
     MAIL_TIMEOUT = float(_env("MAIL_TIMEOUT", "10") or 10)
     MAIL_SENDER = _env("MAIL_SENDER", "tracker <no-reply@localhost>")
     MAIL_OUTBOX = _env("MAIL_OUTBOX", str(INSTANCE_DIR / "outbox"))
+    # A mail the server does not take (down, silent, 4xx) is tried again, each time after
+    # twice as long (a minute to an hour), for this many hours; then it has failed.
+    MAIL_RETRY_HOURS = float(_env("MAIL_RETRY_HOURS", "48") or 48)
 
     # Background jobs (tracker.jobs): where the queue is kept, shared by the web processes
     # and `tracker worker`. Unset: a SQLite file in the instance folder (one machine);

@@ -95,6 +95,29 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     return app
 
 
+@pytest.fixture(autouse=True)
+def _jobs_queue() -> Iterator[None]:
+    """The queue of background jobs is one per process (tracker.jobs): a test that
+    makes an app of its own, or points the queue elsewhere, leaves it as it found it."""
+    from tracker import jobs
+
+    kept = (jobs.huey.storage, jobs.huey.immediate, jobs._app)
+    yield
+    storage, immediate, jobs._app = kept
+    jobs.huey.immediate = immediate
+    jobs.huey.storage = storage
+
+
+@pytest.fixture
+def queued(app: Flask) -> Iterator[None]:
+    """Jobs (e-mails...) wait in the queue until the test runs them with
+    tracker.jobs.run_pending(), instead of running once their transaction commits."""
+    from tracker import jobs
+
+    jobs.configure("memory://", app.instance_path)
+    yield
+
+
 @pytest.fixture
 def redis_url() -> str:
     """A Redis database for the rate limits' tests (each test uses a key prefix of its
@@ -159,6 +182,11 @@ class Outbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
+
+    def clear(self) -> None:
+        """Forget what was sent so far (the confirmations of a test's set-up)."""
+        for path in self.path.glob("*.eml"):
+            path.unlink()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ commit only, and running queued jobs in a test without a worker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,9 @@ def remember(value: str) -> None:
     done.append((value, current_app.name))
 
 
-@pytest.fixture
-def queued(app: Flask) -> Iterator[None]:
-    """Jobs wait in memory until run_pending() runs them."""
-    jobs.configure("memory://", app.instance_path)
+@pytest.fixture(autouse=True)
+def _forget() -> None:
     done.clear()
-    try:
-        yield
-    finally:
-        jobs.configure(app.config["QUEUE_URL"], app.instance_path)
 
 
 def test_a_job_queued_in_a_transaction_waits_for_the_commit(
@@ -61,17 +54,14 @@ def test_a_job_runs_outside_any_app_context_in_the_worker_s_app(app: Flask, queu
 
 
 def test_the_queue_is_where_the_setting_says(app: Flask, tmp_path: Path) -> None:
-    try:
-        jobs.configure(f"sqlite:///{tmp_path / 'queue.sqlite3'}", app.instance_path)
-        assert Path(jobs.huey.storage.filename) == tmp_path / "queue.sqlite3"
-        jobs.configure("sqlite:///queue.sqlite3", tmp_path / "instance")
-        assert Path(jobs.huey.storage.filename) == tmp_path / "instance" / "queue.sqlite3"
-        jobs.configure("redis://127.0.0.1:6379/6", app.instance_path)
-        assert type(jobs.huey.storage).__name__ == "RedisStorage"
-        with pytest.raises(RuntimeError, match="TRACKER_QUEUE_URL"):
-            jobs.configure("amqp://localhost", app.instance_path)
-    finally:
-        jobs.configure(app.config["QUEUE_URL"], app.instance_path)
+    jobs.configure(f"sqlite:///{tmp_path / 'queue.sqlite3'}", app.instance_path)
+    assert Path(jobs.huey.storage.filename) == tmp_path / "queue.sqlite3"
+    jobs.configure("sqlite:///queue.sqlite3", tmp_path / "instance")
+    assert Path(jobs.huey.storage.filename) == tmp_path / "instance" / "queue.sqlite3"
+    jobs.configure("redis://127.0.0.1:6379/6", app.instance_path)
+    assert type(jobs.huey.storage).__name__ == "RedisStorage"
+    with pytest.raises(RuntimeError, match="TRACKER_QUEUE_URL"):
+        jobs.configure("amqp://localhost", app.instance_path)
 
 
 def test_the_default_queue_is_a_sqlite_file_in_the_instance_folder() -> None:

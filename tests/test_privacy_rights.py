@@ -16,7 +16,6 @@ from tests.test_privacy_retention import leaks, over, texts_in_database
 from tracker.checkin.services import check_in
 from tracker.db import utcnow
 from tracker.models import AuditEntry, CheckIn, Event, Registration, Role
-from tracker.registration import notify
 from tracker.registration.services import CANCELLED, CONFIRMED, WAITLISTED
 
 
@@ -38,9 +37,6 @@ def person(app, db, outbox):
         session_ids=[event.sessions[0].id],
     )
     waiting = make_registration(db, event, email="en.attente@example.org")
-    with app.test_request_context():
-        notify.send_confirmation(db, registration)
-        notify.send_confirmation(db, waiting)
     check_in(db, event, actor=None, door="Porte Est", code=registration.checkin_code, nonce="x1")
     db.commit()  # the e-mails are written
     assert outbox.to(registration.email)
@@ -76,9 +72,10 @@ def test_the_person_downloads_everything_held_about_them(client, person):
     assert r["consent_at"]
     assert [s["title"] for s in data["sessions"]] == [registration.event.sessions[0].title]
     assert [(c["where"], c["door"]) for c in data["checkins"]] == [("entrance", "Porte Est")]
-    assert [m["subject"] for m in data["emails"]] == [
-        f"Your registration: {registration.event.title}"
-    ]
+    [sent] = data["emails"]
+    assert (sent["kind"], sent["to"], sent["state"]) == ("confirmation", r["email"], "sent")
+    assert sent["subject"] == f"Your registration: {registration.event.title}"
+    assert data["email_copies_in_outbox_folder"] == 1
     assert "scan.ok" in [h["action"] for h in data["history"]]
     assert data["event"]["personal_data_anonymised_on"]
 

@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session as DbSession
 from tracker.db import after_commit
 
 __all__ = [
+    "AT_START",
     "TASK_MODULES",
     "crontab",
     "enqueue_after_commit",
@@ -71,7 +72,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Every module that declares tasks: `tracker worker` imports them before it starts.
-TASK_MODULES: tuple[str, ...] = ("tracker.mail", "tracker.privacy.tasks")
+TASK_MODULES: tuple[str, ...] = (
+    "tracker.mail",
+    "tracker.registration.notify",
+    "tracker.privacy.tasks",
+)
 
 # The one queue. Its storage is set by init_app from TRACKER_QUEUE_URL; results are not
 # kept (a job records what it did in the database).
@@ -155,14 +160,23 @@ def task(
     return decorate
 
 
+# Periodic tasks queued once more by each worker as it starts (periodic_task(at_start=True)).
+AT_START: list[TaskWrapper] = []
+
+
 def periodic_task(
-    when: Callable[[Any], bool], **options: Any
+    when: Callable[[Any], bool], *, at_start: bool = False, **options: Any
 ) -> Callable[[Callable[..., Any]], TaskWrapper]:
-    """Declare a job the worker runs on a schedule: `when` is a `jobs.crontab(...)`."""
+    """Declare a job the worker runs on a schedule: `when` is a `jobs.crontab(...)`
+    (a minute at the finest). `at_start`: also when a worker starts (a sweep that
+    catches up on what was left while no worker ran)."""
 
     def decorate(fn: Callable[..., Any]) -> TaskWrapper:
         name = f"{fn.__module__}.{fn.__qualname__}"
-        return huey.periodic_task(when, name=name, **options)(_in_app(fn))
+        wrapper = huey.periodic_task(when, name=name, **options)(_in_app(fn))
+        if at_start:
+            AT_START.append(wrapper)
+        return wrapper
 
     return decorate
 
@@ -223,6 +237,8 @@ def create_consumer(threads: int) -> Any:
     """The worker: `threads` threads running jobs, and the periodic tasks' scheduler.
     An idle worker looks at a SQLite queue at least once a second (Redis wakes it)."""
     import_task_modules()
+    for job in AT_START:
+        job()
     return huey.create_consumer(
         workers=threads,
         worker_type="thread",

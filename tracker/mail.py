@@ -1,7 +1,11 @@
-"""Outgoing e-mail: SMTP when TRACKER_MAIL_SERVER is set, else .eml files in the outbox.
+"""Outgoing e-mail: SMTP when TRACKER_MAIL_SERVER is set, else .eml files in MAIL_OUTBOX.
 
-Messages are queued on the database session and delivered only once the transaction
-has committed, so a rolled-back registration never sends anything.
+Every e-mail is a row of the outbox (OutgoingMail), written by `queue` in the
+transaction of the change that causes it: a rolled-back change sends nothing, a
+committed one is sent by the worker, never by the request. A mail the server does not
+take (down, silent, 4xx) stays queued with its error and is tried again with a growing
+delay for MAIL_RETRY_HOURS; a refusal (5xx) fails it for good. Each attempt is claimed
+by one worker with a conditional UPDATE, so two workers never send a row twice.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ import logging
 import secrets
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import encoders
 from email.message import Message
 from email.mime.base import MIMEBase
@@ -23,9 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import undefer
 
-from tracker.db import after_commit
+from tracker import jobs
+from tracker.db import utcnow
+from tracker.models import MailState, OutgoingMail, Registration
 
 log = logging.getLogger(__name__)
 
@@ -116,24 +125,7 @@ def check_sender(sender: str) -> None:
         )
 
 
-def deliver(mail: Mail, settings: dict[str, Any]) -> None:
-    """Send now. Failures are logged, never raised: the registration is already saved.
-
-    Runs after the commit, inside the request: anything escaping here would turn a
-    saved registration into an error page (and skip the other queued mails), so every
-    failure is caught, not only network ones (smtplib raises UnicodeEncodeError for
-    non-ASCII credentials, for instance)."""
-    try:
-        message = mail.to_message(settings["MAIL_SENDER"])
-        if settings.get("MAIL_SERVER"):
-            _send_smtp(message, mail.to, settings)
-        else:
-            _write_outbox(message, mail.to, Path(settings["MAIL_OUTBOX"]))
-    except Exception:
-        log.exception("could not deliver mail %r to %s", mail.subject, mail.to)
-
-
-def _send_smtp(message: Message, to: str, s: dict[str, Any]) -> None:
+def _send_smtp(data: bytes, to: str, s: dict[str, Any]) -> None:
     host, port, timeout = s["MAIL_SERVER"], s["MAIL_PORT"], s["MAIL_TIMEOUT"]
     smtp: smtplib.SMTP
     if s.get("MAIL_USE_SSL"):
@@ -151,7 +143,7 @@ def _send_smtp(message: Message, to: str, s: dict[str, Any]) -> None:
         # that is not ASCII needs a server that speaks SMTPUTF8.
         sender = parseaddr(s["MAIL_SENDER"])[1]
         options = [] if (sender + to).isascii() else ["SMTPUTF8", "BODY=8BITMIME"]
-        smtp.sendmail(sender, [to], _serialise(message, to, "\r\n"), mail_options=options)
+        smtp.sendmail(sender, [to], data, mail_options=options)
 
 
 class _Compat32(email.policy.Compat32):
@@ -179,15 +171,278 @@ def _serialise(message: Message, to: str, linesep: str = "\n") -> bytes:
     return message.as_bytes(policy=policy.clone(linesep=linesep))
 
 
-def _write_outbox(message: Message, to: str, outbox: Path) -> None:
+def _write_outbox(data: bytes, to: str, outbox: Path) -> None:
     outbox.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = outbox / f"{stamp}-{secrets.token_hex(4)}.eml"
-    path.write_bytes(_serialise(message, to))
-    log.info("mail to %s written to %s", to, path)
+    path.write_bytes(data.replace(b"\r\n", b"\n"))
+    log.info("mail written to %s", path)
 
 
-def queue(db: DbSession, mail: Mail) -> None:
-    """Deliver `mail` when `db` commits."""
+# --- the outbox: queued with the change, sent by the worker ------------------------
+
+# Between two attempts at a mail the server did not take: twice as long each time, from
+# a minute to an hour at most, for MAIL_RETRY_HOURS (48 by default) after it was queued.
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=1)
+# A sweep stops after this long (the next one, a minute later, goes on).
+SWEEP_BUDGET = timedelta(seconds=50)
+SWEEP_BATCH = 500
+
+
+# How each kind of e-mail about a registration is written, by kind ("confirmation",
+# "promoted"...): filled by the modules that write them (tracker.registration.notify).
+# The worker writes the message when it first sends it, in the person's language.
+COMPOSERS: dict[str, Callable[[Registration], Mail]] = {}
+
+
+def queue(
+    db: DbSession,
+    *,
+    kind: str,
+    registration: Registration | None = None,
+    composed: Mail | None = None,
+) -> OutgoingMail:
+    """Record an e-mail in the outbox, in `db`'s transaction, and have the worker send
+    it once `db` commits (nothing is sent if it rolls back; if the worker is not told,
+    its sweep finds the row within a minute). Either `registration`, whose e-mail of
+    `kind` the worker writes (COMPOSERS), or a message `composed` now."""
+    if composed is None and (registration is None or kind not in COMPOSERS):
+        raise ValueError(f"no way to write a {kind!r} e-mail without its message")
+    if registration is not None and registration.id is None:
+        db.flush()
+    row = OutgoingMail(
+        registration_id=registration.id if registration is not None else None,
+        recipient=composed.to if composed is not None else registration.email,  # type: ignore[union-attr]
+        kind=kind,
+        subject=composed.subject if composed is not None else None,
+        message=_wire(composed, current_app.config["MAIL_SENDER"]) if composed else None,
+        state=MailState.QUEUED,
+        attempts=0,
+        created_at=utcnow(),
+        next_attempt_at=utcnow(),
+    )
+    db.add(row)
+    db.flush()
+    jobs.enqueue_after_commit(db, send_mail, row.id)
+    return row
+
+
+def _wire(composed: Mail, sender: str) -> bytes:
+    """The message as it goes over SMTP (CRLF line ends)."""
+    return _serialise(composed.to_message(sender), composed.to, "\r\n")
+
+
+def _write_message(row: OutgoingMail) -> bytes:
+    """The message of a row queued without one, written now (once: a retry sends the
+    same message, Message-ID included) and kept in the row."""
+    with jobs.session() as db:
+        registration = db.get(Registration, row.registration_id) if row.registration_id else None
+        if registration is None:
+            raise SendError("the registration no longer exists", permanent=True)
+        composed = COMPOSERS[row.kind](registration)
+        composed.to = row.recipient  # the address at the time of the change
+        data = _wire(composed, current_app.config["MAIL_SENDER"])
+        db.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == row.id)
+            .values(message=data, subject=composed.subject)
+            .execution_options(synchronize_session=False)
+        )
+    return data
+
+
+# Authentication required (530), too weak (534), refused (535), needs encryption (538).
+LOGIN_CODES = frozenset({530, 534, 535, 538})
+
+
+class SendError(Exception):
+    """A mail the server did not take: `permanent` for a refusal (5xx), which no
+    retry will change; otherwise (down, timed out, 4xx) it is tried again later."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+def _reason(error: smtplib.SMTPResponseException) -> str:
+    text = error.smtp_error
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{error.smtp_code} {' '.join(str(text).split())}"[:1000]
+
+
+def _send(data: bytes, to: str, settings: dict[str, Any]) -> None:
+    """Send or write one message; a failure is a SendError that says whether to retry."""
+    try:
+        if settings.get("MAIL_SERVER"):
+            _send_smtp(data, to, settings)
+        else:
+            _write_outbox(data, to, Path(settings["MAIL_OUTBOX"]))
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = next(iter(e.recipients.values()))
+        reason = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+        raise SendError(reason, permanent=code >= 500) from e
+    except smtplib.SMTPResponseException as e:  # refused at some step: 4xx or 5xx
+        # A login refused or missing is the configuration's fault, not the message's:
+        # tried again, so that it goes once the configuration is put right.
+        permanent = e.smtp_code >= 500 and e.smtp_code not in LOGIN_CODES
+        raise SendError(_reason(e), permanent=permanent) from e
+    except smtplib.SMTPNotSupportedError as e:  # SMTPUTF8 needed, not offered
+        raise SendError(str(e) or type(e).__name__, permanent=True) from e
+    except Exception as e:  # down, timed out, TLS, bad credentials' encoding...: retried
+        raise SendError(f"{type(e).__name__}: {e}"[:1000], permanent=False) from e
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its `attempts`-th failed attempt a mail is tried again."""
+    return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 16), LONGEST_RETRY)
+
+
+def claim_lease(settings: dict[str, Any]) -> timedelta:
+    """How long a worker holds a mail it is sending: well beyond what a conversation
+    with the server can last (each of its steps waits MAIL_TIMEOUT at most). A worker
+    that died holding one leaves it to the others after this."""
+    return timedelta(seconds=10 * float(settings["MAIL_TIMEOUT"]) + 5)
+
+
+def _claim(mail_id: int, now: datetime, lease: timedelta) -> OutgoingMail | None:
+    """The row, if this worker may send it now (one conditional UPDATE: of two workers,
+    one gets it); None if it is sent, failed, not due, or another worker holds it."""
+    with jobs.session() as db:
+        claimed = db.execute(
+            update(OutgoingMail)
+            .where(
+                OutgoingMail.id == mail_id,
+                OutgoingMail.state == MailState.QUEUED,
+                OutgoingMail.next_attempt_at <= now,
+                or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+            )
+            .values(
+                claimed_until=now + lease,
+                attempts=OutgoingMail.attempts + 1,
+                last_attempt_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = db.scalars(
+            select(OutgoingMail)
+            .where(OutgoingMail.id == mail_id)
+            .options(undefer(OutgoingMail.message))
+        ).one()
+        db.expunge(row)
+        return row
+
+
+def send_queued(mail_id: int, *, now: datetime | None = None) -> MailState | None:
+    """Send one mail of the outbox if it is due and nobody else is sending it, and
+    record what happened; returns its state then (None: not this worker's to send).
+    The send happens outside any transaction: no lock is held while the server thinks.
+    Raises SendError for a failure that is retried, after recording it."""
     settings = {k: v for k, v in current_app.config.items() if k.startswith("MAIL_")}
-    after_commit(db, lambda: deliver(mail, settings))
+    now = now or utcnow()
+    row = _claim(mail_id, now, claim_lease(settings))
+    if row is None:
+        return None
+    try:
+        data = row.message
+        if data is None:
+            try:
+                data = _write_message(row)
+            except SendError:
+                raise
+            except Exception as e:  # a template or the database: tried again later
+                log.exception("mail %s (%s) could not be written", row.id, row.kind)
+                raise SendError(f"{type(e).__name__}: {e}"[:1000], permanent=False) from e
+        _send(data, row.recipient, settings)
+    except SendError as e:
+        give_up = e.permanent or now - row.created_at >= timedelta(
+            hours=float(settings["MAIL_RETRY_HOURS"])
+        )
+        values: dict[str, Any] = {"claimed_until": None, "last_error": e.reason}
+        if give_up:
+            values["state"] = MailState.FAILED
+            log.error(
+                "mail %s (%s) not sent after %d attempt(s): %s",
+                row.id,
+                row.kind,
+                row.attempts,
+                e.reason,
+                exc_info=e.__cause__,
+            )
+        else:
+            values["next_attempt_at"] = utcnow() + retry_delay(row.attempts)
+            log.warning(
+                "mail %s (%s) not sent (attempt %d), tried again later: %s",
+                row.id,
+                row.kind,
+                row.attempts,
+                e.reason,
+                exc_info=e.__cause__,
+            )
+        _record(row.id, values)
+        if not give_up:
+            raise
+        return MailState.FAILED
+    _record(row.id, {"state": MailState.SENT, "sent_at": utcnow(), "claimed_until": None})
+    log.info("mail %s (%s) sent", row.id, row.kind)
+    return MailState.SENT
+
+
+def _record(mail_id: int, values: dict[str, Any]) -> None:
+    with jobs.session() as db:
+        db.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == mail_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def send_due(*, now: datetime | None = None) -> int:
+    """Send what is queued and due, oldest first: mails whose first send was never
+    queued (the web process stopped after its commit), whose next attempt has come, or
+    whose worker died while sending them. Stops at the first failure to reach the
+    server (it is down: the next sweep tries again) and after SWEEP_BUDGET. Returns
+    how many were sent."""
+    now = now or utcnow()
+    with jobs.session() as db:
+        due = db.scalars(
+            select(OutgoingMail.id)
+            .where(
+                OutgoingMail.state == MailState.QUEUED,
+                OutgoingMail.next_attempt_at <= now,
+                or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+            )
+            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+            .limit(SWEEP_BATCH)
+        ).all()
+    sent = 0
+    deadline = utcnow() + SWEEP_BUDGET
+    for mail_id in due:
+        if utcnow() > deadline:
+            break
+        try:
+            state = send_queued(mail_id, now=max(now, utcnow()))
+        except SendError:
+            break
+        sent += state == MailState.SENT
+    return sent
+
+
+@jobs.task()
+def send_mail(mail_id: int) -> None:
+    """The worker's job for one mail just queued (retries are the sweep's)."""
+    try:
+        send_queued(mail_id)
+    except SendError:
+        pass  # recorded; the sweep tries again when it is due
+
+
+@jobs.periodic_task(jobs.crontab(minute="*"), at_start=True)
+def sweep_outbox() -> None:
+    """Every minute, and when a worker starts: what is due in the outbox."""
+    send_due()

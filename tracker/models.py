@@ -415,3 +415,48 @@ class AuditEntry(Base):
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
 
     user: Mapped[User | None] = relationship()
+
+
+class MailState(enum.StrEnum):
+    QUEUED = "queued"  # waiting for the worker, or for its next attempt
+    SENT = "sent"  # the mail server accepted it
+    FAILED = "failed"  # refused for good (5xx), or still not sent after the retries
+
+
+class OutgoingMail(Base):
+    """An e-mail to send (the outbox): written in the transaction of the change that
+    causes it, sent by the worker (tracker.mail). A row is claimed by one worker at a
+    time (claimed_until) and stays queued, with its last error, between attempts."""
+
+    __tablename__ = "outgoing_mail"
+    __table_args__ = (
+        # The sweep's query: what is queued and due.
+        Index("ix_outgoing_mail_state_next", "state", "next_attempt_at"),
+        # A registration's last e-mail (its page, the list's filter).
+        Index("ix_outgoing_mail_registration", "registration_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE")
+    )
+    recipient: Mapped[str] = mapped_column(String(254))
+    # "confirmation", "link", "promoted", "cancelled"... (tracker.registration.notify)
+    kind: Mapped[str] = mapped_column(String(40))
+    # Both written by the worker when it first sends the e-mail of a registration (in
+    # the person's language), or at once for a message written by its sender; then
+    # kept, so that a retry sends the same message (MIME, CRLF line ends).
+    subject: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    state: Mapped[MailState] = mapped_column(
+        _enum(MailState, "outgoing_mail_state"), default=MailState.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by the worker that claims the row; another worker leaves it until then (a
+    # worker that died in the middle of a send is taken over after it).
+    claimed_until: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]

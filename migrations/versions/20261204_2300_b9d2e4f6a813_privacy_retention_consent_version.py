@@ -1,7 +1,7 @@
 """events: retention period, warned and anonymised times; registrations: consent version
 
 Revision ID: b9d2e4f6a813
-Revises: a7c3e9f14b52
+Revises: b1d4e6f8a902
 Create Date: 2026-12-04 23:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b9d2e4f6a813"
-down_revision: str | None = "a7c3e9f14b52"
+down_revision: str | None = "b1d4e6f8a902"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

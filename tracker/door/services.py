@@ -185,6 +185,7 @@ def register_walk_in(
         source=RegistrationSource.WALK_IN,
         override=True,  # room was checked above, with the door's own wording
         after_cancellation=True,
+        send_email=bool(email),  # their private link and QR code
         now=now,
     )
 

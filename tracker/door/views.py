@@ -30,7 +30,6 @@ from tracker.door import services
 from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
 from tracker.models import Event, OrganisationType, Registration
-from tracker.registration import notify
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.services import suggest_organisations
 
@@ -204,8 +203,6 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
         return _page(event, form, e.status)
 
     registration = done.registration
-    if services.has_email(registration) and not done.replayed:
-        notify.send_confirmation(db, registration)  # their private link and QR code
     if wants_json:
         body = {
             **done.checkin.payload,

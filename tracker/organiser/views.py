@@ -59,7 +59,7 @@ from tracker.organiser.forms import (
     OrganiserRegistrationForm,
     SessionForm,
 )
-from tracker.registration import importer, notify
+from tracker.registration import importer
 from tracker.registration import services as registrations
 from tracker.registration.forms import SOURCE_LABELS, STATUS_LABELS, TYPE_SHORT_LABELS
 
@@ -265,7 +265,6 @@ def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
             _show_domain_error(form, e)
         else:
             _flash_saved(saved, event)
-            notify.send_promoted(db, saved.promoted)
             return redirect(url_for(".edit_event", slug=event.slug), code=303)
     status = 200 if request.method == "GET" else INVALID
     return _event_page(
@@ -312,11 +311,10 @@ def _set_registration(slug: str, is_open: bool) -> BaseResponse:
     db = get_db()
     target = safe_next(request.form.get("next")) or url_for(".edit_event", slug=event.slug)
     try:
-        saved = services.set_registration_open(db, event, is_open, actor=_actor())
+        services.set_registration_open(db, event, is_open, actor=_actor())
     except DomainError as e:
         flash(str(e.message), "error")
         return redirect(target, code=303)
-    notify.send_promoted(db, saved.promoted)
     if is_open:
         flash(
             _(
@@ -515,6 +513,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
                     source=RegistrationSource.MANUAL,
                     override=form.override.data,
                     allow_overlap=form.allow_overlap.data,
+                    send_email=form.send_email.data,
                 )
             except AlreadyRegistered as e:
                 existing = e.registration  # type: ignore[assignment]
@@ -522,8 +521,6 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
             except DomainError as e:
                 _show_domain_error(form, e)
             else:
-                if form.send_email.data:
-                    notify.send_confirmation(db, registration)
                 flash(
                     _("%(name)s is registered (confirmed).", name=registration.full_name)
                     if registration.status == registrations.CONFIRMED
@@ -579,7 +576,6 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
             _show_domain_error(form, e)
             status = INVALID
         else:
-            notify.send_promoted(db, promoted)
             flash(_("The registration has been saved."), "success")
             _flash_promoted(promoted)
             return _back_to(item)
@@ -635,8 +631,6 @@ def cancel_registration(slug: str, registration_id: int) -> BaseResponse:
     except DomainError as e:
         flash(str(e.message), "error")
     else:
-        notify.send_cancelled(db, item)
-        notify.send_promoted(db, promoted)
         flash(_("The registration has been cancelled."), "success")
         _flash_promoted(promoted)
     return _back_to(item)
@@ -673,7 +667,6 @@ def confirm_registration(slug: str, registration_id: int) -> BaseResponse:
     except DomainError as e:
         flash(str(e.message), "error")
     else:
-        notify.send_promoted(db, [item])
         flash(_("The registration is confirmed, and the person has been e-mailed."), "success")
     return _back_to(item)
 
@@ -688,7 +681,6 @@ def waitlist_registration(slug: str, registration_id: int) -> BaseResponse:
     except DomainError as e:
         flash(str(e.message), "error")
     else:
-        notify.send_promoted(db, promoted)
         flash(_("The registration has been moved to the end of the waitlist."), "success")
         _flash_promoted(promoted)
     return _back_to(item)

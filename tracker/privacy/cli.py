@@ -73,13 +73,14 @@ def describe(report: RetentionReport) -> list[str]:
             "scans": done.scans,
             "history": done.history,
             "files": len(done.files),
+            "emails": done.emails,
         }
         if dry:
             lines.append(
                 _(
                     "Would anonymise “%(title)s” (%(slug)s): %(registrations)d registrations, "
-                    "%(scans)d scans, %(history)d history entries, %(files)d e-mails in the "
-                    "outbox folder.",
+                    "%(scans)d scans, %(history)d history entries, %(emails)d e-mails in the "
+                    "outbox, %(files)d in the outbox folder.",
                     **values,
                 )
             )
@@ -87,8 +88,8 @@ def describe(report: RetentionReport) -> list[str]:
             lines.append(
                 _(
                     "Anonymised “%(title)s” (%(slug)s): %(registrations)d registrations, "
-                    "%(scans)d scans, %(history)d history entries, %(files)d e-mails in the "
-                    "outbox folder.",
+                    "%(scans)d scans, %(history)d history entries, %(emails)d e-mails in the "
+                    "outbox, %(files)d in the outbox folder.",
                     **values,
                 )
             )

@@ -100,29 +100,34 @@ def remove_after_commit(db: DbSession, paths: Iterable[Path]) -> None:
 
 @dataclass
 class Recipients:
-    """Whose e-mails to find in the outbox: their addresses (folded), and what marks a
-    message as being about these registrations (their private links, codes, the event's
-    page)."""
+    """Whose e-mails to find in the outbox folder: a message holding one of `secrets`
+    (private links, check-in codes: unique to a registration) is theirs, and so is one
+    to one of `addresses` (folded) that mentions one of `marks` (the event's page)."""
 
     addresses: set[str] = field(default_factory=set)
     marks: set[str] = field(default_factory=set)
+    secrets: set[str] = field(default_factory=set)
 
 
 def outbox_messages(recipients: Recipients) -> list[Path]:
     """The e-mails in the outbox folder sent to one of `recipients.addresses` about one
     of their registrations."""
     outbox = outbox_folder()
-    if outbox is None or not recipients.addresses:
+    if outbox is None or not (recipients.addresses or recipients.secrets):
         return []
     found = []
     for path in _files(outbox, "*.eml"):
         message = read_message(path)
         if message is None:
             continue
-        to = {address.casefold() for _name, address in getaddresses(message.get_all("To", []))}
-        if not to & recipients.addresses:
+        texts = _texts(message)
+        if any(secret in text for text in texts for secret in recipients.secrets):
+            found.append(path)
             continue
-        if _mentions(message, recipients.marks):
+        to = {address.casefold() for _name, address in getaddresses(message.get_all("To", []))}
+        if to & recipients.addresses and any(
+            mark in text for text in texts for mark in recipients.marks
+        ):
             found.append(path)
     return found
 
@@ -136,7 +141,8 @@ def read_message(path: Path) -> email.message.EmailMessage | None:
         return None
 
 
-def _mentions(message: email.message.Message, marks: set[str]) -> bool:
+def _texts(message: email.message.Message) -> list[str]:
+    """The subject and the decoded text parts."""
     texts = [str(message.get("Subject", ""))]
     for part in message.walk():
         if part.get_content_maintype() == "text":
@@ -144,4 +150,4 @@ def _mentions(message: email.message.Message, marks: set[str]) -> bool:
                 texts.append(str(part.get_content()))  # type: ignore[attr-defined]
             except (LookupError, ValueError):
                 continue
-    return any(mark in text for text in texts for mark in marks)
+    return texts

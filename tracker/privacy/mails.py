@@ -34,7 +34,8 @@ def send_retention_warning(db: DbSession, event: Event, recipients: list[User]) 
         text = render_template("email/retention_warning.txt", **context)
         html = render_template("email/retention_warning.html", **context)
     for user in recipients:
-        mail.queue(db, mail.Mail(to=user.email, subject=subject, text=text, html=html))
+        composed = mail.Mail(to=user.email, subject=subject, text=text, html=html)
+        mail.queue(db, kind="retention_warning", composed=composed)
 
 
 def _export(event: Event, what: str, fmt: str) -> str:

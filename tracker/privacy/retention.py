@@ -17,14 +17,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import null, or_, select, update
+from sqlalchemy import delete, func, null, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tracker import audit
 from tracker.db import utcnow
 from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
-from tracker.models import AuditEntry, Event, Registration, Role, ScanLog, User, user_events
+from tracker.models import (
+    AuditEntry,
+    Event,
+    OutgoingMail,
+    Registration,
+    Role,
+    ScanLog,
+    User,
+    user_events,
+)
 from tracker.privacy import files
 from tracker.privacy.notice import RETENTION_MAX_DAYS, default_retention_days
 from tracker.registration.services import lock_event, new_checkin_code, new_manage_token
@@ -94,21 +103,37 @@ class Anonymised:
     registrations: int = 0
     scans: int = 0
     history: int = 0
+    emails: int = 0  # rows of the outbox
     files: list[Path] = field(default_factory=list)
 
 
 def recipients_of(db: DbSession, event: Event, ids: list[int] | None = None) -> files.Recipients:
-    """What identifies the e-mails sent about the event's registrations (or `ids` of them)."""
+    """What identifies the e-mails sent about the event's registrations (or `ids` of
+    them) in the outbox folder: their links and codes, and their addresses (each one
+    e-mails went to: an address changed since included) with the event's page."""
     query = select(
-        Registration.email_key, Registration.manage_token, Registration.checkin_code
+        Registration.id,
+        Registration.email_key,
+        Registration.manage_token,
+        Registration.checkin_code,
     ).where(Registration.event_id == event.id)
     if ids is not None:
         query = query.where(Registration.id.in_(ids))
-    found = files.Recipients(marks={f"/events/{event.slug}\n", f'/events/{event.slug}"'})
-    for key, token, code in db.execute(query):
+    found = files.Recipients(
+        marks={f"/events/{event.slug}\n", f'/events/{event.slug}"', event.title}
+    )
+    chosen = []
+    for id_, key, token, code in db.execute(query):
+        chosen.append(id_)
         found.addresses.add(key)
-        found.marks.update((token, code))
-    found.marks.add(event.title)
+        found.secrets.update((token, code))
+    if chosen:
+        found.addresses.update(
+            address.casefold()
+            for address in db.scalars(
+                select(OutgoingMail.recipient).where(OutgoingMail.registration_id.in_(chosen))
+            )
+        )
     return found
 
 
@@ -125,6 +150,12 @@ def scrub_registration(db: DbSession, registration: Registration) -> None:
     registration.manage_token = new_manage_token()
     registration.qr_png = b""
     registration.link_sent_at = None
+    # The e-mails kept in the outbox (sent, failed or still queued).
+    db.execute(
+        delete(OutgoingMail)
+        .where(OutgoingMail.registration_id == registration.id)
+        .execution_options(synchronize_session=False)
+    )
     db.execute(
         update(ScanLog)
         .where(ScanLog.registration_id == registration.id)
@@ -170,6 +201,14 @@ def anonymise_event(
         )
     )
     done.history = sum(1 for e in entries if redacted(e.changes) != (e.changes or {}))
+    done.emails = (
+        db.scalar(
+            select(func.count(OutgoingMail.id))
+            .join(Registration, Registration.id == OutgoingMail.registration_id)
+            .where(Registration.event_id == event.id)
+        )
+        or 0
+    )
     if dry_run:
         return done
     for registration in people:

@@ -23,6 +23,7 @@ from tracker.models import (
     AuditEntry,
     CheckIn,
     Event,
+    OutgoingMail,
     Registration,
     RegistrationStatus,
     Role,
@@ -42,15 +43,28 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def emails_sent(db: DbSession, registration: Registration) -> list[dict[str, Any]]:
-    """The e-mails about this registration still kept by the app (written to the outbox
-    folder when no mail server is set; a mail server keeps no copy here)."""
-    sent = []
-    for path in files.outbox_messages(recipients_of(db, registration.event, [registration.id])):
-        message = files.read_message(path)
-        if message is None:
-            continue
-        sent.append({"date": str(message.get("Date", "")), "subject": str(message["Subject"])})
-    return sent
+    """The e-mails about this registration in the outbox: what, to whom, when, and
+    whether the mail server took it."""
+    return [
+        {
+            "kind": row.kind,
+            "to": row.recipient,
+            "subject": row.subject,
+            "state": row.state.value,
+            "queued_at": _iso(row.created_at),
+            "sent_at": _iso(row.sent_at),
+        }
+        for row in db.scalars(
+            select(OutgoingMail)
+            .where(OutgoingMail.registration_id == registration.id)
+            .order_by(OutgoingMail.id)
+        )
+    ]
+
+
+def copies_in_outbox_folder(db: DbSession, registration: Registration) -> int:
+    """How many of them were written to the outbox folder (no mail server set)."""
+    return len(files.outbox_messages(recipients_of(db, registration.event, [registration.id])))
 
 
 def personal_data(db: DbSession, registration: Registration) -> dict[str, Any]:
@@ -130,6 +144,7 @@ def personal_data(db: DbSession, registration: Registration) -> dict[str, Any]:
             for c in checkins
         ],
         "emails": emails_sent(db, registration),
+        "email_copies_in_outbox_folder": copies_in_outbox_folder(db, registration),
         "history": history,
         "generated_at": _iso(utcnow()),
     }
@@ -147,7 +162,9 @@ def erase(db: DbSession, registration: Registration, *, actor: User | None, by: 
     frees it (the waitlist moves), then the row goes with its sessions, check-ins and
     history, its code leaves the scan log and its e-mails the outbox folder. The audit
     log records the erasure (who asked, the registration's number and former status),
-    not what was erased. Returns the people confirmed from the waitlist (to e-mail)."""
+    not what was erased. The people confirmed from the waitlist are e-mailed (by the
+    cancellation), the erased person is not (the cancellation's e-mail goes with the
+    row)."""
     if is_anonymous(registration):
         raise InvalidChoice(
             _l("This registration is already anonymised: nothing is left to erase.")

@@ -20,7 +20,6 @@ from tracker.models import Registration, User
 from tracker.organiser.services import get_registration
 from tracker.privacy import retention, rights
 from tracker.privacy.retention import anonymisation_date
-from tracker.registration import notify
 from tracker.registration import services as registrations
 from tracker.registration.forms import SOURCE_LABELS, STATUS_LABELS, TYPE_SHORT_LABELS
 
@@ -109,8 +108,7 @@ def erase_mine(token: str) -> Response:
     registration = _by_token(token)
     event = registration.event
     if request.method == "POST":
-        erased = rights.erase(get_db(), registration, actor=None, by=rights.ATTENDEE)
-        notify.send_promoted(get_db(), erased.promoted)
+        rights.erase(get_db(), registration, actor=None, by=rights.ATTENDEE)
         return _private(Response(render_template("privacy/erased.html", event=event)))
     body = render_template(
         "privacy/erase.html",
@@ -159,14 +157,13 @@ def erase_person(slug: str, registration_id: int) -> Response | BaseResponse:
     event = registration.event
     if request.method == "POST":
         try:
-            erased = rights.erase(get_db(), registration, actor=_actor(), by=rights.ORGANISER)
+            rights.erase(get_db(), registration, actor=_actor(), by=rights.ORGANISER)
         except DomainError as e:
             flash(str(e.message), "error")
             return redirect(
                 url_for("organiser.registration", slug=slug, registration_id=registration_id),
                 code=303,
             )
-        notify.send_promoted(get_db(), erased.promoted)
         flash(
             _("The registration has been erased, with everything held about the person."),
             "success",

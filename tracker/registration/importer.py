@@ -53,7 +53,7 @@ from tracker import audit, limited
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType, RegistrationSource, User
-from tracker.registration import notify, services
+from tracker.registration import services
 from tracker.text import fold
 
 COLUMNS = (
@@ -695,7 +695,13 @@ def _import(
         seen[key] = row.line
         try:
             registration = services.add_registration(
-                db, event, data, actor=actor, source=RegistrationSource.IMPORT, now=now
+                db,
+                event,
+                data,
+                actor=actor,
+                source=RegistrationSource.IMPORT,
+                send_email=send,
+                now=now,
             )
         except AlreadyRegistered:
             report.already.append(SkippedRow(row.line, _shown(data.email, 254)))
@@ -715,6 +721,4 @@ def _import(
                 status=registration.status.value,
             )
         )
-        if send:
-            notify.send_confirmation(db, registration)
     return report

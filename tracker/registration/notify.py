@@ -1,6 +1,12 @@
-"""E-mails to attendees, written in the language they registered in."""
+"""E-mails to attendees, written in the language they registered in.
+
+Each function queues its e-mail in the outbox (tracker.mail.queue), in the caller's
+transaction; the worker writes it (_compose, in mail.COMPOSERS) and sends it. The
+registration services call them: a view never does."""
 
 from __future__ import annotations
+
+import functools
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -9,10 +15,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from tracker import mail
 from tracker.calendar import registration_ics
-from tracker.door.services import has_email
 from tracker.links import absolute_url
 from tracker.models import Registration, RegistrationStatus
-from tracker.registration.services import claim_link_again
 
 
 def manage_url(registration: Registration) -> str:
@@ -61,26 +65,35 @@ def _compose(registration: Registration, kind: str) -> mail.Mail:
     )
 
 
+KINDS = ("confirmation", "link", "promoted", "cancelled")
+for _kind in KINDS:
+    mail.COMPOSERS[_kind] = functools.partial(_compose, kind=_kind)
+
+
 def send_confirmation(db: DbSession, registration: Registration) -> None:
-    mail.queue(db, _compose(registration, "confirmation"))
+    mail.queue(db, kind="confirmation", registration=registration)
 
 
 def send_link_again(db: DbSession, registration: Registration) -> bool:
     """The private link again, unless it was sent again a short while ago
     (services.LINK_AGAIN_INTERVAL); returns whether it is sent."""
+    from tracker.registration.services import claim_link_again  # it imports this module
+
     if not claim_link_again(db, registration):
         return False
-    mail.queue(db, _compose(registration, "link"))
+    mail.queue(db, kind="link", registration=registration)
     return True
 
 
 def send_promoted(db: DbSession, registrations: list[Registration]) -> None:
     for registration in registrations:
-        mail.queue(db, _compose(registration, "promoted"))
+        mail.queue(db, kind="promoted", registration=registration)
 
 
 def send_cancelled(db: DbSession, registration: Registration) -> None:
     """The cancellation, with the calendar file that takes the event out of a calendar
     (not to a walk-in registered without an address)."""
+    from tracker.door.services import has_email  # it imports the services, which import this
+
     if has_email(registration):
-        mail.queue(db, _compose(registration, "cancelled"))
+        mail.queue(db, kind="cancelled", registration=registration)

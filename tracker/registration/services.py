@@ -49,6 +49,7 @@ from tracker.models import (
     registration_sessions,
 )
 from tracker.privacy import notice
+from tracker.registration import notify
 from tracker.text import fold, sort_key
 
 CONFIRMED = RegistrationStatus.CONFIRMED
@@ -442,6 +443,7 @@ def register(
     check_sessions_apart(sessions)
     existing = registration_of(db, event, data.email)
     if existing is not None:
+        notify.send_link_again(db, existing)  # the link, to the address, not on the page
         raise AlreadyRegistered(existing)
 
     confirmable = _confirmable(db, event, data.organisation_type, sessions)
@@ -462,6 +464,7 @@ def register(
     db.add(registration)
     _apply(registration, data, organisation, sessions)
     db.flush()
+    notify.send_confirmation(db, registration)
     return registration
 
 
@@ -593,6 +596,7 @@ def cancel_registration(
     registration.status = CANCELLED
     registration.cancelled_at = now
     db.flush()
+    notify.send_cancelled(db, registration)
     return promote_waitlisted(db, event)
 
 
@@ -625,6 +629,7 @@ def promote_waitlisted(
         candidate.status = CONFIRMED
         db.flush()
         promoted.append(candidate)
+    notify.send_promoted(db, promoted)  # whoever frees the place: the person is told
     return promoted
 
 
@@ -674,6 +679,7 @@ def add_registration(
     override: bool = False,
     allow_overlap: bool = False,
     after_cancellation: bool = False,
+    send_email: bool = False,
     now: datetime | None = None,
 ) -> Registration:
     """Register someone on an organiser's behalf (by hand or from a list), whether
@@ -683,7 +689,8 @@ def add_registration(
     (the organiser's own tick). Any registration of the address, cancelled ones included,
     raises AlreadyRegistered: a list imported twice adds nobody twice. With
     `after_cancellation` (a walk-in at the door) only a live registration does, and a
-    cancelled one is left as it is beside the new one."""
+    cancelled one is left as it is beside the new one. `send_email`: queue the
+    confirmation (or waitlist) e-mail with the private link."""
     now = now or utcnow()
     if not data.consent:
         raise InvalidChoice(
@@ -728,6 +735,8 @@ def add_registration(
             **{k: [None, v] for k, v in registration_snapshot(registration).items() if v},
         },
     )
+    if send_email:
+        notify.send_confirmation(db, registration)
     return registration
 
 
@@ -793,6 +802,7 @@ def cancel_by_organiser(
     registration.status = CANCELLED
     registration.cancelled_at = now
     db.flush()
+    notify.send_cancelled(db, registration)
     audit.record(
         db,
         actor=actor,
@@ -888,6 +898,7 @@ def confirm_registration(
     registration.status = CONFIRMED
     list_organisation(registration.organisation)
     db.flush()
+    notify.send_promoted(db, [registration])
     changes: dict[str, Any] = {"status": [WAITLISTED.value, CONFIRMED.value]}
     if override:
         changes["override"] = True

@@ -28,7 +28,7 @@ from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import AlreadyRegistered, DomainError, NotFound
 from tracker.events.services import get_event
 from tracker.models import Event, OrganisationType, Registration
-from tracker.registration import notify, services
+from tracker.registration import services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
     EditRegistrationForm,
@@ -104,14 +104,12 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
         return render_template("registration/received.html", event=event)
     try:
         registration = services.register(db, event, _data_from(form))
-    except AlreadyRegistered as e:
-        notify.send_link_again(db, e.registration)
+    except AlreadyRegistered:  # the private link is e-mailed again to the address
         return render_template("registration/already.html", event=event)
     except DomainError as e:
         db.rollback()  # nothing of this attempt is kept; count places afresh
         _show_domain_error(form, e)
         return _form_page(db, event, form, is_open), INVALID
-    notify.send_confirmation(db, registration)
     if registration.status == services.CONFIRMED:
         flash(_("You are registered. A confirmation has been sent to you by e-mail."), "success")
     else:
@@ -246,12 +244,11 @@ def edit(token: str) -> Response | BaseResponse:
             data = _data_from(form)
             data.locale = registration.locale
             try:
-                promoted = services.update_registration(db, registration, data)
+                services.update_registration(db, registration, data)
             except DomainError as e:
                 _show_domain_error(form, e)
                 status = INVALID
             else:
-                notify.send_promoted(db, promoted)
                 flash(_("Your changes have been saved."), "success")
                 return redirect(url_for(".manage", token=token), code=303)
         else:
@@ -273,12 +270,10 @@ def cancel(token: str) -> Response | BaseResponse:
     registration = _by_token(db, token)
     if request.method == "POST":
         try:
-            promoted = services.cancel_registration(db, registration)
+            services.cancel_registration(db, registration)
         except DomainError as e:
             flash(str(e.message), "error")
         else:
-            notify.send_cancelled(db, registration)
-            notify.send_promoted(db, promoted)
             flash(_("Your registration has been cancelled."), "success")
         return redirect(url_for(".manage", token=token), code=303)
     if not services.can_edit(registration):
