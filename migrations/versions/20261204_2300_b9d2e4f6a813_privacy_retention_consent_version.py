@@ -21,23 +21,31 @@ depends_on: str | Sequence[str] | None = None
 FIRST_VERSION = "1"
 
 
+EVENT_COLUMNS = ("retention_days", "retention_warned_at", "anonymised_at")
+
+
 def upgrade() -> None:
-    # Nullable columns without constraints: SQLite adds them in place (ALTER TABLE ADD
-    # COLUMN), without copying the tables.
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("retention_warned_at", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("anonymised_at", sa.DateTime(), nullable=True))
-    with op.batch_alter_table("registrations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("consent_version", sa.String(length=40), nullable=True))
+    # Nullable columns without constraints, added in place (ALTER TABLE ADD COLUMN): on
+    # SQLite, a copy of the table would delete (ON DELETE CASCADE) the registrations of
+    # every event when dropping the old one with foreign keys enforced.
+    op.add_column("events", sa.Column("retention_days", sa.Integer(), nullable=True))
+    op.add_column("events", sa.Column("retention_warned_at", sa.DateTime(), nullable=True))
+    op.add_column("events", sa.Column("anonymised_at", sa.DateTime(), nullable=True))
+    op.add_column(
+        "registrations", sa.Column("consent_version", sa.String(length=40), nullable=True)
+    )
     registrations = sa.table("registrations", sa.column("consent_version", sa.String))
     op.execute(registrations.update().values(consent_version=FIRST_VERSION))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("registrations", schema=None) as batch_op:
-        batch_op.drop_column("consent_version")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_column("anonymised_at")
-        batch_op.drop_column("retention_warned_at")
-        batch_op.drop_column("retention_days")
+    # In place too (SQLite 3.35+ drops a column without constraints without a copy; a
+    # copy would also turn the visibility column's CHECK into the table's).
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE registrations DROP COLUMN consent_version")
+        for name in EVENT_COLUMNS:
+            op.execute(f"ALTER TABLE events DROP COLUMN {name}")
+        return
+    op.drop_column("registrations", "consent_version")
+    for name in EVENT_COLUMNS:
+        op.drop_column("events", name)

@@ -137,9 +137,10 @@ def recipients_of(db: DbSession, event: Event, ids: list[int] | None = None) -> 
     return found
 
 
-def scrub_registration(db: DbSession, registration: Registration) -> None:
-    """Take the personal data out of one registration row, its scans and its history;
-    what it counts for (organisation, type, status, sessions, check-ins) stays."""
+def scrub_registration(registration: Registration) -> None:
+    """Take the personal data out of one registration row; what it counts for
+    (organisation, type, status, sessions, check-ins) stays. Its scans, history and
+    e-mails are the event's to clear (anonymise_event), in one statement each."""
     registration.first_name = ""
     registration.last_name = ""
     registration.email = registration.email_key = anonymous_email(registration.id)
@@ -150,22 +151,6 @@ def scrub_registration(db: DbSession, registration: Registration) -> None:
     registration.manage_token = new_manage_token()
     registration.qr_png = b""
     registration.link_sent_at = None
-    # The e-mails kept in the outbox (sent, failed or still queued).
-    db.execute(
-        delete(OutgoingMail)
-        .where(OutgoingMail.registration_id == registration.id)
-        .execution_options(synchronize_session=False)
-    )
-    db.execute(
-        update(ScanLog)
-        .where(ScanLog.registration_id == registration.id)
-        .values(code=None, response=null())
-        .execution_options(synchronize_session=False)
-    )
-    for entry in db.scalars(
-        select(AuditEntry).where(AuditEntry.registration_id == registration.id)
-    ):
-        entry.changes = redacted(entry.changes)
 
 
 def anonymise_event(
@@ -211,9 +196,31 @@ def anonymise_event(
     )
     if dry_run:
         return done
+    # Its codes typed at another event's door ("badge of another event") go too, however
+    # they were typed (case, spaces and dashes are ignored at the door).
+    db.execute(
+        update(ScanLog)
+        .where(
+            func.upper(func.replace(func.replace(ScanLog.code, "-", ""), " ", "")).in_(
+                select(Registration.checkin_code).where(Registration.event_id == event.id)
+            )
+        )
+        .values(code=None)
+        .execution_options(synchronize_session=False)
+    )
     for registration in people:
         if not is_anonymous(registration):
-            scrub_registration(db, registration)
+            scrub_registration(registration)
+    # The e-mails kept in the outbox (sent, failed or still queued).
+    db.execute(
+        delete(OutgoingMail)
+        .where(
+            OutgoingMail.registration_id.in_(
+                select(Registration.id).where(Registration.event_id == event.id)
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
     db.execute(
         update(ScanLog)
         .where(ScanLog.event_id == event.id)
