@@ -8,6 +8,10 @@ bare error: the timeout is kept above the app's own limits (TRACKER_PDF_TIMEOUT,
 TRACKER_IMPORT_TIMEOUT) with room for the rest of the request, so that the app stops
 its long work first and says why. The forwarded headers are the app's business
 (TRACKER_PROXY_COUNT): gunicorn trusts none of them itself.
+
+gunicorn serves requests only: the background jobs (e-mails) are run by `tracker worker`,
+its own process started beside it with the same TRACKER_* variables (TRACKER_QUEUE_URL
+shared: redis://... with several hosts).
 """
 
 import sys

@@ -144,8 +144,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @contextmanager
 def gunicorn(
-    url: str, tmp: Path, workers: int, worker_class: str, threads: int, probe: str
+    url: str,
+    tmp: Path,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    probe: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """gunicorn serving the app on a free port; with `extra_env` (TRACKER_MAIL_SERVER...),
+    `tracker worker` beside it too, as in production."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -161,7 +169,9 @@ def gunicorn(
         # form would refuse all but the first 20 registrations a minute. It is still
         # counted on every request, as in production, only never reached.
         TRACKER_REGISTER_LIMIT_PER_ADDRESS="1000000 per minute",
+        TRACKER_QUEUE_URL=f"sqlite:///{tmp / 'queue.sqlite3'}",
     )
+    env.update(extra_env or {})
     command = [
         sys.executable,
         "-m",
@@ -182,10 +192,22 @@ def gunicorn(
     proc = subprocess.Popen(  # noqa: S603 - fixed command
         command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
+    worker: subprocess.Popen[bytes] | None = None
     try:
         wait_until_up(proc, port, tmp / "gunicorn.log", probe)
+        if extra_env is not None:
+            tracker = Path(sys.executable).with_name("tracker")
+            worker = subprocess.Popen(  # noqa: S603 - fixed command
+                [str(tracker), "worker"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
+            )
         yield proc, port
     finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -99,10 +99,11 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
 def _jobs_queue() -> Iterator[None]:
     """The queue of background jobs is one per process (tracker.jobs): a test that
     makes an app of its own, or points the queue elsewhere, leaves it as it found it."""
-    from tracker import jobs
+    from tracker import jobs, mail
 
     kept = (jobs.huey.storage, jobs.huey.immediate, jobs._app)
     yield
+    mail._unreachable_until = None
     storage, immediate, jobs._app = kept
     jobs.huey.immediate = immediate
     jobs.huey.storage = storage

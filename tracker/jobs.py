@@ -148,14 +148,13 @@ def _in_app(fn: Callable[P, R]) -> Callable[P, R]:
 def task(
     *, retries: int = 0, retry_delay: int = 0, priority: int | None = None, **options: Any
 ) -> Callable[[Callable[..., Any]], TaskWrapper]:
-    """Declare a job (Huey's `task`, run inside an app context); named after its module
-    and function, which is what the queue keeps."""
+    """Declare a job (Huey's `task`, run inside an app context); the queue knows it by
+    its module and function's name."""
 
     def decorate(fn: Callable[..., Any]) -> TaskWrapper:
-        name = f"{fn.__module__}.{fn.__qualname__}"
-        return huey.task(
-            retries=retries, retry_delay=retry_delay, priority=priority, name=name, **options
-        )(_in_app(fn))
+        return huey.task(retries=retries, retry_delay=retry_delay, priority=priority, **options)(
+            _in_app(fn)
+        )
 
     return decorate
 
@@ -172,8 +171,7 @@ def periodic_task(
     catches up on what was left while no worker ran)."""
 
     def decorate(fn: Callable[..., Any]) -> TaskWrapper:
-        name = f"{fn.__module__}.{fn.__qualname__}"
-        wrapper = huey.periodic_task(when, name=name, **options)(_in_app(fn))
+        wrapper = huey.periodic_task(when, **options)(_in_app(fn))
         if at_start:
             AT_START.append(wrapper)
         return wrapper

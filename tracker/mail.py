@@ -260,10 +260,11 @@ class SendError(Exception):
     """A mail the server did not take: `permanent` for a refusal (5xx), which no
     retry will change; otherwise (down, timed out, 4xx) it is tried again later."""
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(self, reason: str, *, permanent: bool, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.unreachable = unreachable  # no answer at all: down, silent, refused
 
 
 def _reason(error: smtplib.SMTPResponseException) -> str:
@@ -291,7 +292,9 @@ def _send(data: bytes, to: str, settings: dict[str, Any]) -> None:
         raise SendError(_reason(e), permanent=permanent) from e
     except smtplib.SMTPNotSupportedError as e:  # SMTPUTF8 needed, not offered
         raise SendError(str(e) or type(e).__name__, permanent=True) from e
-    except Exception as e:  # down, timed out, TLS, bad credentials' encoding...: retried
+    except (OSError, smtplib.SMTPServerDisconnected) as e:  # down, silent, refused
+        raise SendError(f"{type(e).__name__}: {e}"[:1000], permanent=False, unreachable=True) from e
+    except Exception as e:  # bad credentials' encoding...: retried
         raise SendError(f"{type(e).__name__}: {e}"[:1000], permanent=False) from e
 
 
@@ -374,7 +377,7 @@ def send_queued(mail_id: int, *, now: datetime | None = None) -> MailState | Non
                 exc_info=e.__cause__,
             )
         else:
-            values["next_attempt_at"] = utcnow() + retry_delay(row.attempts)
+            values["next_attempt_at"] = max(now, utcnow()) + retry_delay(row.attempts)
             log.warning(
                 "mail %s (%s) not sent (attempt %d), tried again later: %s",
                 row.id,
@@ -409,37 +412,51 @@ def send_due(*, now: datetime | None = None) -> int:
     server (it is down: the next sweep tries again) and after SWEEP_BUDGET. Returns
     how many were sent."""
     now = now or utcnow()
-    with jobs.session() as db:
-        due = db.scalars(
-            select(OutgoingMail.id)
-            .where(
-                OutgoingMail.state == MailState.QUEUED,
-                OutgoingMail.next_attempt_at <= now,
-                or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
-            )
-            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
-            .limit(SWEEP_BATCH)
-        ).all()
     sent = 0
     deadline = utcnow() + SWEEP_BUDGET
-    for mail_id in due:
-        if utcnow() > deadline:
-            break
-        try:
-            state = send_queued(mail_id, now=max(now, utcnow()))
-        except SendError:
-            break
-        sent += state == MailState.SENT
-    return sent
+    while True:
+        with jobs.session() as db:
+            due = db.scalars(
+                select(OutgoingMail.id)
+                .where(
+                    OutgoingMail.state == MailState.QUEUED,
+                    OutgoingMail.next_attempt_at <= now,
+                    or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+                )
+                .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+                .limit(SWEEP_BATCH)
+            ).all()
+        if not due:
+            return sent
+        for mail_id in due:
+            if utcnow() > deadline:
+                return sent
+            try:
+                state = send_queued(mail_id, now=max(now, utcnow()))
+            except SendError:
+                return sent
+            sent += state == MailState.SENT
+
+
+# Until when this worker leaves new mails to the sweep, after the server did not answer:
+# with the server down or silent, every attempt waits MAIL_TIMEOUT, and the mails queued
+# meanwhile would keep the worker's threads waiting for hours instead of other jobs.
+_unreachable_until: datetime | None = None
 
 
 @jobs.task()
 def send_mail(mail_id: int) -> None:
     """The worker's job for one mail just queued (retries are the sweep's)."""
+    global _unreachable_until
+    if _unreachable_until is not None and utcnow() < _unreachable_until:
+        return  # the sweep sends it once the server answers again
     try:
         send_queued(mail_id)
-    except SendError:
-        pass  # recorded; the sweep tries again when it is due
+    except SendError as e:  # recorded; the sweep tries again when it is due
+        if e.unreachable:
+            _unreachable_until = utcnow() + FIRST_RETRY
+    else:
+        _unreachable_until = None
 
 
 @jobs.periodic_task(jobs.crontab(minute="*"), at_start=True)

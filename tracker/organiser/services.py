@@ -25,7 +25,9 @@ from tracker.models import (
     AuditEntry,
     CheckIn,
     Event,
+    MailState,
     OrganisationType,
+    OutgoingMail,
     Registration,
     RegistrationSource,
     RegistrationStatus,
@@ -272,6 +274,7 @@ class Filters:
     session: int | None = None
     checked_in: str = ""  # "yes", "no" or ""
     source: str = ""
+    mail: str = ""  # "failed": whose last e-mail has failed; or ""
 
     @classmethod
     def parse(cls, args: Any, event: Event) -> Filters:
@@ -283,6 +286,7 @@ class Filters:
         session = int(session_arg) if session_arg.isdigit() and len(session_arg) < 10 else None
         checked_in = args.get("checked_in", "")
         source = args.get("source", "")
+        mail_state = args.get("mail", "")
         return cls(
             q=q,
             type=type_ if type_ in {t.value for t in OrganisationType} else "",
@@ -290,6 +294,7 @@ class Filters:
             session=session if session in {s.id for s in event.sessions} else None,
             checked_in=checked_in if checked_in in {"yes", "no"} else "",
             source=source if source in {s.value for s in RegistrationSource} else "",
+            mail=mail_state if mail_state == MailState.FAILED.value else "",
         )
 
     def args(self) -> dict[str, Any]:
@@ -301,6 +306,7 @@ class Filters:
             "session": self.session,
             "checked_in": self.checked_in,
             "source": self.source,
+            "mail": self.mail,
         }
         return {k: v for k, v in values.items() if v not in ("", None)}
 
@@ -355,6 +361,20 @@ def list_registrations(
             if filters.checked_in == "yes"
             else Registration.id.not_in(present)
         )
+    if filters.mail:
+        last = (
+            select(func.max(OutgoingMail.id))
+            .join(Registration, Registration.id == OutgoingMail.registration_id)
+            .where(Registration.event_id == event.id)
+            .group_by(OutgoingMail.registration_id)
+        )
+        conditions.append(
+            Registration.id.in_(
+                select(OutgoingMail.registration_id).where(
+                    OutgoingMail.id.in_(last), OutgoingMail.state == MailState(filters.mail)
+                )
+            )
+        )
     ids = ids_by_name(db, *conditions)
     total = len(ids)
     pages = max((total + per_page - 1) // per_page, 1)
@@ -366,6 +386,19 @@ def list_registrations(
         selectinload(Registration.checkins),
     )
     return Page(items, total, number, pages, per_page)
+
+
+def last_mails(db: DbSession, registration_ids: list[int]) -> dict[int, OutgoingMail]:
+    """Each registration's last e-mail (the most recently queued), by registration id."""
+    if not registration_ids:
+        return {}
+    last = (
+        select(func.max(OutgoingMail.id))
+        .where(OutgoingMail.registration_id.in_(registration_ids))
+        .group_by(OutgoingMail.registration_id)
+    )
+    rows = db.scalars(select(OutgoingMail).where(OutgoingMail.id.in_(last)))
+    return {row.registration_id: row for row in rows if row.registration_id is not None}
 
 
 def entrance_checkin(registration: Registration) -> CheckIn | None:

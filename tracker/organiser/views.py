@@ -61,7 +61,13 @@ from tracker.organiser.forms import (
 )
 from tracker.registration import importer
 from tracker.registration import services as registrations
-from tracker.registration.forms import SOURCE_LABELS, STATUS_LABELS, TYPE_SHORT_LABELS
+from tracker.registration.forms import (
+    MAIL_KIND_LABELS,
+    MAIL_STATE_LABELS,
+    SOURCE_LABELS,
+    STATUS_LABELS,
+    TYPE_SHORT_LABELS,
+)
 
 bp = Blueprint("organiser", __name__)
 
@@ -129,6 +135,8 @@ def _common() -> dict[str, Any]:
     return {
         "status_labels": STATUS_LABELS,
         "source_labels": SOURCE_LABELS,
+        "mail_kind_labels": MAIL_KIND_LABELS,
+        "mail_state_labels": MAIL_STATE_LABELS,
         "type_labels": {t.value: label for t, label in TYPE_SHORT_LABELS.items()},
     }
 
@@ -462,6 +470,7 @@ def registrations_list(slug: str) -> str:
         event=event,
         filters=filters,
         page=page,
+        mails=services.last_mails(get_db(), [r.id for r in page.items]),
         entrance_checkin=services.entrance_checkin,
         **_common(),
     )
@@ -589,6 +598,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         places=places,
         history=services.history(db, item),
         entrance=services.entrance_checkin(item),
+        last_mail=services.last_mails(db, [item.id]).get(item.id),
         organisations=registrations.suggest_organisations(db),
         action_labels=ACTION_LABELS,
         scan_labels=SCAN_LABELS,

@@ -67,6 +67,19 @@ STATUS_LABELS = {
     "waitlisted": _l("Waitlisted"),
     "cancelled": _l("Cancelled"),
 }
+# The e-mails a registration is sent (tracker.registration.notify's kinds) and their
+# states in the outbox (tracker.mail).
+MAIL_KIND_LABELS = {
+    "confirmation": _l("Confirmation"),
+    "link": _l("Private link sent again"),
+    "promoted": _l("Place confirmed from the waitlist"),
+    "cancelled": _l("Cancellation"),
+}
+MAIL_STATE_LABELS = {
+    "queued": _l("Queued"),
+    "sent": _l("Sent"),
+    "failed": _l("Failed"),
+}
 SOURCE_LABELS = {
     RegistrationSource.ONLINE.value: _l("Online"),
     RegistrationSource.WALK_IN.value: _l("Walk-in"),
