@@ -170,6 +170,11 @@ def after_commit(db: Session, fn: Callable[[], None]) -> None:
 
 
 def _run_after_commit(db: Session) -> None:
+    # A savepoint's release (begin_nested) is a commit too, but the work is not saved
+    # until the whole transaction is: wait for it (and for SQLite's write lock, which a
+    # job's own session would otherwise wait for behind this one).
+    if db.in_nested_transaction():
+        return
     for fn in db.info.pop(AFTER_COMMIT_KEY, []):
         fn()
 
