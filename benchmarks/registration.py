@@ -144,12 +144,16 @@ class BlackHole(threading.Thread):
             conn.close()
 
 
+MAIL_SERVERS: list[subprocess.Popen[bytes]] = []  # stopped however the run ends
+
+
 def mail_server(port: int, log: Path) -> subprocess.Popen[bytes]:
     """aiosmtpd on `port`, taking every message (and dropping it)."""
     command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink"]
     server = subprocess.Popen(  # noqa: S603 - fixed command
         [*command, "-l", f"127.0.0.1:{port}"], stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
+    MAIL_SERVERS.append(server)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
@@ -395,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         with scratch_database(args.database_url, tmp) as url:
             return run(args, url, tmp)
     finally:
+        for server in MAIL_SERVERS:
+            server.terminate()
+            server.wait()
         if args.keep:
             print(f"kept        {tmp}")
         else:
@@ -412,7 +419,6 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
     probe = f"/events/{SLUG}/register"
     smtp_port = free_port()
     mail_env = {"TRACKER_MAIL_SERVER": ""}
-    smtp: subprocess.Popen[bytes] | None = None
     hole: BlackHole | None = None
     if args.mail != "outbox":
         mail_env = {
@@ -421,7 +427,7 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
             "TRACKER_MAIL_TIMEOUT": "5",
         }
     if args.mail == "smtp":
-        smtp = mail_server(smtp_port, tmp / "smtp.log")
+        mail_server(smtp_port, tmp / "smtp.log")
     elif args.mail == "black-hole":
         hole = BlackHole(smtp_port)
         hole.start()
@@ -473,12 +479,8 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> int:
         at_the_end = mail_states(url)
         if hole is not None:  # the server answers again
             hole.close()
-            smtp = mail_server(smtp_port, tmp / "smtp.log")
+            mail_server(smtp_port, tmp / "smtp.log")
         states, drained = wait_for_mail(url, in_database, args.drain_seconds)
-    if smtp is not None:
-        smtp.terminate()
-        smtp.wait()
-
     outbox = states.get("sent", 0)
     if args.mail == "outbox":
         outbox = min(outbox, len(list((tmp / "outbox").glob("*.eml"))))

@@ -274,9 +274,16 @@ def registration_data(**overrides: object) -> RegistrationData:
 
 
 def make_registration(
-    db: DbSession, event: Event, *, now: datetime | None = None, **overrides: object
+    db: DbSession,
+    event: Event,
+    *,
+    now: datetime | None = None,
+    send_email: bool = False,
+    **overrides: object,
 ) -> Registration:
-    return register(db, event, registration_data(**overrides), now=now)
+    """A registration made by the service; its confirmation e-mail only if asked (the
+    suite's people are set-up, and writing their e-mails would only slow it down)."""
+    return register(db, event, registration_data(**overrides), now=now, send_email=send_email)
 
 
 def form_data(event: Event | None = None, **overrides: object) -> dict[str, object]:

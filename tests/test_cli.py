@@ -11,12 +11,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from tracker.auth.services import authenticate
 from tracker.cli import demo, event_create
 from tracker.demo import DEMO_COUNTS, DEMO_SLUG, seed_demo
-from tracker.models import Event, Registration, User
+from tracker.models import Event, OutgoingMail, Registration, User
 from tracker.registration.services import suggest_organisations
 
 
@@ -47,6 +47,8 @@ def test_demo_event_is_realistic_and_seeded_once(db, app_ctx):
     assert all(r.status == "confirmed" for r in regs)
     assert len({r.email_key for r in regs}) == 130
     assert event.registration_opens_at < event.registration_closes_at  # open now
+    # Made-up people at made-up addresses: no e-mail is queued for them.
+    assert db.scalar(select(func.count()).select_from(OutgoingMail)) == 0
     again, added_again = seed_demo(db)
     assert again.id == event.id and added_again == 0
 

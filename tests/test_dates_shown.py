@@ -63,7 +63,7 @@ def test_the_event_page_shows_the_day_and_both_times(client, db, language):
 def test_the_e_mail_shows_the_day_and_both_times(app, db, outbox: Outbox, language):
     event = january_event(db)
     registration = make_registration(
-        db, event, locale=language, now=datetime(2026, 12, 1, tzinfo=UTC)
+        db, event, locale=language, now=datetime(2026, 12, 1, tzinfo=UTC), send_email=True
     )
     db.commit()  # the confirmation is queued by the registration, written by the job
 

@@ -47,6 +47,22 @@ def test_a_rolled_back_transaction_queues_nothing(db: DbSession, queued: None) -
     assert done == []
 
 
+def test_a_savepoint_released_or_rolled_back_waits_for_the_real_commit(
+    app: Flask, db: DbSession, queued: None
+) -> None:
+    db.execute(text("SELECT 1"))
+    jobs.enqueue_after_commit(db, remember, "before the savepoint")
+    with db.begin_nested():
+        jobs.enqueue_after_commit(db, remember, "in a savepoint")
+    assert jobs.huey.pending_count() == 0  # released, but nothing is committed yet
+    savepoint = db.begin_nested()
+    db.execute(text("SELECT 1"))
+    savepoint.rollback()
+    db.commit()
+    assert jobs.run_pending() == 2
+    assert sorted(value for value, _ in done) == ["before the savepoint", "in a savepoint"]
+
+
 def test_a_job_runs_outside_any_app_context_in_the_worker_s_app(app: Flask, queued: None) -> None:
     remember("from a command")
     assert jobs.run_pending() == 1
@@ -76,3 +92,15 @@ def test_a_bad_number_of_worker_threads_is_refused(value: str) -> None:
 
     with pytest.raises(RuntimeError, match="TRACKER_WORKER_THREADS"):
         create_app({"ENV_NAME": "testing", "WORKER_THREADS": value})
+
+
+def test_a_redis_queue_keeps_the_jobs_for_the_worker(app: Flask, redis_url: str) -> None:
+    jobs.configure(redis_url, app.instance_path)
+    jobs.huey.flush()
+    try:
+        remember("through redis")
+        assert jobs.huey.pending_count() == 1  # in Redis, for any worker of any host
+        assert jobs.run_pending() == 1
+        assert done == [("through redis", app.name)]
+    finally:
+        jobs.huey.flush()

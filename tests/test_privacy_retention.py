@@ -68,6 +68,7 @@ def people_of(db, event, organiser):
                 organisation_type=kind,
                 job_title=f"Cheffe de projet Xylophone{n}",
                 session_ids=sessions,
+                send_email=True,
             )
         )
     a, b, c, d, e = people

@@ -35,8 +35,9 @@ def person(app, db, outbox):
         email="ondine.vasseur@ademe.example",
         job_title="Cheffe du pôle Abracadabra",
         session_ids=[event.sessions[0].id],
+        send_email=True,
     )
-    waiting = make_registration(db, event, email="en.attente@example.org")
+    waiting = make_registration(db, event, email="en.attente@example.org", send_email=True)
     check_in(db, event, actor=None, door="Porte Est", code=registration.checkin_code, nonce="x1")
     db.commit()  # the e-mails are written
     assert outbox.to(registration.email)

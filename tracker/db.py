@@ -169,22 +169,32 @@ def after_commit(db: Session, fn: Callable[[], None]) -> None:
     db.info.setdefault(AFTER_COMMIT_KEY, []).append(fn)
 
 
+COMMITTED_KEY = "tracker.committed"
+
+
 def _run_after_commit(db: Session) -> None:
-    # A savepoint's release (begin_nested) is a commit too, but the work is not saved
-    # until the whole transaction is: wait for it (and for SQLite's write lock, which a
-    # job's own session would otherwise wait for behind this one).
-    if db.in_nested_transaction():
+    if db.in_nested_transaction():  # a savepoint released: the work waits for the real commit
         return
-    for fn in db.info.pop(AFTER_COMMIT_KEY, []):
-        fn()
+    # Run once the transaction has ended and given its connection back to the pool: work
+    # that opens a session of its own (a job run at once) must not hold two connections.
+    db.info[COMMITTED_KEY] = db.info.pop(AFTER_COMMIT_KEY, [])
 
 
-def _drop_after_commit(db: Session, _previous: Any = None) -> None:
+def _run_committed(db: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        for fn in db.info.pop(COMMITTED_KEY, []):
+            fn()
+
+
+def _drop_after_commit(db: Session, previous: Any = None) -> None:
+    if previous is not None and previous.nested:
+        return  # a savepoint rolled back: what the transaction queued before it still holds
     db.info.pop(AFTER_COMMIT_KEY, None)
 
 
 def install_session_hooks(factory: sessionmaker[Session]) -> None:
     event.listen(factory, "after_commit", _run_after_commit)
+    event.listen(factory, "after_transaction_end", _run_committed)
     event.listen(factory, "after_soft_rollback", _drop_after_commit)
 
 

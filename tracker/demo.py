@@ -187,6 +187,7 @@ def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int
                     locale="fr",
                 ),
                 now=now,
+                send_email=False,  # made-up people at made-up addresses
             )
             added += 1
     return event, added

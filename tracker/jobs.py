@@ -21,7 +21,7 @@ It is queued once `db` commits, never if it rolls back. Outside a transaction (t
 worker, a command) `render_badge(registration.id)` queues it at once, and
 `render_badge.schedule(args=(registration.id,), delay=60)` in a minute. Periodic::
 
-    @jobs.periodic_task(jobs.crontab(minute="*/5"))
+    @jobs.periodic_task(jobs.crontab(minute="*/5"), at_start=True)  # and when a worker starts
     def sweep() -> None: ...
 
 Where the queue lives is TRACKER_QUEUE_URL: unset, a SQLite file in the instance folder

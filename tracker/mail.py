@@ -235,20 +235,20 @@ def _wire(composed: Mail, sender: str) -> bytes:
 
 def _write_message(row: OutgoingMail) -> bytes:
     """The message of a row queued without one, written now (once: a retry sends the
-    same message, Message-ID included) and kept in the row."""
-    with jobs.session() as db:
+    same message, Message-ID included) and kept in the row. Written while reading only:
+    on SQLite the other writers are not kept waiting meanwhile."""
+    db = current_app.extensions["db"].read_session()
+    try:
         registration = db.get(Registration, row.registration_id) if row.registration_id else None
         if registration is None:
             raise SendError("the registration no longer exists", permanent=True)
         composed = COMPOSERS[row.kind](registration)
-        composed.to = row.recipient  # the address at the time of the change
-        data = _wire(composed, current_app.config["MAIL_SENDER"])
-        db.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id == row.id)
-            .values(message=data, subject=composed.subject)
-            .execution_options(synchronize_session=False)
-        )
+    finally:
+        db.rollback()
+        db.close()
+    composed.to = row.recipient  # the address at the time of the change
+    data = _wire(composed, current_app.config["MAIL_SENDER"])
+    _record(row.id, {"message": data, "subject": composed.subject})
     return data
 
 

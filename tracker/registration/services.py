@@ -424,10 +424,17 @@ def _check_session_room(
 
 
 def register(
-    db: DbSession, event: Event, data: RegistrationData, *, now: datetime | None = None
+    db: DbSession,
+    event: Event,
+    data: RegistrationData,
+    *,
+    now: datetime | None = None,
+    send_email: bool = True,
 ) -> Registration:
     """Register one person. Confirmed while places (and the type's quota) remain,
-    waitlisted after. Raises AlreadyRegistered for a second registration of an address."""
+    waitlisted after; the confirmation (or waitlist) e-mail is queued unless
+    `send_email` is false (the demo's people). Raises AlreadyRegistered for a second
+    registration of an address (whose private link is e-mailed again)."""
     now = now or utcnow()
     if not data.consent:
         raise InvalidChoice(_l("Your consent is required to register."), field="consent")
@@ -464,7 +471,8 @@ def register(
     db.add(registration)
     _apply(registration, data, organisation, sessions)
     db.flush()
-    notify.send_confirmation(db, registration)
+    if send_email:
+        notify.send_confirmation(db, registration)
     return registration
 
 
