@@ -1,6 +1,7 @@
 """Files the app writes that hold personal data: lists waiting to be imported, exports,
 e-mails written to the outbox folder (when no mail server is set). Each is removed once
-it is no longer needed, at most MAX_AGE after it was written, and an event's e-mails
+it is no longer needed, at most MAX_AGE after it was written (the downloads folder
+holds the exports made as jobs), and an event's e-mails
 when its data is anonymised or a registration erased."""
 
 from __future__ import annotations
@@ -45,9 +46,8 @@ def folders() -> list[tuple[Path, str]]:
     outbox = outbox_folder()
     if outbox is not None:
         found.append((outbox, "*.eml"))
-    exports = current_app.config.get("EXPORT_FOLDER")
-    if exports:
-        found.append((Path(exports), "*"))
+    # Exports and badge batches made as jobs, waiting to be downloaded.
+    found.append((Path(current_app.instance_path) / "downloads", "*"))
     return found
 
 
