@@ -146,6 +146,16 @@ class Config:
     TRUSTED_HOSTS = _env("TRUSTED_HOSTS")
     STRICT_TRANSPORT_SECURITY: str | None = None  # the HSTS header, in production only
     PRIVACY_URL = _env("PRIVACY_URL")  # None: the built-in privacy notice
+    # The privacy notice: its version (recorded with each registration's consent; raise
+    # it when the notice changes), and who the controller is, as the notice names them.
+    PRIVACY_VERSION = _env("PRIVACY_VERSION", "2")
+    CONTROLLER_NAME = _env("CONTROLLER_NAME")
+    CONTROLLER_ADDRESS = _env("CONTROLLER_ADDRESS")
+    CONTROLLER_EMAIL = _env("CONTROLLER_EMAIL")
+    CONTROLLER_DPO_EMAIL = _env("CONTROLLER_DPO_EMAIL")  # the data protection officer
+    # Days after an event's end when its personal data is anonymised (each event may set
+    # its own on its settings page); checked at start-up.
+    RETENTION_DAYS = _env("RETENTION_DAYS", "90")
 
     # Logs on standard error: "json" (one object per line) or "text"; unset, json in
     # production and text elsewhere. LOG_LEVEL: DEBUG, INFO, WARNING, ERROR.

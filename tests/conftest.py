@@ -13,6 +13,7 @@ import email.policy
 import html
 import io
 import itertools
+import json
 import os
 import re
 import secrets
@@ -37,7 +38,18 @@ from flask import Flask
 from icalendar import Calendar
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import Engine, MetaData, create_engine, func, select, text
+from sqlalchemy import JSON as SqlJSON
+from sqlalchemy import (
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -875,3 +887,52 @@ def pdf_lines(pdf: bytes) -> list[str]:
         for line in page.extract_text().splitlines()
         if line.strip()
     ]
+
+
+def texts_in_database(connection) -> list[str]:
+    """Every value of every text, JSON and binary column of every table, found by
+    reflection (a binary value read as text, and as an e-mail with its parts decoded)."""
+    meta = MetaData()
+    meta.reflect(bind=connection)
+    found = []
+    for table in meta.sorted_tables:
+        columns = [
+            c
+            for c in table.columns
+            if isinstance(c.type, String | Text | SqlJSON | LargeBinary) or "JSON" in str(c.type)
+        ]
+        if not columns:
+            continue
+        for row in connection.execute(select(*columns)):
+            for value in row:
+                if value is None:
+                    continue
+                if isinstance(value, bytes | memoryview):
+                    found += readable(bytes(value))
+                elif isinstance(value, str):
+                    found.append(value)
+                else:
+                    found.append(json.dumps(value, ensure_ascii=False))
+    return found
+
+
+def leaks(texts, secrets_) -> list[str]:
+    return sorted({s for s in secrets_ for t in texts if s.casefold() in t.casefold()})
+
+
+def over(db, event, days=91):
+    """The event took place `days` ago."""
+    event.starts_at = utcnow() - timedelta(days=days, hours=8)
+    event.ends_at = utcnow() - timedelta(days=days)
+    db.flush()
+
+
+def readable(data: bytes) -> list[str]:
+    """Bytes as text, and as an e-mail: its headers and decoded text parts."""
+    texts = [data.decode("utf-8", "replace")]
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    texts += [str(v) for v in message.values()]
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            texts.append(part.get_content())
+    return texts

@@ -29,6 +29,9 @@ PUBLIC = (
     "events.show",
     "events.privacy",
     "registration.*",
+    "privacy.my_data",
+    "privacy.my_data_json",
+    "privacy.erase_mine",
     "auth.login",
     "auth.logout",  # logging out needs no account; it only ends one
     "api.openapi",

@@ -14,6 +14,7 @@ from tracker import auth, health, i18n, jobs, links, logs, mail, metrics
 from tracker.badges import jobs as badge_jobs
 from tracker.db import Database, make_engine
 from tracker.errors import register_error_handlers
+from tracker.privacy import notice as privacy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +52,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     logs.configure(app.config["LOG_FORMAT"], level)
 
     logs.init_app(app)  # the request's id and clock first, its log line last
+    privacy.init_app(app)  # the notice's version, the retention period
     links.init_app(app)  # BASE_URL and the host names answered to
     register_error_handlers(app)  # first: its check of the request runs before any other
 
@@ -92,9 +94,11 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     from tracker.downloads.views import bp as downloads_bp
 
-    app.register_blueprint(
-        downloads_bp
-    )  # /events/<slug>/downloads/<token>: files made by the worker
+    app.register_blueprint(downloads_bp)  # /events/<slug>/downloads/<token>: the worker's files
+
+    from tracker.privacy.views import bp as privacy_bp
+
+    app.register_blueprint(privacy_bp)  # the person's data and its erasure, retention
 
     from tracker.reports.views import bp as reports_bp
 

@@ -19,6 +19,7 @@ class AuditAction(enum.StrEnum):
     EVENT_CREATE = "event.create"
     EVENT_UPDATE = "event.update"
     EVENT_IMPORT = "event.import"
+    EVENT_ANONYMISE = "event.anonymise"
     SESSION_CREATE = "session.create"
     SESSION_UPDATE = "session.update"
     SESSION_MOVE = "session.move"
@@ -31,6 +32,7 @@ class AuditAction(enum.StrEnum):
     REGISTRATION_WAITLIST = "registration.waitlist"
     REGISTRATION_PROMOTE = "registration.promote"
     REGISTRATION_RESEND = "registration.resend"
+    REGISTRATION_ERASE = "registration.erase"
     WALK_IN = "walk_in"
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
@@ -49,6 +51,7 @@ ACTION_LABELS = {
     AuditAction.EVENT_CREATE: _l("Event created"),
     AuditAction.EVENT_UPDATE: _l("Event changed"),
     AuditAction.EVENT_IMPORT: _l("List imported"),
+    AuditAction.EVENT_ANONYMISE: _l("Personal data anonymised"),
     AuditAction.SESSION_CREATE: _l("Session added"),
     AuditAction.SESSION_UPDATE: _l("Session changed"),
     AuditAction.SESSION_MOVE: _l("Sessions reordered"),
@@ -61,6 +64,7 @@ ACTION_LABELS = {
     AuditAction.REGISTRATION_WAITLIST: _l("Moved to the waitlist"),
     AuditAction.REGISTRATION_PROMOTE: _l("Confirmed from the waitlist"),
     AuditAction.REGISTRATION_RESEND: _l("E-mail sent again"),
+    AuditAction.REGISTRATION_ERASE: _l("Erased at the person’s request"),
     AuditAction.WALK_IN: _l("Registered at the door (walk-in)"),
     AuditAction.USER_CREATED: _l("Account created"),
     AuditAction.USER_UPDATED: _l("Account changed"),

@@ -443,6 +443,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail_command)
     app.cli.add_command(reminders_command)
 
+    from tracker.privacy.cli import retention_group  # tracker retention run [--dry-run]
+
+    app.cli.add_command(retention_group)
+
 
 def _create_app() -> Flask:
     from tracker import create_app

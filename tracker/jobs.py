@@ -78,6 +78,7 @@ TASK_MODULES: tuple[str, ...] = (
     "tracker.badges.jobs",
     "tracker.downloads.services",
     "tracker.mailings.services",
+    "tracker.privacy.tasks",
 )
 
 # The one queue. Its storage is set by init_app from TRACKER_QUEUE_URL; results are not

@@ -126,6 +126,12 @@ class Event(Base):
     # (EventSpec carries the default of a new event).
     reminder_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Days after its end when its personal data is anonymised (tracker.privacy.retention);
+    # None: the app's RETENTION_DAYS.
+    retention_days: Mapped[int | None]
+    # When the organisers were warned that it comes, and when it was done.
+    retention_warned_at: Mapped[datetime | None]
+    anonymised_at: Mapped[datetime | None]
 
     sessions: Mapped[list[Session]] = relationship(
         back_populates="event",
@@ -238,6 +244,8 @@ class Registration(Base):
     qr_png: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     locale: Mapped[str] = mapped_column(String(8), default="fr")  # for later e-mails
     consent_at: Mapped[datetime]
+    # The version of the privacy notice consented to (PRIVACY_VERSION at consent_at).
+    consent_version: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None]

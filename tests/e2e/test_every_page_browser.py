@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import delete
@@ -264,6 +265,8 @@ CASES: dict[str, Case] = {
     "private page, cancelled": Case("visitor", lambda e, s: f"/r/{s.cancelled}"),
     "changing a registration": Case("visitor", lambda e, s: f"/r/{s.confirmed}/edit"),
     "cancelling a registration": Case("visitor", lambda e, s: f"/r/{s.confirmed}/cancel"),
+    "my data": Case("visitor", lambda e, s: f"/r/{s.confirmed}/data"),
+    "erasing a registration": Case("visitor", lambda e, s: f"/r/{s.confirmed}/erase"),
     # Errors
     "404": Case("visitor", unknown_path, status=404),
     "400": Case("visitor", lambda e, s: "/login", submit_without_csrf),
@@ -276,6 +279,12 @@ CASES: dict[str, Case] = {
     "registrations": Case("organiser", lambda e, s: f"/events/{e.slug}/registrations"),
     "one registration, with its history": Case(
         "organiser", lambda e, s: f"/events/{e.slug}/registrations/{s.edited_id}"
+    ),
+    "a person's data": Case(
+        "organiser", lambda e, s: f"/events/{e.slug}/registrations/{s.edited_id}/data"
+    ),
+    "a person's registrations": Case(
+        "organiser", lambda e, s: f"/manage/people?email={quote(LONG_EMAIL)}"
     ),
     "adding someone": Case("organiser", lambda e, s: f"/events/{e.slug}/registrations/new"),
     "import": Case("organiser", lambda e, s: f"/events/{e.slug}/import"),

@@ -40,4 +40,11 @@ def show(slug: str) -> str:
 
 @bp.route("/privacy")
 def privacy() -> str:
-    return render_template("events/privacy.html")
+    from tracker.privacy import notice
+
+    return render_template(
+        "events/privacy.html",
+        version=notice.current_version(),
+        controller=notice.controller(),
+        retention_days=notice.default_retention_days(),
+    )

@@ -48,6 +48,7 @@ from tracker.models import (
     Session,
     User,
 )
+from tracker.privacy import notice
 from tracker.registration import capacity, notify
 from tracker.registration.capacity import Availability as Availability
 from tracker.registration.capacity import Remedy
@@ -362,6 +363,7 @@ def register(
         status=status,
         created_at=now,
         consent_at=now,
+        consent_version=notice.current_version(),
     )
     db.add(registration)
     _apply(registration, data, organisation, sessions)
@@ -640,6 +642,7 @@ def add_registration(
         status=status,
         created_at=now,
         consent_at=now,
+        consent_version=notice.current_version(),
     )
     db.add(registration)
     _apply(registration, data, organisation, sessions)
