@@ -280,6 +280,22 @@ class PlaceCount(Base):
     confirmed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class RegistrationCount(Base):
+    """A maintained count of an event's registrations by organisation type and status
+    ("cluster:confirmed"), and of its session choices by session, type and status
+    ("s12:cluster:waitlisted"): what the dashboard's live refresh reads instead of
+    counting every registration. Kept in the transaction of every change by
+    tracker.reports.counts; `tracker capacity recompute` counts them again."""
+
+    __tablename__ = "registration_counts"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 user_events = Table(
     "user_events",
     Base.metadata,

@@ -43,6 +43,7 @@ from tracker.models import (
     RegistrationStatus,
     registration_sessions,
 )
+from tracker.reports import counts
 from tracker.text import sort_key
 
 TIMELINE_MINUTES = 10
@@ -266,6 +267,21 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         if sessions
         else []
     )
+    chosen = {
+        (session.id, kind, status): count
+        for kind, status, *counts in registered
+        for session, count in zip(sessions, counts, strict=True)
+    }
+    return _session_lines(db, event, chosen)
+
+
+def _session_lines(
+    db: DbSession, event: Event, chosen: dict[tuple[int, OrganisationType, RegistrationStatus], int]
+) -> list[SessionLine]:
+    """The lines of by_session from the session choices per session, type and status,
+    and the sessions' check-ins."""
+    link = registration_sessions.c
+    keys = (Registration.organisation_type, Registration.status)
     # From the check-in side (far fewer rows): whether each was registered for it.
     present = db.execute(
         select(CheckIn.scope, *keys, func.count(), func.count(link.session_id))
@@ -282,9 +298,9 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         s.id: SessionLine(id=s.id, title=s.title, by_type={t: Line() for t in OrganisationType})
         for s in event.sessions
     }
-    for kind, status, *counts in registered:
-        for session, count in zip(sessions, counts, strict=True):
-            _fold(lines[session.id].by_type[kind], status, count, 0)
+    for (session_id, kind, status), count in chosen.items():
+        if session_id in lines:
+            _fold(lines[session_id].by_type[kind], status, count, 0)
     for scope, kind, status, count, was_registered in present:
         if scope in lines:
             part = lines[scope].by_type[kind]
@@ -423,6 +439,35 @@ def timeline(
         for slot in span
     ]
     return slots, doors
+
+
+def live_figures(db: DbSession, event: Event, *, now: datetime | None = None) -> Figures:
+    """The figures of the dashboard's live refresh, equal to figures(organisations=False)
+    but read from the maintained counts of registrations (tracker.reports.counts) and
+    the check-ins: nothing here reads every registration of the event."""
+    people, chosen = counts.split(counts.stored_counts(db, event))
+    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for (kind, status), count in people.items():
+        found[0, kind, status][0] = count
+    keys = (Registration.organisation_type, Registration.status)
+    for kind, status, present in db.execute(
+        select(*keys, func.count())
+        .select_from(CheckIn)
+        .join(Registration, Registration.id == CheckIn.registration_id)
+        .with_hint(Registration, _BY_ID, "sqlite")
+        .where(CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE)
+        .group_by(*keys)
+    ):
+        found[0, kind, status][1] = present
+    totals, types = _totals_and_types(found)
+    result = Figures(
+        totals=totals,
+        by_type=types,
+        by_session=_session_lines(db, event, chosen),
+        started=has_started(event, now),
+    )
+    result.timeline, result.doors = timeline(db, event)
+    return result
 
 
 def figures(

@@ -18,7 +18,12 @@ from tracker.db import get_db, read_only, utcnow
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
 from tracker.reports.exports import EXPORTS, parse_options
-from tracker.reports.services import ORGANISATION_SORTS, default_descending, figures
+from tracker.reports.services import (
+    ORGANISATION_SORTS,
+    default_descending,
+    figures,
+    live_figures,
+)
 
 bp = Blueprint("reports", __name__)
 
@@ -34,16 +39,18 @@ def dashboard(slug: str) -> str:
     descending = {"asc": False, "desc": True}.get(order or "", default_descending(sort))
     now = utcnow()
     part = request.args.get("part")
-    result = figures(
-        get_db(),
-        event,
-        organisations=part != "figures",
-        sessions=part != "organisations",
-        arrivals=part != "organisations",
-        sort=sort,
-        descending=descending,
-        now=now,
-    )
+    if part == "figures":  # every few seconds: from the maintained counts
+        result = live_figures(get_db(), event, now=now)
+    else:
+        result = figures(
+            get_db(),
+            event,
+            sessions=part != "organisations",
+            arrivals=part != "organisations",
+            sort=sort,
+            descending=descending,
+            now=now,
+        )
     context = {
         "event": event,
         "figures": result,

@@ -1,0 +1,52 @@
+"""registration_counts: maintained counts of registrations per type, status and session
+
+Revision ID: 3d8b6f0e2c71
+Revises: 90a52d0ca4ed
+Create Date: 2026-12-04 23:50:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "3d8b6f0e2c71"
+down_revision: str | None = "90a52d0ca4ed"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "registration_counts",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=60), nullable=False),
+        sa.Column("count", sa.Integer(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_registration_counts_event_id_events"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("event_id", "key", name=op.f("pk_registration_counts")),
+    )
+    # Counted once from the registrations there are (tracker.reports.counts keeps them
+    # from now on).
+    op.execute(
+        "INSERT INTO registration_counts (event_id, key, count) "
+        "SELECT event_id, organisation_type || ':' || status, COUNT(*) FROM registrations "
+        "GROUP BY event_id, organisation_type, status"
+    )
+    op.execute(
+        "INSERT INTO registration_counts (event_id, key, count) "
+        "SELECT r.event_id, 's' || CAST(rs.session_id AS VARCHAR(20)) || ':' "
+        "|| r.organisation_type || ':' || r.status, COUNT(*) "
+        "FROM registration_sessions rs JOIN registrations r ON r.id = rs.registration_id "
+        "GROUP BY r.event_id, rs.session_id, r.organisation_type, r.status"
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("registration_counts")

@@ -1,0 +1,123 @@
+"""The maintained counts of registrations (tracker.reports.counts) that the dashboard's
+live refresh reads: a randomised sequence of every kind of change (hypothesis) must
+leave them equal to a fresh count, and the live figures equal to the figures counted
+from the rows, on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, update
+
+from tests.conftest import attendance_event, make_event, registration_data
+from tests.test_capacity import CHANGES, _change, _event, _pick, rolled_back
+from tracker.checkin.services import check_in, undo_check_in
+from tracker.errors import DomainError
+from tracker.events.services import delete_session
+from tracker.models import (
+    OrganisationType,
+    Registration,
+    RegistrationCount,
+    RegistrationStatus,
+)
+from tracker.registration import services as registrations
+from tracker.reports import counts
+from tracker.reports.services import figures, live_figures
+
+MORE = ("check_in_session", "undo", "undo_session", "delete", "drop_session")
+
+
+def _more(db, event, kind: str, a: int, b: int) -> None:
+    person = _pick(db, event, b)
+    if person is None:
+        return
+    session = event.sessions[a % len(event.sessions)] if event.sessions else None
+    if kind == "check_in_session" and session is not None:
+        check_in(db, event, actor=None, door="B", code=person.checkin_code, session_id=session.id)
+    elif kind == "undo":
+        undo_check_in(db, event, actor=None, door="A", code=person.checkin_code)
+    elif kind == "undo_session" and session is not None:
+        undo_check_in(
+            db, event, actor=None, door="B", code=person.checkin_code, session_id=session.id
+        )
+    elif kind == "delete":
+        db.delete(person)
+        db.flush()
+    elif kind == "drop_session" and session is not None and len(event.sessions) > 1:
+        delete_session(db, session)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    changes=st.lists(
+        st.tuples(st.sampled_from(CHANGES + MORE), st.integers(0, 1000), st.integers(0, 1000)),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_counts_and_live_figures_equal_a_fresh_count_after_any_changes(app, changes):
+    with rolled_back(app) as db:
+        event = _event(db)
+        for kind, a, b in changes:
+            try:
+                with db.begin_nested():  # a refused change leaves nothing, as a request
+                    if kind in MORE:
+                        _more(db, event, kind, a, b)
+                    else:
+                        _change(db, event, kind, a, b)
+            except DomainError:
+                pass
+            assert counts.stored_counts(db, event) == counts.fresh_counts(db, event), kind
+            assert live_figures(db, event) == figures(db, event, organisations=False), kind
+
+
+def test_the_live_figures_of_the_known_event(db, app_ctx):
+    event = attendance_event(db)
+    assert live_figures(db, event) == figures(db, event, organisations=False)
+    assert (
+        counts.split(counts.stored_counts(db, event))[0][
+            (OrganisationType.CLUSTER, RegistrationStatus.CONFIRMED)
+        ]
+        == 3
+    )
+
+
+def test_a_deleted_session_takes_its_counts_with_it(db, app_ctx):
+    event = make_event(db)
+    gone = event.sessions[0]
+    person = registrations.register(db, event, registration_data(session_ids=[gone.id]))
+    registrations.cancel_registration(db, person)  # cancelled people simply lose it
+    prefix = f"s{gone.id}:"
+    assert any(k.startswith(prefix) for k in counts.stored_counts(db, event))
+    delete_session(db, gone)
+    db.flush()
+    assert not any(k.startswith(prefix) for k in counts.stored_counts(db, event))
+    assert counts.stored_counts(db, event) == counts.fresh_counts(db, event)
+
+
+def test_recompute_after_a_bulk_statement(db, app_ctx):
+    """A bulk UPDATE bypasses the counts; recompute counts them again and says what it
+    changed."""
+    event = make_event(db)
+    first = event.sessions[0].id
+    people = [
+        registrations.register(db, event, registration_data(session_ids=[first])) for _ in range(2)
+    ]
+    db.execute(
+        update(Registration)
+        .where(Registration.id == people[0].id)
+        .values(status=RegistrationStatus.WAITLISTED)
+    )
+    db.execute(delete(RegistrationCount).where(RegistrationCount.key == "cluster:confirmed"))
+    assert counts.recompute(db, event) == {
+        "cluster:confirmed": (0, 1),
+        "cluster:waitlisted": (0, 1),
+        f"s{first}:cluster:confirmed": (2, 1),
+        f"s{first}:cluster:waitlisted": (0, 1),
+    }
+    assert counts.recompute(db, event) == {}
+    assert live_figures(db, event) == figures(db, event, organisations=False)
