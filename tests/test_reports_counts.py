@@ -121,3 +121,31 @@ def test_recompute_after_a_bulk_statement(db, app_ctx):
     }
     assert counts.recompute(db, event) == {}
     assert live_figures(db, event) == figures(db, event, organisations=False)
+
+
+def test_the_recompute_command_corrects_the_counts_too(app, monkeypatch):
+    from tracker.models import Event
+    from tracker.registration.cli import capacity_group
+
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    factory = app.extensions["db"].sessionmaker
+    with app.app_context(), factory.begin() as db:
+        event = make_event(db, slug="recount-figures")
+        registrations.register(db, event, registration_data())
+        registrations.register(db, event, registration_data())
+        event_id = event.id
+        db.execute(
+            update(RegistrationCount).where(RegistrationCount.event_id == event_id).values(count=7)
+        )
+    try:
+        result = app.test_cli_runner().invoke(capacity_group, ["recompute", "recount-figures"])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines() == [
+            "recount-figures: cluster:confirmed was 7, counted 2.",
+            "Events checked: 1, corrected: 1.",
+        ]
+    finally:
+        with factory.begin() as db:
+            db.execute(delete(Event).where(Event.id == event_id))
