@@ -78,12 +78,14 @@ def test_counts_and_live_figures_equal_a_fresh_count_after_any_changes(app, chan
 def test_the_live_figures_of_the_known_event(db, app_ctx):
     event = attendance_event(db)
     assert live_figures(db, event) == figures(db, event, organisations=False)
-    assert (
-        counts.split(counts.stored_counts(db, event))[0][
-            (OrganisationType.CLUSTER, RegistrationStatus.CONFIRMED)
-        ]
-        == 3
-    )
+    stored = counts.split(counts.stored_counts(db, event))
+    cluster = (OrganisationType.CLUSTER, RegistrationStatus.CONFIRMED)
+    assert (stored.people[cluster], stored.entrance[cluster]) == (3, 2)  # A and B came
+    assert sorted(stored.slots.values()) == [1, 1, 1]  # E's check-in was undone
+    assert stored.sessions == {
+        (event.sessions[1].id, *cluster, True): 1,  # A in RT1
+        (event.sessions[2].id, OrganisationType.AGENCY, RegistrationStatus.CONFIRMED, False): 1,
+    }
 
 
 def test_a_deleted_session_takes_its_counts_with_it(db, app_ctx):

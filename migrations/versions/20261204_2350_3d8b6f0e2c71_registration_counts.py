@@ -1,4 +1,4 @@
-"""registration_counts: maintained counts of registrations per type, status and session
+"""registration_counts: maintained counts of registrations, check-ins and arrivals
 
 Revision ID: 3d8b6f0e2c71
 Revises: 90a52d0ca4ed
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "registration_counts",
         sa.Column("event_id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=60), nullable=False),
+        sa.Column("key", sa.String(length=160), nullable=False),
         sa.Column("count", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["event_id"],
@@ -45,6 +45,35 @@ def upgrade() -> None:
         "|| r.organisation_type || ':' || r.status, COUNT(*) "
         "FROM registration_sessions rs JOIN registrations r ON r.id = rs.registration_id "
         "GROUP BY r.event_id, rs.session_id, r.organisation_type, r.status"
+    )
+    op.execute(
+        "INSERT INTO registration_counts (event_id, key, count) "
+        "SELECT c.event_id, 'e:' || r.organisation_type || ':' || r.status, COUNT(*) "
+        "FROM checkins c JOIN registrations r ON r.id = c.registration_id "
+        "WHERE c.scope = 0 GROUP BY c.event_id, r.organisation_type, r.status"
+    )
+    op.execute(
+        "INSERT INTO registration_counts (event_id, key, count) "
+        "SELECT c.event_id, 'p' || CAST(c.scope AS VARCHAR(20)) || ':' "
+        "|| r.organisation_type || ':' || r.status || ':' "
+        "|| CASE WHEN rs.session_id IS NULL THEN '0' ELSE '1' END, COUNT(*) "
+        "FROM checkins c JOIN registrations r ON r.id = c.registration_id "
+        "LEFT JOIN registration_sessions rs "
+        "ON rs.registration_id = c.registration_id AND rs.session_id = c.scope "
+        "WHERE c.scope > 0 "
+        "GROUP BY c.event_id, c.scope, r.organisation_type, r.status, "
+        "CASE WHEN rs.session_id IS NULL THEN '0' ELSE '1' END"
+    )
+    # Seconds since 1970 rounded to the nearest, as tracker.reports.services counts them.
+    if op.get_bind().dialect.name == "sqlite":
+        seconds = "CAST(ROUND((julianday(checked_in_at) - 2440587.5) * 86400) AS INTEGER)"
+    else:
+        seconds = "CAST(EXTRACT(EPOCH FROM checked_in_at) AS BIGINT)"
+    op.execute(
+        "INSERT INTO registration_counts (event_id, key, count) "
+        f"SELECT event_id, 't' || CAST({seconds} / 600 AS VARCHAR(20)) || ':' || door, "
+        "COUNT(*) FROM checkins WHERE scope = 0 "
+        f"GROUP BY event_id, {seconds} / 600, door"
     )
 
 

@@ -2,27 +2,40 @@
 reads instead of counting every registration (models.RegistrationCount):
 
 - "cluster:confirmed": registrations by organisation type and status;
-- "s12:cluster:waitlisted": choices of session 12 by the type and status of who chose it.
+- "s12:cluster:waitlisted": choices of session 12 by the type and status of who chose it;
+- "e:cluster:confirmed": people checked in at the entrance, by type and status;
+- "p12:cluster:confirmed:1": people checked in to session 12, by type, status and
+  whether they chose it (1) or not (0);
+- "t2968561:Entrée A": entrance check-ins per slot of ten minutes (its start in
+  seconds since 1970, divided by 600) and door.
 
 Every status is counted, cancelled included: the figures fold them as before
 (tracker.reports.services). Kept as the place counters are (tracker.registration.
 capacity): a `before_flush` hook on every ORM session moves them by what the flush
-changes in a registration's status, type or sessions, by one INSERT ... ON CONFLICT DO
-UPDATE per key, in the same transaction. Statements that write registrations behind the
-ORM's back bypass them: `tracker capacity recompute` counts them again (`recompute`).
+changes in a registration's status, type or sessions (and so in its check-ins' keys),
+by one INSERT ... ON CONFLICT DO UPDATE per key, in the same transaction. Check-ins are
+written by statements (INSERT ... ON CONFLICT DO NOTHING, DELETE): a `do_orm_execute`
+hook counts the rows such a statement on the check-ins inserts or deletes. Statements
+outside an ORM session bypass them: `tracker capacity recompute` counts them again
+(`recompute`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, select
+from sqlalchemy import Result, and_, delete, event, func, insert, select, tuple_
+from sqlalchemy.orm import ORMExecuteState, UOWTransaction, attributes
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import UOWTransaction, attributes
 
+from tracker.db import utcnow
 from tracker.models import (
+    ENTRANCE,
+    CheckIn,
     Event,
     OrganisationType,
     Registration,
@@ -39,6 +52,7 @@ from tracker.registration.capacity import (
 )
 
 Kind = tuple[OrganisationType, RegistrationStatus]
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def people_key(type_: OrganisationType | str, status: RegistrationStatus | str) -> str:
@@ -49,6 +63,30 @@ def session_key(
     session_id: int, type_: OrganisationType | str, status: RegistrationStatus | str
 ) -> str:
     return f"s{session_id}:{people_key(type_, status)}"
+
+
+SLOT_SECONDS = 600  # the arrivals' slots of ten minutes
+
+
+def present_key(
+    scope: int, type_: OrganisationType | str, status: RegistrationStatus | str, chosen: bool
+) -> str:
+    if scope == ENTRANCE:
+        return f"e:{people_key(type_, status)}"
+    return f"p{scope}:{people_key(type_, status)}:{int(chosen)}"
+
+
+def slot_of(checked_in_at: datetime) -> int:
+    """The ten-minute slot of a time (naive: UTC), as the statistics' SQL finds it: its
+    seconds since 1970 rounded to the nearest, divided by 600."""
+    if checked_in_at.tzinfo is not None:
+        checked_in_at = checked_in_at.astimezone(UTC).replace(tzinfo=None)
+    micro = (checked_in_at - datetime(1970, 1, 1)) // _MICROSECOND
+    return (micro + 500_000) // 1_000_000 // SLOT_SECONDS
+
+
+def slot_key(slot: int, door: str) -> str:
+    return f"t{slot}:{door}"
 
 
 def _keys(
@@ -72,28 +110,75 @@ def stored_counts(db: DbSession, event: Event) -> dict[str, int]:
     return {key: count for key, count in rows}
 
 
-def split(
-    counts: dict[str, int],
-) -> tuple[dict[Kind, int], dict[tuple[int, OrganisationType, RegistrationStatus], int]]:
-    """The counts as {(type, status): n} and {(session id, type, status): n}."""
-    people: dict[Kind, int] = {}
-    chosen: dict[tuple[int, OrganisationType, RegistrationStatus], int] = {}
+@dataclass
+class Counts:
+    """The maintained counts of an event, by what they count."""
+
+    people: dict[Kind, int] = field(default_factory=dict)
+    chosen: dict[tuple[int, OrganisationType, RegistrationStatus], int] = field(
+        default_factory=dict
+    )
+    entrance: dict[Kind, int] = field(default_factory=dict)
+    # (session id, type, status, chose it): people checked in to the session
+    sessions: dict[tuple[int, OrganisationType, RegistrationStatus, bool], int] = field(
+        default_factory=dict
+    )
+    slots: dict[tuple[int, str], int] = field(default_factory=dict)  # (slot, door)
+
+
+def split(counts: dict[str, int]) -> Counts:
+    """The counts by what they count."""
+    found = Counts()
     for key, n in counts.items():
-        *session, kind, status = key.split(":")
-        pair = (OrganisationType(kind), RegistrationStatus(status))
-        if session:
-            chosen[(int(session[0][1:]), *pair)] = n
+        if key.startswith("t"):
+            slot, door = key[1:].split(":", 1)
+            found.slots[int(slot), door] = n
+            continue
+        first, *rest = key.split(":")
+        if first.startswith("s"):
+            kind, status = rest
+            found.chosen[int(first[1:]), OrganisationType(kind), RegistrationStatus(status)] = n
+        elif first == "e":
+            kind, status = rest
+            found.entrance[OrganisationType(kind), RegistrationStatus(status)] = n
+        elif first.startswith("p"):
+            kind, status, chose = rest
+            session = (int(first[1:]), OrganisationType(kind), RegistrationStatus(status))
+            found.sessions[(*session, chose == "1")] = n
         else:
-            people[pair] = n
-    return people, chosen
+            found.people[OrganisationType(first), RegistrationStatus(rest[0])] = n
+    return found
 
 
 # --- keeping the counts ---------------------------------------------------------------
 
 
+State = tuple[RegistrationStatus | None, OrganisationType | None, list[int]]
+
+
+def _arrivals(db: DbSession, registration_id: int) -> list[tuple[int, datetime, str]]:
+    """A registration's check-ins in the database: (scope, time, door)."""
+    rows = db.execute(
+        select(CheckIn.scope, CheckIn.checked_in_at, CheckIn.door).where(
+            CheckIn.registration_id == registration_id
+        )
+    )
+    return [(scope, at, door) for scope, at, door in rows]
+
+
+def _arrival_keys(arrivals: list[tuple[int, datetime, str]], state: State) -> list[str]:
+    status, type_, session_ids = state
+    if status is None or type_ is None:
+        return []
+    return [
+        present_key(scope, type_, status, scope in session_ids) for scope, _at, _door in arrivals
+    ]
+
+
 def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> None:
     """Move the counts by what this flush changes: each new, changed or deleted
-    registration leaves the keys it held and takes those it holds now."""
+    registration leaves the keys it held and takes those it holds now, and so do its
+    check-ins (a deleted registration's go with it: ON DELETE CASCADE)."""
     deltas: Counter[tuple[int, str]] = Counter()
     forgotten: list[tuple[int, int]] = []
     for obj in db.new:
@@ -101,6 +186,19 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
             event_id = event_id_of(obj)
             for key in _keys(obj.status, obj.organisation_type, (s.id for s in obj.sessions)):
                 deltas[event_id, key] += 1  # type: ignore[index]
+        elif isinstance(obj, CheckIn):  # added as an object rather than by a statement
+            person = obj.registration or db.get(Registration, obj.registration_id)
+            if person is None:
+                continue
+            if obj.checked_in_at is None:
+                obj.checked_in_at = utcnow()
+            scope = obj.scope or ENTRANCE
+            state = (person.status, person.organisation_type, [s.id for s in person.sessions])
+            keys = _arrival_keys([(scope, obj.checked_in_at, obj.door)], state)
+            if scope == ENTRANCE:
+                keys.append(slot_key(slot_of(obj.checked_in_at), obj.door))
+            for key in keys:
+                deltas[person.event_id, key] += 1
     for obj in db.dirty:
         if isinstance(obj, Event):  # a session taken out of the programme is deleted
             for gone in attributes.instance_state(obj).attrs.sessions.history.deleted:
@@ -108,22 +206,23 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
                     forgotten.append((obj.id, gone.id))
         elif isinstance(obj, Registration) and counted_fields_changed(obj):
             event_id = event_id_of(obj)
-            for key in _keys(*loaded_state(obj)):
+            before: State = loaded_state(obj)
+            after: State = (obj.status, obj.organisation_type, [s.id for s in obj.sessions])
+            arrivals = _arrivals(db, obj.id)
+            for key in [*_keys(*before), *_arrival_keys(arrivals, before)]:
                 deltas[event_id, key] -= 1  # type: ignore[index]
-            for key in _keys(obj.status, obj.organisation_type, (s.id for s in obj.sessions)):
+            for key in [*_keys(*after), *_arrival_keys(arrivals, after)]:
                 deltas[event_id, key] += 1  # type: ignore[index]
     for obj in db.deleted:
         if isinstance(obj, Registration):
-            for key in _keys(*loaded_state(obj)):
+            before = loaded_state(obj)
+            arrivals = _arrivals(db, obj.id)
+            slots = [slot_key(slot_of(at), door) for scope, at, door in arrivals if not scope]
+            for key in [*_keys(*before), *_arrival_keys(arrivals, before), *slots]:
                 deltas[obj.event_id, key] -= 1
         elif isinstance(obj, Session) and obj.id is not None:
             forgotten.append((obj.event_id, obj.id))
-    moves = [(key, n) for key, n in sorted(deltas.items()) if n]
-    if moves:
-        db.execute(
-            adding_upsert(db, RegistrationCount, ("event_id", "key"), "count"),
-            [{"event_id": e, "key": k, "count": n} for (e, k), n in moves],
-        )
+    _move(db, deltas)
     for event_id, session_id in forgotten:
         # Its choices go with it (registration_sessions ON DELETE CASCADE), and so do
         # its counts (SQLite may give its id to the next session).
@@ -135,6 +234,78 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
         )
 
 
+def _move(db: DbSession, deltas: Counter[tuple[int, str]]) -> None:
+    moves = [(key, n) for key, n in sorted(deltas.items()) if n]
+    if moves:
+        db.execute(
+            adding_upsert(db, RegistrationCount, ("event_id", "key"), "count"),
+            [{"event_id": e, "key": k, "count": n} for (e, k), n in moves],
+        )
+
+
+def _checkin_rows(db: DbSession, where: Any) -> list[tuple[int, str, datetime, str]]:
+    """The event id and keys' facts of the check-ins `where` selects, locked until the
+    end of the transaction (what a DELETE then removes is what was read)."""
+    link = registration_sessions.c
+    rows = db.execute(
+        select(
+            CheckIn.event_id,
+            CheckIn.scope,
+            CheckIn.checked_in_at,
+            CheckIn.door,
+            Registration.organisation_type,
+            Registration.status,
+            link.session_id,
+        )
+        .join(Registration, Registration.id == CheckIn.registration_id)
+        .outerjoin(
+            registration_sessions,
+            and_(link.registration_id == CheckIn.registration_id, link.session_id == CheckIn.scope),
+        )
+        .where(where)
+        .with_for_update(of=CheckIn)
+    )
+    deltas = []
+    for event_id, scope, at, door, kind, status, chosen in rows:
+        deltas.append((event_id, present_key(scope, kind, status, chosen is not None), at, door))
+        if scope == ENTRANCE:
+            deltas.append((event_id, slot_key(slot_of(at), door), at, door))
+    return deltas
+
+
+def _count_checkins(state: ORMExecuteState) -> Result[Any] | None:
+    """Count what an INSERT or a DELETE on the check-ins run through a session changes."""
+    statement: Any = state.statement
+    if not (state.is_insert or state.is_delete):
+        return None
+    table = getattr(statement, "table", None)
+    if getattr(table, "name", None) != CheckIn.__tablename__:
+        return None
+    db = state.session
+    deltas: Counter[tuple[int, str]] = Counter()
+    if state.is_delete:
+        for event_id, key, _at, _door in _checkin_rows(db, statement.whereclause):
+            deltas[event_id, key] -= 1
+        result = state.invoke_statement()
+    else:
+        params: Any = state.parameters
+        rows: list[Any] = params if isinstance(params, list) else [params or {}]
+        result = state.invoke_statement()
+        if "id" in result.keys():
+            # INSERT ... RETURNING id (ON CONFLICT DO NOTHING): the rows that went in.
+            frozen = result.freeze()
+            where = CheckIn.id.in_([row.id for row in frozen()])
+            result = frozen()
+        else:
+            pairs = [(row["registration_id"], row.get("scope", ENTRANCE)) for row in rows]
+            where = tuple_(CheckIn.registration_id, CheckIn.scope).in_(pairs)
+        for event_id, key, _at, _door in _checkin_rows(db, where):
+            deltas[event_id, key] += 1
+    _move(db, deltas)
+    return result
+
+
+event.listen(DbSession, "do_orm_execute", _count_checkins, retval=True)
 event.listen(DbSession, "before_flush", _count_changes)
 
 
@@ -162,6 +333,23 @@ def fresh_counts(db: DbSession, event: Event) -> dict[str, int]:
             )
         }
     )
+    entrance = db.execute(
+        select(*keys, func.count())
+        .join(CheckIn, CheckIn.registration_id == Registration.id)
+        .where(CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE)
+        .group_by(*keys)
+    )
+    counts.update({present_key(ENTRANCE, kind, status, False): n for kind, status, n in entrance})
+    from tracker.reports.services import session_presence, timeline
+
+    for scope, kind, status, n, chose in session_presence(db, event):
+        for chosen, part in ((True, chose), (False, n - chose)):
+            if part:
+                counts[present_key(scope, kind, status, chosen)] = part
+    slots, _doors = timeline(db, event, minutes=SLOT_SECONDS // 60)
+    for slot in slots:
+        start = int(slot.starts_at.timestamp()) // SLOT_SECONDS
+        counts.update({slot_key(start, door): n for door, n in slot.doors.items() if n})
     return counts
 
 

@@ -46,7 +46,7 @@ from tracker.models import (
 from tracker.reports import counts
 from tracker.text import sort_key
 
-TIMELINE_MINUTES = 10
+TIMELINE_MINUTES = counts.SLOT_SECONDS // 60  # the live refresh reads counts per slot
 TIMELINE_MAX_SLOTS = 288  # two days of 10-minute slots; a longer span lists only busy slots
 
 CONFIRMED = RegistrationStatus.CONFIRMED
@@ -272,18 +272,19 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         for kind, status, *counts in registered
         for session, count in zip(sessions, counts, strict=True)
     }
-    return _session_lines(db, event, chosen)
+    return _session_lines(event, chosen, session_presence(db, event))
 
 
-def _session_lines(
-    db: DbSession, event: Event, chosen: dict[tuple[int, OrganisationType, RegistrationStatus], int]
-) -> list[SessionLine]:
-    """The lines of by_session from the session choices per session, type and status,
-    and the sessions' check-ins."""
+PresentRow = tuple[int, OrganisationType, RegistrationStatus, int, int]
+
+
+def session_presence(db: DbSession, event: Event) -> list[PresentRow]:
+    """The sessions' check-ins: (session id, type, status, how many, how many of them
+    registered for it)."""
     link = registration_sessions.c
     keys = (Registration.organisation_type, Registration.status)
     # From the check-in side (far fewer rows): whether each was registered for it.
-    present = db.execute(
+    rows = db.execute(
         select(CheckIn.scope, *keys, func.count(), func.count(link.session_id))
         .join(Registration, Registration.id == CheckIn.registration_id)
         .with_hint(Registration, _BY_ID, "sqlite")
@@ -293,7 +294,17 @@ def _session_lines(
         )
         .where(CheckIn.event_id == event.id, CheckIn.scope > ENTRANCE)
         .group_by(CheckIn.scope, *keys)
-    ).all()
+    )
+    return [(scope, kind, status, n, chosen) for scope, kind, status, n, chosen in rows]
+
+
+def _session_lines(
+    event: Event,
+    chosen: dict[tuple[int, OrganisationType, RegistrationStatus], int],
+    present: list[PresentRow],
+) -> list[SessionLine]:
+    """The lines of by_session from the session choices per session, type and status,
+    and the sessions' check-ins."""
     lines = {
         s.id: SessionLine(id=s.id, title=s.title, by_type={t: Line() for t in OrganisationType})
         for s in event.sessions
@@ -422,11 +433,18 @@ def timeline(
         .where(CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE)
         .group_by(bucket, CheckIn.door)
     ).all()
+    return _slots(event, [(int(slot), door, count) for slot, door, count in rows], width)
+
+
+def _slots(
+    event: Event, rows: list[tuple[int, str, int]], width: int
+) -> tuple[list[Slot], list[str]]:
+    """The timeline from its check-ins per slot of `width` seconds and door."""
     if not rows:
         return [], []
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for slot, door, count in rows:
-        counts[int(slot)][door] = count
+        counts[slot][door] = count
     doors = sorted({door for _slot, door, _count in rows}, key=str.casefold)
     zone = ZoneInfo(event.timezone)
     first, last = min(counts), max(counts)
@@ -445,28 +463,29 @@ def live_figures(db: DbSession, event: Event, *, now: datetime | None = None) ->
     """The figures of the dashboard's live refresh, equal to figures(organisations=False)
     but read from the maintained counts of registrations (tracker.reports.counts) and
     the check-ins: nothing here reads every registration of the event."""
-    people, chosen = counts.split(counts.stored_counts(db, event))
+    stored = counts.split(counts.stored_counts(db, event))
     found: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    for (kind, status), count in people.items():
+    for (kind, status), count in stored.people.items():
         found[0, kind, status][0] = count
-    keys = (Registration.organisation_type, Registration.status)
-    for kind, status, present in db.execute(
-        select(*keys, func.count())
-        .select_from(CheckIn)
-        .join(Registration, Registration.id == CheckIn.registration_id)
-        .with_hint(Registration, _BY_ID, "sqlite")
-        .where(CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE)
-        .group_by(*keys)
-    ):
+    for (kind, status), present in stored.entrance.items():
         found[0, kind, status][1] = present
     totals, types = _totals_and_types(found)
+    joined: dict[tuple[int, OrganisationType, RegistrationStatus], list[int]] = defaultdict(
+        lambda: [0, 0]
+    )
+    for (scope, kind, status, chose), n in stored.sessions.items():
+        joined[scope, kind, status][0] += n
+        if chose:
+            joined[scope, kind, status][1] += n
+    presence = [(*key, n, chose) for key, (n, chose) in joined.items()]
     result = Figures(
         totals=totals,
         by_type=types,
-        by_session=_session_lines(db, event, chosen),
+        by_session=_session_lines(event, stored.chosen, presence),
         started=has_started(event, now),
     )
-    result.timeline, result.doors = timeline(db, event)
+    slots = [(slot, door, n) for (slot, door), n in stored.slots.items()]
+    result.timeline, result.doors = _slots(event, slots, counts.SLOT_SECONDS)
     return result
 
 
