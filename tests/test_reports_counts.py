@@ -151,3 +151,25 @@ def test_the_recompute_command_corrects_the_counts_too(app, monkeypatch):
     finally:
         with factory.begin() as db:
             db.execute(delete(Event).where(Event.id == event_id))
+
+
+def test_the_migration_counts_the_rows_there_are(db, app_ctx):
+    """The statements of the migration that adds the counts give the fresh count of
+    an event with cancellations, the waitlist, session and entrance check-ins."""
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+    path = next(versions.glob("*_3d8b6f0e2c71_registration_counts.py"))
+    spec = importlib.util.spec_from_file_location("registration_counts_migration", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    event = attendance_event(db)
+    db.flush()
+    db.execute(delete(RegistrationCount))
+    for statement in migration.counting(db.get_bind().dialect.name):
+        db.execute(text(statement))
+    assert counts.stored_counts(db, event) == counts.fresh_counts(db, event)

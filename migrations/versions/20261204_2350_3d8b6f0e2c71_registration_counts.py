@@ -32,27 +32,33 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("event_id", "key", name=op.f("pk_registration_counts")),
     )
-    # Counted once from the registrations there are (tracker.reports.counts keeps them
-    # from now on).
-    op.execute(
+    # Counted once from the rows there are (tracker.reports.counts keeps them from now on).
+    for statement in counting(op.get_bind().dialect.name):
+        op.execute(statement)
+
+
+def counting(dialect: str) -> list[str]:
+    """The statements that count every event's registrations, check-ins and arrivals."""
+    statements: list[str] = []
+    statements.append(
         "INSERT INTO registration_counts (event_id, key, count) "
         "SELECT event_id, organisation_type || ':' || status, COUNT(*) FROM registrations "
         "GROUP BY event_id, organisation_type, status"
     )
-    op.execute(
+    statements.append(
         "INSERT INTO registration_counts (event_id, key, count) "
         "SELECT r.event_id, 's' || CAST(rs.session_id AS VARCHAR(20)) || ':' "
         "|| r.organisation_type || ':' || r.status, COUNT(*) "
         "FROM registration_sessions rs JOIN registrations r ON r.id = rs.registration_id "
         "GROUP BY r.event_id, rs.session_id, r.organisation_type, r.status"
     )
-    op.execute(
+    statements.append(
         "INSERT INTO registration_counts (event_id, key, count) "
         "SELECT c.event_id, 'e:' || r.organisation_type || ':' || r.status, COUNT(*) "
         "FROM checkins c JOIN registrations r ON r.id = c.registration_id "
         "WHERE c.scope = 0 GROUP BY c.event_id, r.organisation_type, r.status"
     )
-    op.execute(
+    statements.append(
         "INSERT INTO registration_counts (event_id, key, count) "
         "SELECT c.event_id, 'p' || CAST(c.scope AS VARCHAR(20)) || ':' "
         "|| r.organisation_type || ':' || r.status || ':' "
@@ -65,16 +71,17 @@ def upgrade() -> None:
         "CASE WHEN rs.session_id IS NULL THEN '0' ELSE '1' END"
     )
     # Seconds since 1970 rounded to the nearest, as tracker.reports.services counts them.
-    if op.get_bind().dialect.name == "sqlite":
+    if dialect == "sqlite":
         seconds = "CAST(ROUND((julianday(checked_in_at) - 2440587.5) * 86400) AS INTEGER)"
     else:
         seconds = "CAST(EXTRACT(EPOCH FROM checked_in_at) AS BIGINT)"
-    op.execute(
+    statements.append(
         "INSERT INTO registration_counts (event_id, key, count) "
         f"SELECT event_id, 't' || CAST({seconds} / 600 AS VARCHAR(20)) || ':' || door, "
         "COUNT(*) FROM checkins WHERE scope = 0 "
         f"GROUP BY event_id, {seconds} / 600, door"
     )
+    return statements
 
 
 def downgrade() -> None:
