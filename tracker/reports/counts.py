@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Result, and_, delete, event, func, insert, select, tuple_
+from sqlalchemy import CursorResult, Result, and_, delete, event, func, insert, select, tuple_
 from sqlalchemy.orm import ORMExecuteState, UOWTransaction, attributes
 from sqlalchemy.orm import Session as DbSession
 
@@ -291,7 +291,7 @@ def _count_checkins(state: ORMExecuteState) -> Result[Any] | None:
         params: Any = state.parameters
         rows: list[Any] = params if isinstance(params, list) else [params or {}]
         result = state.invoke_statement()
-        if "id" in result.keys():
+        if isinstance(result, CursorResult) and result.returns_rows and "id" in result.keys():
             # INSERT ... RETURNING id (ON CONFLICT DO NOTHING): the rows that went in.
             frozen = result.freeze()
             where = CheckIn.id.in_([row.id for row in frozen()])
