@@ -173,3 +173,18 @@ def test_the_migration_counts_the_rows_there_are(db, app_ctx):
     for statement in migration.counting(db.get_bind().dialect.name):
         db.execute(text(statement))
     assert counts.stored_counts(db, event) == counts.fresh_counts(db, event)
+
+
+def test_check_ins_added_and_deleted_as_objects_are_counted(db, app_ctx):
+    from tracker.models import CheckIn
+
+    event = attendance_event(db)
+    person = registrations.register(db, event, registration_data())
+    arrival = CheckIn(event_id=event.id, registration_id=person.id, scope=0, door="Side")
+    db.add(arrival)
+    db.flush()
+    assert counts.stored_counts(db, event) == counts.fresh_counts(db, event)
+    db.delete(arrival)
+    db.flush()
+    assert counts.stored_counts(db, event) == counts.fresh_counts(db, event)
+    assert live_figures(db, event) == figures(db, event, organisations=False)

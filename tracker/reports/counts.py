@@ -220,6 +220,9 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
             slots = [slot_key(slot_of(at), door) for scope, at, door in arrivals if not scope]
             for key in [*_keys(*before), *_arrival_keys(arrivals, before), *slots]:
                 deltas[obj.event_id, key] -= 1
+        elif isinstance(obj, CheckIn) and obj.registration not in db.deleted:
+            for event_id, key, _at, _door in _checkin_rows(db, CheckIn.id == obj.id):
+                deltas[event_id, key] -= 1
         elif isinstance(obj, Session) and obj.id is not None:
             forgotten.append((obj.event_id, obj.id))
     _move(db, deltas)
