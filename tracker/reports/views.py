@@ -79,13 +79,8 @@ def chart(slug: str, name: str) -> Response:
     event = event_for(slug, MANAGE)
     if name not in charts.CHARTS:
         abort(404)
-    result = figures(
-        get_db(),
-        event,
-        organisations=False,
-        sessions=name == "by_session",
-        arrivals=name == "arrivals",
-    )
+    # Asked again whenever the live figures change: from the same maintained counts.
+    result = live_figures(get_db(), event)
     made = charts.all_charts(result).get(name)
     if made is None:  # no session, or nobody checked in yet: no such chart
         abort(404)
