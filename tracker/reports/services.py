@@ -1,6 +1,7 @@
 """Attendance figures: who registered, who came, from which kind of organisation, to which
 session, and when they arrived. Every figure is a SQL aggregate; Python only folds the
-few grouped rows into tables.
+few grouped rows into tables. The dashboard's live refresh (`live_figures`) folds the
+same figures from maintained counts instead (tracker.reports.counts).
 
 What the words mean (the dashboard, the exports and GET /api/v1/events/{slug}/stats
 all use these definitions):
@@ -502,8 +503,8 @@ def figures(
 ) -> Figures:
     """All the figures of an event: the dashboard, the headcount export and the report.
     The breakdowns by organisation, by session and the arrivals can be left out (the
-    dashboard's live refresh leaves out the organisations, its organisation table the
-    sessions and the arrivals)."""
+    dashboard's organisation table leaves out the sessions and the arrivals; its live
+    refresh reads `live_figures`, equal to these without the organisations)."""
     counts = _people(db, event)
     totals, types = _totals_and_types(counts)
     result = Figures(

@@ -2,7 +2,8 @@
 
 GET /events/<slug>/stats is the whole page. With ?part=figures it is only the headline
 figures and the small tables (by type, by session, the arrivals), which the page's script
-fetches again every few seconds to stay live without reloading; with ?part=organisations
+fetches again every few seconds to stay live without reloading: read from maintained
+counts (reports.counts), they cost the same however large the event; with ?part=organisations
 it is only the table of every organisation (sorted by ?sort=...&order=...), which the
 script reloads on demand: it is by far the largest part of the page.
 GET /events/<slug>/stats/charts/<name>.svg is one of its charts, as an image.
