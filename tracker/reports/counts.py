@@ -28,7 +28,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Result, and_, delete, event, func, insert, select, tuple_
+from sqlalchemy import (
+    CursorResult,
+    Result,
+    and_,
+    bindparam,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import ORMExecuteState, UOWTransaction, attributes
 from sqlalchemy.orm import Session as DbSession
 
@@ -221,7 +232,7 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
             for key in [*_keys(*before), *_arrival_keys(arrivals, before), *slots]:
                 deltas[obj.event_id, key] -= 1
         elif isinstance(obj, CheckIn) and obj.registration not in db.deleted:
-            for event_id, key, _at, _door in _checkin_rows(db, CheckIn.id == obj.id):
+            for event_id, key, _at, _door in _checkin_rows(db, ids=[obj.id]):
                 deltas[event_id, key] -= 1
         elif isinstance(obj, Session) and obj.id is not None:
             forgotten.append((obj.event_id, obj.id))
@@ -246,30 +257,34 @@ def _move(db: DbSession, deltas: Counter[tuple[int, str]]) -> None:
         )
 
 
-def _checkin_rows(db: DbSession, where: Any) -> list[tuple[int, str, datetime, str]]:
-    """The event id and keys' facts of the check-ins `where` selects, locked until the
-    end of the transaction (what a DELETE then removes is what was read)."""
-    link = registration_sessions.c
-    rows = db.execute(
-        select(
-            CheckIn.event_id,
-            CheckIn.scope,
-            CheckIn.checked_in_at,
-            CheckIn.door,
-            Registration.organisation_type,
-            Registration.status,
-            link.session_id,
-        )
-        .join(Registration, Registration.id == CheckIn.registration_id)
-        .outerjoin(
-            registration_sessions,
-            and_(link.registration_id == CheckIn.registration_id, link.session_id == CheckIn.scope),
-        )
-        .where(where)
-        .with_for_update(of=CheckIn)
+_C, _R, _L = CheckIn.__table__.c, Registration.__table__.c, registration_sessions.c
+# Core statements on the session's connection: no autoflush (a pending change of the
+# registration is counted by the flush hook, from the check-ins then in the database).
+_KEYS_OF = select(
+    _C.event_id, _C.scope, _C.checked_in_at, _C.door, _R.organisation_type, _R.status, _L.session_id
+).select_from(
+    CheckIn.__table__.join(Registration.__table__, _R.id == _C.registration_id).outerjoin(
+        registration_sessions,
+        and_(_L.registration_id == _C.registration_id, _L.session_id == _C.scope),
     )
+)
+_KEYS_BY_ID = _KEYS_OF.where(_C.id == bindparam("checkin_id")).with_for_update(of=CheckIn.__table__)
+
+
+def _checkin_rows(
+    db: DbSession, where: Any = None, ids: Iterable[int] = ()
+) -> list[tuple[int, str, datetime, str]]:
+    """The event id and keys' facts of the check-ins `where` selects (or of ids), locked
+    until the end of the transaction (what a DELETE then removes is what was read)."""
+    connection = db.connection()
+    if where is not None:
+        found = list(
+            connection.execute(_KEYS_OF.where(where).with_for_update(of=CheckIn.__table__))
+        )
+    else:
+        found = [row for i in ids for row in connection.execute(_KEYS_BY_ID, {"checkin_id": i})]
     deltas = []
-    for event_id, scope, at, door, kind, status, chosen in rows:
+    for event_id, scope, at, door, kind, status, chosen in found:
         deltas.append((event_id, present_key(scope, kind, status, chosen is not None), at, door))
         if scope == ENTRANCE:
             deltas.append((event_id, slot_key(slot_of(at), door), at, door))
@@ -297,12 +312,12 @@ def _count_checkins(state: ORMExecuteState) -> Result[Any] | None:
         if isinstance(result, CursorResult) and result.returns_rows and "id" in result.keys():
             # INSERT ... RETURNING id (ON CONFLICT DO NOTHING): the rows that went in.
             frozen = result.freeze()
-            where = CheckIn.id.in_([row.id for row in frozen()])
+            found = _checkin_rows(db, ids=[row.id for row in frozen()])
             result = frozen()
         else:
             pairs = [(row["registration_id"], row.get("scope", ENTRANCE)) for row in rows]
-            where = tuple_(CheckIn.registration_id, CheckIn.scope).in_(pairs)
-        for event_id, key, _at, _door in _checkin_rows(db, where):
+            found = _checkin_rows(db, tuple_(_C.registration_id, _C.scope).in_(pairs))
+        for event_id, key, _at, _door in found:
             deltas[event_id, key] += 1
     _move(db, deltas)
     return result
