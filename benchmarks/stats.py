@@ -16,8 +16,9 @@ configuration, and times, one request at a time after a warm-up:
 
 - GET /api/v1/events/<slug>/stats with a bearer token (target: at most 150 ms);
 - GET /events/<slug>/stats, the dashboard, logged in as an organiser (at most 300 ms);
-- GET /events/<slug>/stats?part=figures, what the dashboard fetches every 15 s: the
-  headline figures, the small tables and the charts (target: at most 100 ms and 50 KiB);
+- GET /events/<slug>/stats?part=figures, what the dashboard fetches every 15 s, as its
+  script asks for it: the headline figures and the small tables, read from the
+  maintained counts (target: at most 100 ms and 50 KiB);
 - GET /events/<slug>/stats?part=organisations, the table of every organisation, which
   the dashboard fetches only when asked (its reload link, a new sort).
 
@@ -92,12 +93,14 @@ def prepare_database(url: str, registrations: int, checkins: int, organisations:
         Role,
         registration_sessions,
     )
+    from tracker.registration import capacity
     from tracker.registration.services import (
         new_checkin_code,
         new_manage_token,
         organisation_key,
         qr_png,
     )
+    from tracker.reports import counts
 
     rng = random.Random(2012)
     engine = make_engine(url)
@@ -172,6 +175,10 @@ def prepare_database(url: str, registrations: int, checkins: int, organisations:
                     marks.append(_checkin(event.id, reg_id, session_id, session_id, later, door))
             for start in range(0, len(marks), 5000):
                 db.execute(insert(CheckIn), marks[start : start + 5000])
+            # The rows went in by bulk INSERTs, behind the ORM's back: the maintained
+            # counters are counted once, as `tracker capacity recompute` does.
+            capacity.recompute(db, event)
+            counts.recompute(db, event)
             organiser = create_user(
                 db, "organiser@bench.example.org", PASSWORD, Role.ORGANISER, [event]
             )
@@ -332,7 +339,12 @@ def main() -> None:
                 pages = {
                     "stats API": (api, f"/api/v1/events/{SLUG}/stats", bearer),
                     "dashboard": (browser, f"/events/{SLUG}/stats", None),
-                    "dashboard refresh": (browser, f"/events/{SLUG}/stats?part=figures", None),
+                    # As static/js/stats.js asks for it, every 15 s.
+                    "dashboard refresh": (
+                        browser,
+                        f"/events/{SLUG}/stats?part=figures",
+                        {"Accept": "text/html"},
+                    ),
                     "organisation table": (
                         browser,
                         f"/events/{SLUG}/stats?part=organisations&sort=name&order=asc",

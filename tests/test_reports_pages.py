@@ -305,3 +305,28 @@ def test_the_french_dashboard_before_the_start(client, db, event, organiser):
     assert "Pas encore arrivés" in html and "Absents" not in html
     sessions = Tables(html).tables["table-by-session"]
     assert sessions[3][:4] == ["Table ronde 2", "0", "0", "1 (dont 1 non inscrit)"]
+
+
+def test_the_live_refresh_answers_the_figures_of_the_whole_page(client, db, event, organiser):
+    """The refresh (from the maintained counts) is, word for word, the figures part of
+    the whole page (counted from the rows), before and after the figures change."""
+    from tracker.checkin.services import check_in
+    from tracker.models import Registration
+
+    def both() -> tuple[str, str]:
+        page = client.get(f"/events/{event.slug}/stats").get_data(as_text=True)
+        inside = page.split('<div id="figures" aria-live="off">', 1)[1]
+        inside = inside.split('<section aria-labelledby="by-organisation">', 1)[0]
+        inside = inside.strip().removesuffix("</div>").strip()
+        live = client.get(f"/events/{event.slug}/stats?part=figures").get_data(as_text=True)
+        as_of = re.compile(r'<p class="as-of">.*?</p>')  # the minute may turn between them
+        return as_of.sub("", inside), as_of.sub("", live.strip())
+
+    page, live = both()
+    assert "table-cross" in live and page == live
+    c = db.query(Registration).filter_by(event_id=event.id, first_name="C").one()
+    check_in(db, event, actor=None, door="C", code=c.checkin_code)
+    check_in(db, event, actor=None, door="C", code=c.checkin_code, session_id=event.sessions[2].id)
+    db.commit()
+    after, live_after = both()
+    assert after == live_after and after != page

@@ -356,6 +356,24 @@ class PlaceCount(Base):
     confirmed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class RegistrationCount(Base):
+    """A maintained count of an event's registrations by organisation type and status
+    ("cluster:confirmed"), of its session choices ("s12:cluster:waitlisted"), of its
+    people checked in ("e:cluster:confirmed", "p12:cluster:confirmed:1") and of its
+    arrivals per slot and door ("t2968561:Entrée A"): what the dashboard's live refresh
+    reads instead of counting every registration and check-in. Kept in the transaction
+    of every change by tracker.reports.counts; `tracker capacity recompute` counts them
+    again."""
+
+    __tablename__ = "registration_counts"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # a door: 100
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 user_events = Table(
     "user_events",
     Base.metadata,

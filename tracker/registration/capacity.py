@@ -219,14 +219,17 @@ def availability(db: DbSession, event: Event) -> Availability:
 # --- keeping the counts ---------------------------------------------------------------
 
 
-def _event_id(registration: Registration) -> int | None:
+def event_id_of(registration: Registration) -> int | None:
     if registration.event_id is not None:
         return registration.event_id
     return registration.event.id if registration.event is not None else None
 
 
-def _before(registration: Registration) -> list[str]:
-    """The scopes a registration held as it was loaded (before this flush's changes)."""
+def loaded_state(
+    registration: Registration,
+) -> tuple[RegistrationStatus, OrganisationType | None, list[int]]:
+    """A registration's status, type and session ids as it was loaded (before this
+    flush's changes)."""
     state = attributes.instance_state(registration)
     status = state.attrs.status.history
     old_status = status.deleted[0] if status.deleted else registration.status
@@ -237,7 +240,13 @@ def _before(registration: Registration) -> list[str]:
         old_sessions = [*chosen.unchanged, *chosen.deleted]
     else:
         old_sessions = list(registration.sessions)
-    return _scopes(old_status == CONFIRMED, old_type, (s.id for s in old_sessions))
+    return old_status, old_type, [s.id for s in old_sessions]
+
+
+def _before(registration: Registration) -> list[str]:
+    """The scopes a registration held as it was loaded (before this flush's changes)."""
+    old_status, old_type, old_sessions = loaded_state(registration)
+    return _scopes(old_status == CONFIRMED, old_type, old_sessions)
 
 
 def _after(registration: Registration) -> list[str]:
@@ -248,7 +257,7 @@ def _after(registration: Registration) -> list[str]:
     )
 
 
-def _changed(registration: Registration) -> bool:
+def counted_fields_changed(registration: Registration) -> bool:
     state = attributes.instance_state(registration)
     return any(
         state.attrs[name].history.has_changes()
@@ -264,7 +273,7 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
     forgotten: list[tuple[int, str]] = []
     for obj in db.new:
         if isinstance(obj, Registration):
-            event_id = _event_id(obj)
+            event_id = event_id_of(obj)
             for scope in _after(obj):
                 deltas[event_id, scope] += 1  # type: ignore[index]
     for obj in db.dirty:
@@ -272,8 +281,8 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
             for gone in attributes.instance_state(obj).attrs.sessions.history.deleted:
                 if gone.id is not None:
                     forgotten.append((obj.id, session_scope(gone.id)))
-        elif isinstance(obj, Registration) and _changed(obj):
-            event_id = _event_id(obj)
+        elif isinstance(obj, Registration) and counted_fields_changed(obj):
+            event_id = event_id_of(obj)
             for scope in _before(obj):
                 deltas[event_id, scope] -= 1  # type: ignore[index]
             for scope in _after(obj):
@@ -298,26 +307,30 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
         )
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
-def _upsert(db: DbSession) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE SET confirmed = confirmed + the change: one
+def adding_upsert(db: DbSession, model: Any, keys: tuple[str, str], column: str) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET column = column + the change: one
     statement that makes the counter if it is new and moves it atomically if not."""
     dialect = db.get_bind().dialect.name
-    statement = _UPSERTS.get(dialect)
+    statement = _UPSERTS.get((dialect, model.__tablename__))
     if statement is None:
         new: postgresql.Insert | sqlite.Insert
         if dialect == "postgresql":
-            new = postgresql.insert(PlaceCount)
+            new = postgresql.insert(model)
         else:
-            new = sqlite.insert(PlaceCount)
+            new = sqlite.insert(model)
         statement = new.on_conflict_do_update(
-            index_elements=[PlaceCount.event_id, PlaceCount.scope],
-            set_={"confirmed": PlaceCount.confirmed + new.excluded.confirmed},
+            index_elements=[getattr(model, k) for k in keys],
+            set_={column: getattr(model, column) + getattr(new.excluded, column)},
         )
-        _UPSERTS[dialect] = statement
+        _UPSERTS[dialect, model.__tablename__] = statement
     return statement
+
+
+def _upsert(db: DbSession) -> Any:
+    return adding_upsert(db, PlaceCount, ("event_id", "scope"), "confirmed")
 
 
 event.listen(DbSession, "before_flush", _count_changes)

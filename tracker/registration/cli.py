@@ -20,8 +20,9 @@ capacity_group = click.Group("capacity", help=_l("The counters of confirmed plac
     "recompute",
     help=_l(
         "Count the confirmed places of the event SLUG (of every event without it) again "
-        "from its registrations, per event, organisation type and session, and correct "
-        "the counters that differ. Prints what it changed."
+        "from its registrations, per event, organisation type and session, and the "
+        "registrations per type, status and session that the statistics read, and "
+        "correct the counters that differ. Prints what it changed."
     ),
 )
 @click.argument("slug", required=False)
@@ -31,6 +32,7 @@ def recompute_command(slug: str | None) -> None:
     from tracker.events.services import get_event
     from tracker.registration.capacity import recompute
     from tracker.registration.services import lock_event
+    from tracker.reports import counts
 
     changed_events = 0
     with current_app.extensions["db"].sessionmaker.begin() as db:
@@ -45,7 +47,7 @@ def recompute_command(slug: str | None) -> None:
             chosen = list(db.scalars(select(Event).order_by(Event.id)))
         for event in chosen:
             event = lock_event(db, event)
-            changed = recompute(db, event)
+            changed = recompute(db, event) | counts.recompute(db, event)
             if changed:
                 changed_events += 1
             for scope, (stored, counted) in changed.items():

@@ -1,6 +1,7 @@
 """Attendance figures: who registered, who came, from which kind of organisation, to which
 session, and when they arrived. Every figure is a SQL aggregate; Python only folds the
-few grouped rows into tables.
+few grouped rows into tables. The dashboard's live refresh (`live_figures`) folds the
+same figures from maintained counts instead (tracker.reports.counts).
 
 What the words mean (the dashboard, the exports and GET /api/v1/events/{slug}/stats
 all use these definitions):
@@ -43,9 +44,10 @@ from tracker.models import (
     RegistrationStatus,
     registration_sessions,
 )
+from tracker.reports import counts
 from tracker.text import sort_key
 
-TIMELINE_MINUTES = 10
+TIMELINE_MINUTES = counts.SLOT_SECONDS // 60  # the live refresh reads counts per slot
 TIMELINE_MAX_SLOTS = 288  # two days of 10-minute slots; a longer span lists only busy slots
 
 CONFIRMED = RegistrationStatus.CONFIRMED
@@ -266,8 +268,24 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         if sessions
         else []
     )
+    chosen = {
+        (session.id, kind, status): count
+        for kind, status, *counts in registered
+        for session, count in zip(sessions, counts, strict=True)
+    }
+    return _session_lines(event, chosen, session_presence(db, event))
+
+
+PresentRow = tuple[int, OrganisationType, RegistrationStatus, int, int]
+
+
+def session_presence(db: DbSession, event: Event) -> list[PresentRow]:
+    """The sessions' check-ins: (session id, type, status, how many, how many of them
+    registered for it)."""
+    link = registration_sessions.c
+    keys = (Registration.organisation_type, Registration.status)
     # From the check-in side (far fewer rows): whether each was registered for it.
-    present = db.execute(
+    rows = db.execute(
         select(CheckIn.scope, *keys, func.count(), func.count(link.session_id))
         .join(Registration, Registration.id == CheckIn.registration_id)
         .with_hint(Registration, _BY_ID, "sqlite")
@@ -277,14 +295,24 @@ def by_session(db: DbSession, event: Event) -> list[SessionLine]:
         )
         .where(CheckIn.event_id == event.id, CheckIn.scope > ENTRANCE)
         .group_by(CheckIn.scope, *keys)
-    ).all()
+    )
+    return [(scope, kind, status, n, chosen) for scope, kind, status, n, chosen in rows]
+
+
+def _session_lines(
+    event: Event,
+    chosen: dict[tuple[int, OrganisationType, RegistrationStatus], int],
+    present: list[PresentRow],
+) -> list[SessionLine]:
+    """The lines of by_session from the session choices per session, type and status,
+    and the sessions' check-ins."""
     lines = {
         s.id: SessionLine(id=s.id, title=s.title, by_type={t: Line() for t in OrganisationType})
         for s in event.sessions
     }
-    for kind, status, *counts in registered:
-        for session, count in zip(sessions, counts, strict=True):
-            _fold(lines[session.id].by_type[kind], status, count, 0)
+    for (session_id, kind, status), count in chosen.items():
+        if session_id in lines:
+            _fold(lines[session_id].by_type[kind], status, count, 0)
     for scope, kind, status, count, was_registered in present:
         if scope in lines:
             part = lines[scope].by_type[kind]
@@ -406,11 +434,18 @@ def timeline(
         .where(CheckIn.event_id == event.id, CheckIn.scope == ENTRANCE)
         .group_by(bucket, CheckIn.door)
     ).all()
+    return _slots(event, [(int(slot), door, count) for slot, door, count in rows], width)
+
+
+def _slots(
+    event: Event, rows: list[tuple[int, str, int]], width: int
+) -> tuple[list[Slot], list[str]]:
+    """The timeline from its check-ins per slot of `width` seconds and door."""
     if not rows:
         return [], []
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for slot, door, count in rows:
-        counts[int(slot)][door] = count
+        counts[slot][door] = count
     doors = sorted({door for _slot, door, _count in rows}, key=str.casefold)
     zone = ZoneInfo(event.timezone)
     first, last = min(counts), max(counts)
@@ -423,6 +458,36 @@ def timeline(
         for slot in span
     ]
     return slots, doors
+
+
+def live_figures(db: DbSession, event: Event, *, now: datetime | None = None) -> Figures:
+    """The figures of the dashboard's live refresh, equal to figures(organisations=False)
+    but read from the maintained counts of registrations (tracker.reports.counts) and
+    the check-ins: nothing here reads every registration of the event."""
+    stored = counts.split(counts.stored_counts(db, event))
+    found: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for (kind, status), count in stored.people.items():
+        found[0, kind, status][0] = count
+    for (kind, status), present in stored.entrance.items():
+        found[0, kind, status][1] = present
+    totals, types = _totals_and_types(found)
+    joined: dict[tuple[int, OrganisationType, RegistrationStatus], list[int]] = defaultdict(
+        lambda: [0, 0]
+    )
+    for (scope, kind, status, chose), n in stored.sessions.items():
+        joined[scope, kind, status][0] += n
+        if chose:
+            joined[scope, kind, status][1] += n
+    presence = [(*key, n, chose) for key, (n, chose) in joined.items()]
+    result = Figures(
+        totals=totals,
+        by_type=types,
+        by_session=_session_lines(event, stored.chosen, presence),
+        started=has_started(event, now),
+    )
+    slots = [(slot, door, n) for (slot, door), n in stored.slots.items()]
+    result.timeline, result.doors = _slots(event, slots, counts.SLOT_SECONDS)
+    return result
 
 
 def figures(
@@ -438,8 +503,8 @@ def figures(
 ) -> Figures:
     """All the figures of an event: the dashboard, the headcount export and the report.
     The breakdowns by organisation, by session and the arrivals can be left out (the
-    dashboard's live refresh leaves out the organisations, its organisation table the
-    sessions and the arrivals)."""
+    dashboard's organisation table leaves out the sessions and the arrivals; its live
+    refresh reads `live_figures`, equal to these without the organisations)."""
     counts = _people(db, event)
     totals, types = _totals_and_types(counts)
     result = Figures(

@@ -2,7 +2,8 @@
 
 GET /events/<slug>/stats is the whole page. With ?part=figures it is only the headline
 figures and the small tables (by type, by session, the arrivals), which the page's script
-fetches again every few seconds to stay live without reloading; with ?part=organisations
+fetches again every few seconds to stay live without reloading: read from maintained
+counts (reports.counts), they cost the same however large the event; with ?part=organisations
 it is only the table of every organisation (sorted by ?sort=...&order=...), which the
 script reloads on demand: it is by far the largest part of the page.
 GET /events/<slug>/stats/charts/<name>.svg is one of its charts, as an image.
@@ -32,7 +33,12 @@ from tracker.downloads.services import start
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
 from tracker.reports.exports import EXPORTS, parse_options
-from tracker.reports.services import ORGANISATION_SORTS, default_descending, figures
+from tracker.reports.services import (
+    ORGANISATION_SORTS,
+    default_descending,
+    figures,
+    live_figures,
+)
 
 bp = Blueprint("reports", __name__)
 
@@ -48,16 +54,18 @@ def dashboard(slug: str) -> str:
     descending = {"asc": False, "desc": True}.get(order or "", default_descending(sort))
     now = utcnow()
     part = request.args.get("part")
-    result = figures(
-        get_db(),
-        event,
-        organisations=part != "figures",
-        sessions=part != "organisations",
-        arrivals=part != "organisations",
-        sort=sort,
-        descending=descending,
-        now=now,
-    )
+    if part == "figures":  # every few seconds: from the maintained counts
+        result = live_figures(get_db(), event, now=now)
+    else:
+        result = figures(
+            get_db(),
+            event,
+            sessions=part != "organisations",
+            arrivals=part != "organisations",
+            sort=sort,
+            descending=descending,
+            now=now,
+        )
     context = {
         "event": event,
         "figures": result,
@@ -87,13 +95,8 @@ def chart(slug: str, name: str) -> Response:
     event = event_for(slug, MANAGE)
     if name not in charts.CHARTS:
         abort(404)
-    result = figures(
-        get_db(),
-        event,
-        organisations=False,
-        sessions=name == "by_session",
-        arrivals=name == "arrivals",
-    )
+    # Asked again whenever the live figures change: from the same maintained counts.
+    result = live_figures(get_db(), event)
     made = charts.all_charts(result).get(name)
     if made is None:  # no session, or nobody checked in yet: no such chart
         abort(404)
