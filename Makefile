@@ -68,6 +68,7 @@ $(NODE_STAMP): package.json package-lock.json
 lint: $(STAMP) lint-js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 lint-js: $(NODE_STAMP)
 	npx --no-install eslint tracker/static/js tests/js eslint.config.js

@@ -31,7 +31,7 @@ PG_DUMP_MAGIC = b"PGDMP"
 
 
 def _engine() -> Engine:
-    return current_app.extensions["db"].engine  # type: ignore[no-any-return]
+    return current_app.extensions["db"].engine
 
 
 def _sqlite_path(url: URL) -> Path:

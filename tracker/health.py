@@ -32,7 +32,7 @@ class NotReady(Exception):
 
 
 def _engine() -> Engine:
-    return current_app.extensions["db"].engine  # type: ignore[no-any-return]
+    return current_app.extensions["db"].engine
 
 
 def check_database() -> None:

@@ -172,7 +172,7 @@ def metrics() -> Response:
         return json_error(403, "forbidden", _l("The metrics need their token."))
     if os.environ.get(MULTIPROC_DIR):
         process_registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(process_registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(process_registry)
     else:
         process_registry = REGISTRY
     database = CollectorRegistry(auto_describe=False)

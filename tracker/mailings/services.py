@@ -283,7 +283,7 @@ def _claim_mailing(
         raise InvalidChoice(_l("This form has expired: write the message again."))
     mailing_id = insert_or_ignore(
         db,
-        Mailing.__table__,  # type: ignore[arg-type]
+        Mailing.__table__,
         {
             "event_id": event.id,
             "kind": kind.value,

@@ -42,7 +42,7 @@ class SendForm(FlaskForm):
 
 
 def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    return current_user._get_current_object()
 
 
 def _expected(value: str | None) -> int | None:

@@ -199,7 +199,7 @@ def _typed(
 
 
 def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> events.EventSpec:
-    tz = form.timezone.data
+    tz = form.timezone.data or ""  # required: validated before
 
     def when(name: str) -> datetime | None:
         before = getattr(event, name) if event is not None else None
@@ -207,7 +207,7 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
 
     return events.EventSpec(
         slug=slug,
-        title=form.title.data,
+        title=form.title.data or "",  # required
         description=form.description.data or None,
         venue=form.venue.data or None,
         organiser=form.organiser.data or None,
@@ -237,7 +237,9 @@ def new_event() -> BaseResponse | tuple[str, int]:
         if form.validate_on_submit():
             db = get_db()
             try:
-                event = events.create_event(db, _event_spec(form, form.slug.data), actor=_actor())
+                event = events.create_event(
+                    db, _event_spec(form, form.slug.data or ""), actor=_actor()
+                )
             except DomainError as e:
                 _show_domain_error(form, e)
             else:
@@ -363,11 +365,13 @@ def open_registration(slug: str) -> BaseResponse:
 
 def _session_spec(form: SessionForm, tz: str, item: Session | None = None) -> events.SessionSpec:
     return events.SessionSpec(
-        title=form.title.data,
+        title=form.title.data or "",  # required
         kind=form.kind.data or None,
         room=form.room.data or None,
-        starts_at=_typed("starts_at", form.starts_at.data, tz, item and item.starts_at, tz),
-        ends_at=_typed("ends_at", form.ends_at.data, tz, item and item.ends_at, tz),
+        starts_at=_typed(
+            "starts_at", form.starts_at.data, tz, item.starts_at if item else None, tz
+        ),
+        ends_at=_typed("ends_at", form.ends_at.data, tz, item.ends_at if item else None, tz),
         capacity=form.capacity.data,
     )
 
@@ -518,7 +522,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
                     send_email=form.send_email.data,
                 )
             except AlreadyRegistered as e:
-                existing = e.registration  # type: ignore[assignment]
+                existing = e.registration
                 form.email.errors = [*form.email.errors, e.message]
             except DomainError as e:
                 _show_domain_error(form, e)

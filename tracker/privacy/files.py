@@ -134,9 +134,7 @@ def outbox_messages(recipients: Recipients) -> list[Path]:
 
 def read_message(path: Path) -> email.message.EmailMessage | None:
     try:
-        return email.message_from_bytes(  # type: ignore[return-value]
-            path.read_bytes(), policy=email.policy.default
-        )
+        return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     except OSError:
         return None
 

@@ -125,7 +125,7 @@ def erase_mine(token: str) -> Response:
 
 
 def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    return current_user._get_current_object()
 
 
 def _registration(slug: str, registration_id: int) -> Registration:
