@@ -48,7 +48,8 @@ from tracker.badges import services as badges  # noqa: E402
 from tracker.cli import upgrade_database  # noqa: E402
 from tracker.events.services import create_event, get_event  # noqa: E402
 from tracker.models import BadgePage, BadgeRender  # noqa: E402
-from tracker.registration.services import qr_png, register  # noqa: E402
+from tracker.registration.identity import qr_png  # noqa: E402
+from tracker.registration.services import register  # noqa: E402
 
 TRACKER = PROJECT_ROOT / ".venv" / "bin" / "tracker"
 

@@ -75,11 +75,7 @@ def prepare_database(url: str, registrations: int, doors: int) -> tuple[int, lis
     from tracker.db import make_engine, utcnow
     from tracker.events.services import create_event
     from tracker.models import Registration, Role
-    from tracker.registration.services import (
-        new_checkin_code,
-        new_manage_token,
-        organisation_key,
-    )
+    from tracker.registration.identity import new_checkin_code, new_manage_token, organisation_key
 
     engine = make_engine(url)
     try:

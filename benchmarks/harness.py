@@ -287,7 +287,7 @@ def event_spec(slug: str, session_titles: tuple[str, ...]) -> Any:
 def organisations(db: Any, count: int) -> list[Any]:
     """`count` organisations "Organisation 000"... of every type in turn, flushed."""
     from tracker.models import Organisation
-    from tracker.registration.services import organisation_key
+    from tracker.registration.identity import organisation_key
 
     width = len(str(max(count - 1, 0)))
     orgs = []

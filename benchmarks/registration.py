@@ -125,7 +125,7 @@ def add_existing(db: Any, event: Any, n: int) -> None:
     from tracker.db import utcnow
     from tracker.models import Organisation, OrganisationType, Registration, registration_sessions
     from tracker.registration.capacity import recompute
-    from tracker.registration.services import new_checkin_code, new_manage_token
+    from tracker.registration.identity import new_checkin_code, new_manage_token
 
     if n <= 0:
         return

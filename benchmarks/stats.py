@@ -94,7 +94,7 @@ def prepare_database(url: str, registrations: int, checkins: int, organisations:
         registration_sessions,
     )
     from tracker.registration import capacity
-    from tracker.registration.services import (
+    from tracker.registration.identity import (
         new_checkin_code,
         new_manage_token,
         organisation_key,

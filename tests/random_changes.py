@@ -22,7 +22,7 @@ from tracker.models import (
     RegistrationSource,
 )
 from tracker.organiser import services as organiser
-from tracker.registration import importer
+from tracker.registration import identity, importer
 from tracker.registration import services as registrations
 
 TYPES = [OrganisationType.CLUSTER, OrganisationType.MINISTRY, OrganisationType.REGION]
@@ -77,8 +77,8 @@ def _event(db: DbSession) -> Event:
 
 
 def _pick(db: DbSession, event: Event, n: int) -> Registration | None:
-    found = registrations.registrations_in_order(
-        db, registrations.ids_by_name(db, Registration.event_id == event.id)
+    found = identity.registrations_in_order(
+        db, identity.ids_by_name(db, Registration.event_id == event.id)
     )
     return found[n % len(found)] if found else None
 

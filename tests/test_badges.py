@@ -416,7 +416,7 @@ def test_a_badge_whose_data_changed_is_rendered_again_never_printed_stale(db, tm
     assert text.count("Atelier renommé") == 3
     assert all(kept()[r.id] != after[r.id] for r in regs)
     # A new check-in code is a new QR code: the badge printed carries the new one.
-    from tracker.registration.services import qr_png
+    from tracker.registration.identity import qr_png
 
     regs[0].checkin_code = "NEWCODE" + regs[0].checkin_code[7:]
     regs[0].qr_png = qr_png(regs[0].checkin_code)

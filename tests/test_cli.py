@@ -17,7 +17,7 @@ from tracker.auth.services import authenticate
 from tracker.cli import demo, event_create
 from tracker.demo import DEMO_COUNTS, DEMO_SLUG, seed_demo
 from tracker.models import Event, OutgoingMail, Registration, User
-from tracker.registration.services import suggest_organisations
+from tracker.registration.organisations import suggest_organisations
 
 
 @pytest.fixture(autouse=True)

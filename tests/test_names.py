@@ -17,8 +17,9 @@ from tests.conftest import login, make_event, make_registration, make_user
 from tracker.auth.services import create_token
 from tracker.badges.services import select_registrations
 from tracker.models import Organisation, OrganisationType, Registration, Role
+from tracker.registration.identity import email_key
 from tracker.registration.importer import import_file
-from tracker.registration.services import email_key, find_or_create_organisation
+from tracker.registration.organisations import find_or_create_organisation
 from tracker.reports.services import figures
 from tracker.reports.signin import signin_sheet
 from tracker.text import fold, sort_key

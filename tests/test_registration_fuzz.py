@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 from tests.conftest import Outbox, form_data, make_event, make_registration
 from tracker.events.services import SessionSpec
 from tracker.models import Event, Organisation, OrganisationType, Registration, RegistrationStatus
-from tracker.registration.services import organisation_key
+from tracker.registration.identity import organisation_key
 
 REFUSED_CATEGORIES = ("Cc", "Cs", "Zl", "Zp")
 TEXT_FIELDS = ("first_name", "last_name", "email", "organisation", "job_title")

@@ -24,13 +24,13 @@ from tracker.errors import (
 from tracker.events.services import SessionSpec
 from tracker.models import Organisation, OrganisationType, Registration
 from tracker.registration import services
+from tracker.registration.identity import organisation_key
 from tracker.registration.services import (
     CANCELLED,
     CONFIRMED,
     WAITLISTED,
     availability,
     cancel_registration,
-    organisation_key,
     update_registration,
 )
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session as DbSession
 from tracker.db import utcnow
 from tracker.events.services import EventSpec, SessionSpec, create_event, zone
 from tracker.models import Event, OrganisationType
-from tracker.registration.services import RegistrationData, find_or_create_organisation, register
+from tracker.registration.organisations import find_or_create_organisation
+from tracker.registration.services import RegistrationData, register
 
 DEMO_SLUG = "bercy-2012"
 TIMEZONE = "Europe/Paris"

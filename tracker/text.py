@@ -7,7 +7,7 @@
   "wladyslaw", "Øre" as "ore", "Straße" as "strasse". Case is ignored, and apostrophes
   (' ’ ‘ ʼ), hyphens and dashes (- ‐ – —) and runs of spaces all become one space:
   "Ville-d'Avray" and "Ville d’Avray" fold alike. E-mail addresses are not names: they
-  are compared as typed, casefolded (`registration.services.email_key`).
+  are compared as typed, casefolded (`registration.identity.email_key`).
 - `sort_key`: the order in which people and organisations are listed, French collation
   by ICU ("Œuvray" among the O's, "Élodie" among the E's, case and accents deciding only
   between names otherwise equal). ICU's sort keys change with its version, so they are

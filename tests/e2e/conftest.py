@@ -26,7 +26,7 @@ from tracker import create_app
 from tracker.db import utcnow
 from tracker.events.services import EventSpec, SessionSpec, create_event
 from tracker.models import Event, Organisation, OrganisationType
-from tracker.registration.services import find_or_create_organisation
+from tracker.registration.organisations import find_or_create_organisation
 
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 20_000

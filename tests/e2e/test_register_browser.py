@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from tracker.models import Registration
 from tracker.registration.forms import REQUIRED
-from tracker.registration.services import email_key
+from tracker.registration.identity import email_key
 
 try:
     from playwright.sync_api import expect

@@ -37,7 +37,7 @@ from tracker.models import (
     registration_sessions,
 )
 from tracker.registration.forms import TYPE_SHORT_LABELS
-from tracker.registration.services import QR_SCALE, name_order, qr_png
+from tracker.registration.identity import QR_SCALE, name_order, qr_png
 
 DEFAULT_COLOURS = {
     "cluster": "#00695c",

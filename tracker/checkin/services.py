@@ -48,7 +48,7 @@ from tracker.models import (
     Session,
     User,
 )
-from tracker.registration.services import ids_by_name, registrations_in_order
+from tracker.registration.identity import ids_by_name, registrations_in_order
 from tracker.reports import services as reports
 from tracker.text import fold
 

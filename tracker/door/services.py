@@ -35,7 +35,7 @@ from tracker.models import (
     Session,
     User,
 )
-from tracker.registration import capacity
+from tracker.registration import capacity, identity
 from tracker.registration import services as registration_services
 from tracker.registration.services import RegistrationData
 
@@ -132,11 +132,9 @@ def register_walk_in(
         return replay
 
     email = (data.email or "").strip()
-    if len(registration_services.organisation_key(data.organisation)) > (
-        registration_services.KEY_LENGTH
-    ):
+    if len(identity.organisation_key(data.organisation)) > (identity.KEY_LENGTH):
         raise InvalidChoice(_l("This organisation name is too long."), field="organisation")
-    if email and len(registration_services.email_key(email)) > registration_services.EMAIL_LENGTH:
+    if email and len(identity.email_key(email)) > identity.EMAIL_LENGTH:
         raise InvalidChoice(_l("This e-mail address is too long."), field="email")
 
     event = registration_services.lock_event(db, event)

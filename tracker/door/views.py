@@ -34,7 +34,7 @@ from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType
 from tracker.registration.forms import TYPE_SHORT_LABELS
-from tracker.registration.services import suggest_organisations
+from tracker.registration.organisations import suggest_organisations
 
 bp = Blueprint("door", __name__)
 

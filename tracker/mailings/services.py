@@ -52,7 +52,7 @@ from tracker.models import (
     User,
 )
 from tracker.organiser.services import Filters, filter_conditions
-from tracker.registration.services import ids_by_name, registrations_in_order
+from tracker.registration.identity import ids_by_name, registrations_in_order
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000

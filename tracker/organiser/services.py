@@ -39,7 +39,7 @@ from tracker.models import (
 )
 from tracker.registration import capacity, notify
 from tracker.registration import services as registrations
-from tracker.registration.services import ids_by_name, registrations_in_order
+from tracker.registration.identity import ids_by_name, registrations_in_order
 from tracker.text import fold
 
 PER_PAGE = 50

@@ -36,7 +36,8 @@ from tracker.models import (
 )
 from tracker.privacy import files
 from tracker.privacy.notice import RETENTION_MAX_DAYS, default_retention_days
-from tracker.registration.services import lock_event, new_checkin_code, new_manage_token
+from tracker.registration.identity import new_checkin_code, new_manage_token
+from tracker.registration.services import lock_event
 
 WARNING_DAYS = 14  # the organisers are e-mailed this long before
 ANONYMOUS_DOMAIN = "anonymised.invalid"  # RFC 2606: never delivered

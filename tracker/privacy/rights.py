@@ -32,7 +32,8 @@ from tracker.models import (
 )
 from tracker.privacy import files
 from tracker.privacy.retention import anonymisation_date, is_anonymous, recipients_of
-from tracker.registration.services import cancel_by_organiser, email_key, lock_event
+from tracker.registration.identity import email_key
+from tracker.registration.services import cancel_by_organiser, lock_event
 
 ATTENDEE = "attendee"
 ORGANISER = "organiser"

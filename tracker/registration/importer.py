@@ -53,7 +53,7 @@ from tracker import audit, limited
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType, RegistrationSource, User
-from tracker.registration import services
+from tracker.registration import identity, services
 from tracker.text import fold
 
 COLUMNS = (
@@ -513,14 +513,14 @@ def _session_ids(event: Event, cell: str) -> tuple[list[int], list[str]]:
     """The ids of the sessions named in a cell (ids or titles separated by ; or |)
     and the names that match no session of the event."""
     by_id = {str(s.id): s.id for s in event.sessions}
-    by_title = {services.organisation_key(s.title): s.id for s in event.sessions}
+    by_title = {identity.organisation_key(s.title): s.id for s in event.sessions}
     ids: list[int] = []
     unknown: list[str] = []
     for part in SESSION_SEPARATORS.split(cell):
         name = part.strip()
         if not name:
             continue
-        found = by_id.get(name) or by_title.get(services.organisation_key(name))
+        found = by_id.get(name) or by_title.get(identity.organisation_key(name))
         if found is None:
             unknown.append(name)
         elif found not in ids:
@@ -670,7 +670,7 @@ def _import(
         if data is None:
             report.refused.append(RefusedRow(row.line, _label(row.values), reasons))
             continue
-        key = services.email_key(data.email)
+        key = identity.email_key(data.email)
         if key in seen:
             report.refused.append(
                 RefusedRow(

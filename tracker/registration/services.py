@@ -9,20 +9,13 @@ tracker.registration.capacity, from counters it keeps.
 
 from __future__ import annotations
 
-import base64
-import io
 import re
-import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from heapq import nsmallest
 from typing import Any
 
-import zxingcpp
-from PIL import Image
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
@@ -53,92 +46,22 @@ from tracker.registration import capacity, notify
 from tracker.registration.capacity import Availability as Availability
 from tracker.registration.capacity import Remedy
 from tracker.registration.capacity import availability as availability
-from tracker.text import fold, sort_key
+from tracker.registration.identity import (
+    EMAIL_LENGTH,
+    KEY_LENGTH,
+    clean_name,
+    email_key,
+    new_checkin_code,
+    new_manage_token,
+    organisation_key,
+    qr_png,
+)
+from tracker.registration.organisations import find_or_create_organisation, list_organisation
+from tracker.text import fold
 
 CONFIRMED = RegistrationStatus.CONFIRMED
 WAITLISTED = RegistrationStatus.WAITLISTED
 CANCELLED = RegistrationStatus.CANCELLED
-
-_SPACES = re.compile(r"\s+")
-KEY_LENGTH = 200  # Organisation.name_key
-EMAIL_LENGTH = 254  # Registration.email_key
-
-
-# --- names and secrets -------------------------------------------------------
-
-
-def clean_name(value: str) -> str:
-    """Outer whitespace removed and inner runs of whitespace made one space."""
-    return _SPACES.sub(" ", value).strip()
-
-
-def organisation_key(name: str) -> str:
-    """The identity of an organisation name: its folding (tracker.text.fold), which
-    ignores case, accents, spacing, apostrophes and hyphens."""
-    return fold(name)
-
-
-def email_key(email: str) -> str:
-    return email.strip().casefold()
-
-
-def name_order(person: Any) -> tuple[bytes, bytes, int]:
-    """How people are listed: last name, then first name, in French alphabetical order
-    (tracker.text.sort_key), then by id. `person`: a registration or a row with its
-    `id`, `last_name` and `first_name`."""
-    return (sort_key(person.last_name), sort_key(person.first_name), person.id)
-
-
-def ids_by_name(db: DbSession, *conditions: Any, limit: int | None = None) -> list[int]:
-    """The ids of the registrations that meet `conditions`, in `name_order` (the first
-    `limit` of them when given). Every match is ordered here, not by the database (whose
-    ORDER BY is byte or locale order, not French): a page of a list, or the first results
-    of a search, are then the first in that order. An event's registrations are a
-    bounded list (hundreds, a few thousand), and only three columns of each are read;
-    the first few of 10,000 are picked without sorting them all (6 ms instead of 14)."""
-    rows = db.execute(
-        select(Registration.id, Registration.last_name, Registration.first_name).where(*conditions)
-    )
-    ordered = sorted(rows, key=name_order) if limit is None else nsmallest(limit, rows, name_order)
-    return [row.id for row in ordered]
-
-
-def registrations_in_order(db: DbSession, ids: list[int], *options: Any) -> list[Registration]:
-    """The registrations of `ids`, loaded with `options`, in the order of `ids`."""
-    if not ids:
-        return []
-    query = select(Registration).where(Registration.id.in_(ids)).options(*options)
-    found = {registration.id: registration for registration in db.scalars(query)}
-    return [found[id_] for id_ in ids if id_ in found]
-
-
-def new_checkin_code() -> str:
-    """128 random bits as upper-case base32: QR alphanumeric mode, a version-2 symbol."""
-    return base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
-
-
-def new_manage_token() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
-
-
-QR_SCALE = 8  # pixels per module of the stored QR image (the badges sample it back)
-
-
-def qr_png(code: str) -> bytes:
-    """The QR code of `code` (error correction M, a quiet zone of 4 modules) as a black
-    and white PNG of QR_SCALE pixels per module. zxing-cpp encodes it in C++, choosing
-    the mask by the standard's penalty rules, in a fraction of a millisecond (segno, in
-    Python, took 2 ms of every registration)."""
-    symbol = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-    pixels = zxingcpp.write_barcode_to_image(symbol, scale=QR_SCALE, add_quiet_zones=True)
-    height, width = pixels.shape
-    # (zxingcpp.Image has the buffer protocol; its type stub does not say so)
-    image = Image.frombytes("L", (width, height), bytes(memoryview(pixels)))  # type: ignore[arg-type]
-    image = image.convert("1", dither=Image.Dither.NONE)  # already black and white
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
 
 # --- the event's lock ---------------------------------------------------------
 
@@ -164,7 +87,6 @@ _LIVE_BY_EMAIL_KEY = _BY_EMAIL_KEY.where(Registration.status != CANCELLED)
 _ANY_BY_EMAIL_KEY = _BY_EMAIL_KEY.order_by(
     (Registration.status == CANCELLED), Registration.id.desc()
 ).limit(1)
-_ORGANISATION_BY_KEY = select(Organisation).where(Organisation.name_key == bindparam("key"))
 
 
 def registration_of(
@@ -183,50 +105,6 @@ def lock_event(db: DbSession, event: Event) -> Event:
     if locked is None:
         raise NotFound()
     return locked
-
-
-# --- organisations -------------------------------------------------------------
-
-
-def find_or_create_organisation(
-    db: DbSession, name: str, type_: OrganisationType, *, listed: bool = False
-) -> Organisation:
-    """The organisation of this name (case, accents and spacing ignored), made if new.
-    `listed`: an organiser or door staff names it, so it is suggested from now on (a
-    name typed on the public form alone is not)."""
-    key = organisation_key(name)
-    organisation = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
-    if organisation is None:
-        organisation = Organisation(name=clean_name(name), name_key=key, type=type_, listed=listed)
-        try:
-            with db.begin_nested():
-                db.add(organisation)
-        except IntegrityError:  # created meanwhile by another transaction
-            organisation = db.scalar(_ORGANISATION_BY_KEY, {"key": key})
-            if organisation is None:
-                raise
-    if listed:
-        list_organisation(organisation)
-    return organisation
-
-
-def list_organisation(organisation: Organisation) -> None:
-    """Suggest this organisation from now on: an organiser has vouched for it."""
-    if not organisation.listed:
-        organisation.listed = True
-
-
-def suggest_organisations(db: DbSession, prefix: str = "", limit: int = 500) -> list[Any]:
-    """Listed organisations as (name, type, id) rows, for suggestions while typing, the
-    first `limit` in French alphabetical order (sorted here: the database's order is
-    not French; the listed organisations are a bounded list)."""
-    query = select(Organisation.name, Organisation.type, Organisation.id).where(
-        Organisation.listed.is_(True)
-    )
-    if prefix:
-        query = query.where(Organisation.name_key.startswith(fold(prefix), autoescape=True))
-    rows = sorted(db.execute(query), key=lambda row: (sort_key(row.name), row.id))
-    return rows[:limit]
 
 
 # --- use cases ------------------------------------------------------------------

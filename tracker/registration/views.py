@@ -40,6 +40,7 @@ from tracker.registration.forms import (
     RegistrationForm,
     registration_data,
 )
+from tracker.registration.organisations import suggest_organisations
 
 bp = Blueprint("registration", __name__)
 
@@ -149,7 +150,7 @@ def _form_page(db: DbSession, event: Event, form: RegistrationForm, is_open: boo
         is_open=is_open,
         now=utcnow(),
         form=form,
-        organisations=services.suggest_organisations(db),
+        organisations=suggest_organisations(db),
     )
 
 
@@ -274,7 +275,7 @@ def edit(token: str) -> Response | BaseResponse:
         event=event,
         registration=registration,
         places=places,
-        organisations=services.suggest_organisations(db),
+        organisations=suggest_organisations(db),
     )
     return _private(Response(body, status=status))
 
@@ -305,5 +306,5 @@ def organisations() -> Response:
     q = request.args.get("q", "")[:200]
     if any(unicodedata.category(c) == "Cc" for c in q):
         return jsonify([])
-    found = services.suggest_organisations(get_db(), q, limit=20)
+    found = suggest_organisations(get_db(), q, limit=20)
     return jsonify([{"name": o.name, "type": o.type.value} for o in found])

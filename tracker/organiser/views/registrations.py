@@ -41,6 +41,7 @@ from tracker.organiser.views.common import (
     _common,
     _show_domain_error,
 )
+from tracker.registration import organisations
 from tracker.registration import services as registrations
 from tracker.registration.forms import (
     registration_data,
@@ -138,7 +139,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
         form=form,
         places=places,
         existing=existing,
-        organisations=registrations.suggest_organisations(db),
+        organisations=organisations.suggest_organisations(db),
     ), status
 
 
@@ -185,7 +186,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         history=services.history(db, item),
         entrance=services.entrance_checkin(item),
         last_mail=services.last_mails(db, [item.id]).get(item.id),
-        organisations=registrations.suggest_organisations(db),
+        organisations=organisations.suggest_organisations(db),
         action_label=audit.action_label,
         scan_labels=SCAN_LABELS,
         field_labels=FIELD_LABELS,
