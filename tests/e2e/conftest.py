@@ -88,7 +88,13 @@ class LiveServer:
 def live_server(
     app: Flask, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """The app served on 127.0.0.1 (a port the system picks) from a background thread."""
+    """The app served on 127.0.0.1 (a port the system picks) from a background thread.
+    Making it points the process's one job queue at it (tracker.jobs.init_app): the
+    queue is given back to the tests' app when the module is done, or jobs queued by
+    later tests would run in this app, on its engine, once disposed."""
+    from tracker import jobs
+
+    kept = (jobs.huey.storage, jobs.huey.immediate, jobs._app)
     outbox = tmp_path_factory.mktemp("e2e-outbox")
     server_app = create_app(
         {
@@ -110,6 +116,7 @@ def live_server(
         thread.join(timeout=10)
         server.server_close()
         server_app.extensions["db"].engine.dispose()
+        jobs.huey.storage, jobs.huey.immediate, jobs._app = kept
 
 
 @dataclass
