@@ -7,7 +7,7 @@ export default [
   { ignores: ["tracker/static/vendor/**", "tests/e2e/vendor/**", "node_modules/**", ".venv/**"] },
   js.configs.recommended,
   {
-    files: ["tracker/static/js/door.js", "tracker/static/js/door/**/*.js"],
+    files: ["tracker/static/js/door.js", "tracker/static/js/door/**/*.js", "tracker/static/js/download.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.browser } },
     rules: {
       "no-unused-vars": ["error", { args: "after-used", argsIgnorePattern: "^_" }],
