@@ -47,15 +47,21 @@ class Holding(Collector):
 
     holding: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    # Conversations let past MAIL FROM: counted there, not when a message is received,
+    # since the worker's threads talk to the server at the same time (two could pass
+    # the check before either's message arrived). The server's one event loop runs
+    # the check and the count with no await between them.
+    accepted: int = 0
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
-        if len(self.received) >= SENT_BEFORE_THE_KILL and not self.release.is_set():
+        if self.accepted >= SENT_BEFORE_THE_KILL and not self.release.is_set():
             self.holding.set()
             while not self.release.is_set():
                 await asyncio.sleep(0.02)
             return "421 4.3.0 Closing"  # to a worker that is gone
+        self.accepted += 1
         envelope.mail_from = address
         return "250 OK"
 
