@@ -141,6 +141,68 @@ class Event(Base):
     registrations: Mapped[list[Registration]] = relationship(
         back_populates="event", cascade="all, delete-orphan", passive_deletes=True
     )
+    questions: Mapped[list[Question]] = relationship(
+        back_populates="event",
+        order_by="(Question.position, Question.id)",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class QuestionKind(enum.StrEnum):
+    TEXT = "text"  # one line
+    LONG_TEXT = "long_text"
+    YES_NO = "yes_no"
+    CHOICE = "choice"  # one of the choices
+    CHOICES = "choices"  # any number of them
+
+
+class Question(Base):
+    """A question of an event's registration form, beyond the fixed fields: its field
+    is named `q_<id>` in every form (public, organiser's, walk-in, private edit)."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[QuestionKind] = mapped_column(_enum(QuestionKind, "question_kind"))
+    # The options of a choice, in their order (the answers hold the option's text).
+    choices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Asked only of these organisation types / of people registering for one of these
+    # sessions; empty: of everyone.
+    types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    session_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Printed on the badge; shown at the door (neither unless the organiser says so).
+    on_badge: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    at_door: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="questions")
+
+    @property
+    def field_name(self) -> str:
+        return f"q_{self.id}"
+
+
+class Answer(Base):
+    """One registration's answer to one question: one row per value (a question of
+    several choices has a row per option chosen; yes/no is "yes" or "no"). No answer,
+    no row."""
+
+    __tablename__ = "answers"
+    __table_args__ = (Index("ix_answers_registration", "registration_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[str] = mapped_column(Text)
+
+    question: Mapped[Question] = relationship()
 
 
 class Session(Base):
@@ -270,6 +332,9 @@ class Registration(Base):
 
     checkins: Mapped[list[CheckIn]] = relationship(
         back_populates="registration", cascade="all, delete-orphan", passive_deletes=True
+    )
+    answers: Mapped[list[Answer]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Answer.id"
     )
 
     @property

@@ -1,0 +1,1 @@
+"""An event's own questions on its registration form (models.Question, models.Answer)."""
