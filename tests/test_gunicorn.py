@@ -6,14 +6,7 @@ from __future__ import annotations
 import os
 import re
 import runpy
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
-from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +16,7 @@ from gunicorn.config import Config as GunicornConfig
 from sqlalchemy import func, select
 
 from tests.conftest import Browser, small_workbook, with_shared_strings
+from tests.servers import gunicorn, workers
 from tracker import create_app
 from tracker.auth.services import create_user
 from tracker.cli import upgrade_database
@@ -33,7 +27,6 @@ from tracker.registration import importer
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "gunicorn.conf.py"
-PORTS = range(5131, 5140)
 PASSWORD = "a long enough password for tests"  # noqa: S105 - tests only
 
 
@@ -113,22 +106,6 @@ def test_a_bad_limit_stops_the_app_with_its_name(database_url, name, value):
 # --- the real server ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            with suppress(OSError):
-                s.bind(("127.0.0.1", port))
-                return port
-    pytest.skip("no free port in 5131-5139")
-
-
-def workers(master: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{master}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
-    return sorted(found)
-
-
 def peak_rss_mib(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) // 1024
@@ -138,7 +115,6 @@ def peak_rss_mib(pid: int) -> int:
 def server(tmp_path, own_database):
     """gunicorn started as the README says, on a database of its own with an event of
     10,000 places and its organiser."""
-    port = free_port()
     database = own_database
     setup = create_app(
         {"ENV_NAME": "testing", "DATABASE_URL": database, "MAIL_OUTBOX": str(tmp_path)}
@@ -158,44 +134,8 @@ def server(tmp_path, own_database):
         )
         create_user(db, "orga@example.org", PASSWORD, Role.ORGANISER, [event])
     setup.extensions["db"].engine.dispose()
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    env.update(
-        TRACKER_ENV="production",
-        TRACKER_SECRET_KEY=secrets.token_hex(32),
-        TRACKER_DATABASE_URL=database,
-        TRACKER_INSTANCE_PATH=str(tmp_path / "instance"),
-        TRACKER_MAIL_OUTBOX=str(tmp_path / "outbox"),
-        TRACKER_BASE_URL=f"http://127.0.0.1:{port}",
-        TRACKER_BIND=f"127.0.0.1:{port}",
-    )
-    log = (tmp_path / "gunicorn.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - the README's command
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "tracker:create_app()"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()[-3000:]
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/login", timeout=5).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()[-3000:]
-            time.sleep(0.2)
-        yield process, base, tmp_path / "gunicorn.log", database
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with gunicorn(tmp_path, database) as running:
+        yield running.process, running.base, running.log, database
 
 
 def logged_in(base: str) -> Browser:
