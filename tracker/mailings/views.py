@@ -81,6 +81,19 @@ def _preview_page(
 ) -> tuple[str, int]:
     _draft, preview = services.preview_message(get_db(), event, filters, draft)
     form.nonce.data = form.nonce.data or services.new_nonce()
+    return _render_preview(event, form, filters, preview, url_for(".send", slug=event.slug), status)
+
+
+def _render_preview(
+    event: Event,
+    form: MessageForm | SendForm,
+    filters: Filters | None,
+    preview: services.Preview,
+    action: str,
+    status: int,
+) -> tuple[str, int]:
+    """The page that shows what will be sent and to how many, before sending (a message
+    to a filtered list, or the certificates of attendance)."""
     form.expected.data = str(preview.recipients.count)
     return render_template(
         "organiser/mailing_preview.html",
@@ -89,7 +102,7 @@ def _preview_page(
         filters=filters,
         preview=preview,
         language_names=services.LANGUAGE_NAMES,
-        action=url_for(".send", slug=event.slug),
+        action=action,
         status_labels=STATUS_LABELS,
         type_labels={t.value: label for t, label in TYPE_SHORT_LABELS.items()},
     ), status
@@ -192,15 +205,12 @@ def certificates(slug: str) -> BaseResponse | tuple[str, int]:
             "error",
         )
         return redirect(url_for(".index", slug=event.slug), code=303)
-    preview = services.preview_certificates(db, event)
     form.nonce.data = services.new_nonce()
-    form.expected.data = str(preview.recipients.count)
-    return render_template(
-        "organiser/mailing_preview.html",
-        event=event,
-        form=form,
-        filters=None,
-        preview=preview,
-        language_names=services.LANGUAGE_NAMES,
-        action=url_for(".certificates", slug=event.slug),
-    ), (409 if request.method == "POST" else 200)
+    return _render_preview(
+        event,
+        form,
+        None,
+        services.preview_certificates(db, event),
+        url_for(".certificates", slug=event.slug),
+        409 if request.method == "POST" else 200,
+    )
