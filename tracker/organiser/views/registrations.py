@@ -282,6 +282,12 @@ def waitlist_registration(slug: str, registration_id: int) -> BaseResponse:
 def resend_email(slug: str, registration_id: int) -> BaseResponse:
     def resend(db: DbSession, item: Registration) -> None:
         services.resend_email(db, item, actor=_actor())
-        flash(_("The e-mail has been sent again to %(email)s.", email=item.email), "success")
+        flash(
+            _(
+                "The e-mail to %(email)s is queued: it will be sent again in a moment.",
+                email=item.email,
+            ),
+            "success",
+        )
 
     return _registration_action(slug, registration_id, resend)
