@@ -25,7 +25,7 @@ from sqlalchemy import delete
 
 from tracker.auth.services import create_user
 from tracker.i18n import LANG_COOKIE
-from tracker.models import Event, OrganisationType, RegistrationStatus, Role, User
+from tracker.models import Download, Event, OrganisationType, RegistrationStatus, Role, User
 from tracker.registration.services import (
     RegistrationData,
     cancel_registration,
@@ -68,6 +68,7 @@ class Site:
     cancelled: str
     edited_id: int  # a registration with a history
     door_codes: list[str] = field(default_factory=list)  # one per door result shown
+    downloads: dict[str, str] = field(default_factory=dict)  # state: token
 
 
 def person(first: str, last: str, email: str, organisation: str, **more: Any) -> RegistrationData:
@@ -138,6 +139,23 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             ).checkin_code
             for n in range(len(LANGUAGES) * len(SIZES))
         ]
+        # A badge batch being made by the worker, and one ready (the page, not the file).
+        downloads = {
+            state: Download(
+                token=secrets.token_urlsafe(24),
+                event_id=event.id,
+                user_id=organiser.id,
+                what="badges",
+                options={"layout": "a4-8", "locale": "fr"},
+                state=state,
+                done=done,
+                total=125,
+                unit="pages",
+                filename="badges.pdf" if state == "done" else "",
+            )
+            for state, done in [("running", 48), ("done", 125)]
+        }
+        dbs.add_all(downloads.values())
         built = Site(
             organiser=organiser.email,
             admin=admin.email,
@@ -148,6 +166,7 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             cancelled=cancelled.manage_token,
             edited_id=edited.id,
             door_codes=door_codes,
+            downloads={state: d.token for state, d in downloads.items()},
         )
         user_ids = [organiser.id, admin.id, door.id]
     try:
@@ -290,6 +309,12 @@ CASES: dict[str, Case] = {
     "import": Case("organiser", lambda e, s: f"/events/{e.slug}/import"),
     "import preview": Case("organiser", lambda e, s: f"/events/{e.slug}/import", preview_an_import),
     "badges": Case("organiser", lambda e, s: f"/events/{e.slug}/badges"),
+    "a download being made": Case(
+        "organiser", lambda e, s: f"/events/{e.slug}/downloads/{s.downloads['running']}"
+    ),
+    "a download ready": Case(
+        "organiser", lambda e, s: f"/events/{e.slug}/downloads/{s.downloads['done']}"
+    ),
     "e-mails": Case("organiser", lambda e, s: f"/events/{e.slug}/mailings"),
     "e-mail preview": Case(
         "organiser", lambda e, s: f"/events/{e.slug}/mailings", preview_a_message
