@@ -8,6 +8,7 @@ if (root) {
   const link = document.getElementById("download-file");
   const failed = document.getElementById("download-failed");
   const error = document.getElementById("download-error");
+  const heading = document.getElementById("download-heading");
 
   const show = (state) => {
     bar.max = state.total || 1;
@@ -16,6 +17,7 @@ if (root) {
       .replace("{done}", state.done)
       .replace("{total}", state.total)
       .replace("{unit}", count.dataset[state.unit] || state.unit);
+    if (heading.dataset[state.state]) heading.textContent = heading.dataset[state.state];
     if (state.state === "done") {
       link.href = state.file;
       ready.hidden = false;
