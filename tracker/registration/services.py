@@ -237,16 +237,40 @@ def register_explained(
     _check_keys(data)
     # The new secrets and their QR image are made before taking the lock (the image
     # costs milliseconds that other registrations need not wait for).
-    checkin_code = new_checkin_code()
-    checkin_qr = qr_png(checkin_code)
+    secrets = new_secrets()
     event = lock_event(db, event)
     if not registration_is_open(event, now):
         raise RegistrationClosed()
+    return register_locked(db, event, data, secrets, now=now, send_email=send_email)
+
+
+def new_secrets() -> tuple[str, bytes]:
+    """A new check-in code and its QR image."""
+    checkin_code = new_checkin_code()
+    return checkin_code, qr_png(checkin_code)
+
+
+def register_locked(
+    db: DbSession,
+    event: Event,
+    data: RegistrationData,
+    secrets: tuple[str, bytes],
+    *,
+    now: datetime,
+    send_email: bool = True,
+    link_again: bool = True,
+) -> Registered:
+    """The registration of one person at an event already locked and open (its consent
+    and keys checked): the public form's and, person by person in one transaction, a
+    delegation's. `secrets`: from new_secrets(). `link_again`: a registered address is
+    e-mailed its private link again (as the public form does)."""
+    checkin_code, checkin_qr = secrets
     sessions = _chosen_sessions(event, data.session_ids)
     check_sessions_apart(sessions)
     existing = registration_of(db, event, data.email)
     if existing is not None:
-        notify.send_link_again(db, existing)  # the link, to the address, not on the page
+        if link_again:
+            notify.send_link_again(db, existing)  # the link, to the address, not on the page
         raise AlreadyRegistered(existing)
 
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
