@@ -14,7 +14,6 @@ from tests.conftest import (
     event_form,
     form_data,
     make_event,
-    make_registration,
     page_text,
     registration_data,
 )
