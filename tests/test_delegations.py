@@ -336,5 +336,30 @@ def test_concurrent_delegations_against_a_cap_of_2(app):
                 == n
             )
     finally:
+        from tracker.models import OutgoingMail
+
         with factory.begin() as db:
             db.execute(delete(Event).where(Event.id == event_id))
+            db.execute(
+                delete(OutgoingMail).where(OutgoingMail.recipient.like("contact%@x.example"))
+            )
+
+
+def test_anonymising_the_event_takes_the_contacts_data_too(app, db, outbox):
+    from tracker.models import OutgoingMail
+    from tracker.privacy.retention import anonymise_event
+
+    event = make_event(db)
+    result = made(app, db, event, people(1))
+    token = result.delegation.token
+    with app.test_request_context("/"):
+        anonymise_event(db, event)
+    db.expire_all()
+    delegation = db.get(Delegation, result.delegation.id)
+    assert delegation.contact_name == ""
+    assert "claire" not in delegation.contact_email and delegation.token != token
+    summaries = select(OutgoingMail).where(
+        OutgoingMail.kind == "delegation",
+        OutgoingMail.recipient == "claire.dubois@vegepolys.example",
+    )
+    assert not db.scalars(summaries).all()
