@@ -68,6 +68,7 @@ class Site:
     cancelled: str
     edited_id: int  # a registration with a history
     door_codes: list[str] = field(default_factory=list)  # one per door result shown
+    delegation: str = ""  # a delegation's token
 
 
 def person(first: str, last: str, email: str, organisation: str, **more: Any) -> RegistrationData:
@@ -138,6 +139,23 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             ).checkin_code
             for n in range(len(LANGUAGES) * len(SIZES))
         ]
+        from tracker.registration.delegations import Contact, Person, register_delegation
+
+        delegation = register_delegation(
+            dbs,
+            event,
+            Contact(
+                "Dominique de La Fontaine",
+                f"contact.{tag}@example.org",
+                LONG_ORGANISATION,
+                OrganisationType.AGENCY,
+                consent=True,
+            ),
+            [
+                Person("Marie", "Delegation", f"marie.{tag}@example.org"),
+                Person("Luc", "Délégation", f"luc.{tag}@example.org", "Chef de bureau"),
+            ],
+        ).delegation
         built = Site(
             organiser=organiser.email,
             admin=admin.email,
@@ -148,6 +166,7 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             cancelled=cancelled.manage_token,
             edited_id=edited.id,
             door_codes=door_codes,
+            delegation=delegation.token,
         )
         user_ids = [organiser.id, admin.id, door.id]
     try:
@@ -257,6 +276,11 @@ CASES: dict[str, Case] = {
     "registration form with errors": Case(
         "visitor", lambda e, s: f"/events/{e.slug}/register", submit_empty_form
     ),
+    "delegation form": Case("visitor", lambda e, s: f"/events/{e.slug}/register/group"),
+    "delegation form with errors": Case(
+        "visitor", lambda e, s: f"/events/{e.slug}/register/group", submit_empty_form
+    ),
+    "a delegation's page": Case("visitor", lambda e, s: f"/d/{s.delegation}"),
     "privacy notice": Case("visitor", lambda e, s: "/privacy"),
     "login": Case("visitor", lambda e, s: "/login"),
     # Attendee
