@@ -363,3 +363,15 @@ def test_anonymising_the_event_takes_the_contacts_data_too(app, db, outbox):
         OutgoingMail.recipient == "claire.dubois@vegepolys.example",
     )
     assert not db.scalars(summaries).all()
+
+
+def test_the_form_is_limited_as_the_registration_form(client, db, monkeypatch):
+    from tracker.auth import ratelimit
+
+    event = make_event(db)
+    monkeypatch.setattr(ratelimit, "registration_attempt", lambda: 90)
+    response = client.post(url(event), data=group_form(event))
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "90"
+    assert "Nothing was saved: wait 2 minutes" in page_text(response)
+    assert registration_count(db, event) == 0
