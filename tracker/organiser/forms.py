@@ -326,7 +326,10 @@ class SessionForm(FlaskForm):
     capacity = _count(_l("Capacity"))
 
 
-OVERRIDE_LABEL = _l("Allow going over capacity (the event’s, a type’s quota or a session’s)")
+OVERRIDE_LABEL = _l(
+    "Allow going over capacity (the event’s, a type’s quota, an organisation’s places or a "
+    "session’s)"
+)
 OVERLAP_LABEL = _l("Allow sessions held at the same time")
 
 
