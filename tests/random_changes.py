@@ -26,6 +26,8 @@ from tracker.registration import identity, importer
 from tracker.registration import services as registrations
 
 TYPES = [OrganisationType.CLUSTER, OrganisationType.MINISTRY, OrganisationType.REGION]
+# Drawn apart from the type: an edit can change a person's organisation, type or both.
+ORGANISATIONS = ["Vegepolys", "DGE", "Région Bretagne", "Atlanpole"]
 CHANGES = (
     "register",
     "add",
@@ -44,6 +46,7 @@ CHANGES = (
     "walk_in_over",
     "event_capacity",
     "session_capacity",
+    "per_organisation",
     "check_in",
 )
 
@@ -69,6 +72,8 @@ def rolled_back(app: Flask) -> Iterator[DbSession]:
 
 def _event(db: DbSession) -> Event:
     event = make_event(db, capacity=5, type_quotas={"cluster": 3, "ministry": 2})
+    event.per_organisation = 2
+    event.per_organisation_types = {"region": 1}
     seats = [2, None, 3]
     for s, n in zip(event.sessions, seats, strict=True):
         s.capacity = n
@@ -90,8 +95,9 @@ def _sessions(event: Event, n: int) -> list[int]:
 
 def _change(db: DbSession, event: Event, kind: str, a: int, b: int) -> None:
     type_ = TYPES[a % len(TYPES)]
+    organisation = ORGANISATIONS[a // len(TYPES) % len(ORGANISATIONS)]
     chosen = _sessions(event, b)
-    data = registration_data(organisation_type=type_, session_ids=chosen)
+    data = registration_data(organisation=organisation, organisation_type=type_, session_ids=chosen)
     person = _pick(db, event, b)
     if kind == "register":
         registrations.register(db, event, data)
@@ -131,7 +137,8 @@ def _change(db: DbSession, event: Event, kind: str, a: int, b: int) -> None:
     if kind == "import":
         names = ";".join(s.title for s in event.sessions if s.id in chosen)
         rows = [
-            f"Anne,Moreau {a}-{b}-{i},anne.{a}.{b}.{i}@example.org,DGE,{type_.value},{names}"
+            f"Anne,Moreau {a}-{b}-{i},anne.{a}.{b}.{i}@example.org,{organisation},"
+            f"{type_.value},{names}"
             for i in range(1 + b % 3)
         ]
         content = "\n".join(
@@ -143,7 +150,7 @@ def _change(db: DbSession, event: Event, kind: str, a: int, b: int) -> None:
         register_walk_in(
             db,
             event,
-            WalkInData("Paul", f"Walk {a} {b}", "Région Bretagne", type_),
+            WalkInData("Paul", f"Walk {a} {b}", organisation, type_),
             actor=None,
             door="A",
             session_id=session.id if session is not None else None,
@@ -157,3 +164,8 @@ def _change(db: DbSession, event: Event, kind: str, a: int, b: int) -> None:
         session = event.sessions[a % len(event.sessions)]
         spec = events.SessionSpec(session.title, capacity=b % 4 or None)
         organiser.save_session(db, session, spec, actor=None)
+    elif kind == "per_organisation":
+        spec = events.spec_of(event)
+        spec.per_organisation = a % 4 or None
+        spec.per_organisation_types = {"region": b % 3} if b % 2 else {}
+        organiser.save_event(db, event, spec, actor=None)

@@ -142,6 +142,7 @@ def test_recompute_after_a_bulk_statement(db, app_ctx):
     changed = capacity.recompute(db, event)
     assert changed == {
         "event": (3, 2),
+        f"org:{people[0].organisation_id}": (3, 2),
         f"session:{event.sessions[0].id}": (3, 2),
         "type:cluster": (0, 2),
     }
@@ -150,12 +151,16 @@ def test_recompute_after_a_bulk_statement(db, app_ctx):
 
 def test_counts_survive_a_rolled_back_change(db, app_ctx):
     event = make_event(db, capacity=3)
-    registrations.register(db, event, registration_data())
+    person = registrations.register(db, event, registration_data())
     with pytest.raises(RuntimeError):
         with db.begin_nested():
             registrations.register(db, event, registration_data())
             raise RuntimeError
-    assert capacity.stored_counts(db, event) == {"event": 1, "type:cluster": 1}
+    assert capacity.stored_counts(db, event) == {
+        "event": 1,
+        "type:cluster": 1,
+        f"org:{person.organisation_id}": 1,
+    }
 
 
 def test_recompute_command_prints_what_it_changed(app, monkeypatch):

@@ -67,6 +67,7 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
     badge_jobs.init_app(app)  # badges rendered ahead when their data changes
 
     from tracker.events.views import bp as events_bp
+    from tracker.registration import delegation_views  # noqa: F401  (its routes: /d/<token>, ...)
     from tracker.registration.views import bp as registration_bp
 
     app.register_blueprint(events_bp)

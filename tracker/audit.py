@@ -34,6 +34,7 @@ class AuditAction(enum.StrEnum):
     REGISTRATION_RESEND = "registration.resend"
     REGISTRATION_ERASE = "registration.erase"
     WALK_IN = "walk_in"
+    DELEGATION_REGISTER = "delegation.register"
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     USER_ENABLED = "user.enabled"
@@ -66,6 +67,9 @@ ACTION_LABELS = {
     AuditAction.REGISTRATION_RESEND: _l("E-mail sent again"),
     AuditAction.REGISTRATION_ERASE: _l("Erased at the person’s request"),
     AuditAction.WALK_IN: _l("Registered at the door (walk-in)"),
+    AuditAction.DELEGATION_REGISTER: _l(
+        "People registered together by their organisation’s contact"
+    ),
     AuditAction.USER_CREATED: _l("Account created"),
     AuditAction.USER_UPDATED: _l("Account changed"),
     AuditAction.USER_ENABLED: _l("Account enabled"),

@@ -306,6 +306,21 @@ event_group = click.Group("event", help=_l("Events."))
     help=_l("At most N confirmed people of an organisation type, e.g. cluster=60 (repeatable)"),
 )
 @option(
+    "--per-organisation",
+    type=click.IntRange(min=0),
+    help=_l("At most N confirmed people of one organisation (none: no cap)."),
+)
+@option(
+    "--per-organisation-type",
+    "per_organisation_types",
+    multiple=True,
+    metavar="TYPE=N",
+    help=_l(
+        "At most N confirmed people of one organisation of a type, e.g. cluster=2 "
+        "(repeatable; overrides --per-organisation for that type)"
+    ),
+)
+@option(
     "--visibility",
     type=click.Choice(["draft", "unlisted", "public"]),
     default="public",
@@ -335,6 +350,8 @@ def event_create(
     capacity: int | None,
     sessions: tuple[str, ...],
     quotas: tuple[str, ...],
+    per_organisation: int | None,
+    per_organisation_types: tuple[str, ...],
     visibility: str,
     reminder_days: int,
 ) -> None:
@@ -351,6 +368,10 @@ def event_create(
         ends_at=_parse_local(ends, tz, "--ends", "ends_at") if ends else None,
         sessions=[_parse_session(value, tz) for value in sessions],
         type_quotas=_parse_quotas(quotas),
+        per_organisation=per_organisation,
+        per_organisation_types=_parse_quotas(
+            per_organisation_types, option="--per-organisation-type"
+        ),
         visibility=visibility,
         reminder_days=reminder_days or None,
     )
@@ -382,14 +403,14 @@ def _parse_session(value: str, tz: str) -> Any:
     return SessionSpec(title=found["title"], starts_at=starts, ends_at=ends)
 
 
-def _parse_quotas(values: tuple[str, ...]) -> dict[str, int]:
+def _parse_quotas(values: tuple[str, ...], option: str = "--quota") -> dict[str, int]:
     quotas = {}
     for value in values:
         type_, _equals, number = value.partition("=")
         if not number.isdigit():
             raise click.BadParameter(
                 _("“%(value)s” is not TYPE=N, e.g. cluster=60", value=value),
-                param_hint="--quota",
+                param_hint=option,
             )
         quotas[type_.strip()] = int(number)
     return quotas

@@ -141,6 +141,8 @@ def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int
             starts_at=at(9, 0),
             ends_at=at(17, 0),
             capacity=150,
+            # Each cluster sends one or two people (the demo's clusters send one each).
+            per_organisation_types={"cluster": 2},
             description=(
                 "Une journée d'échanges entre les pôles de compétitivité, les ministères, les "
                 "régions et les agences publiques sur l'internationalisation des pôles : deux "

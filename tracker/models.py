@@ -111,6 +111,10 @@ class Event(Base):
     capacity: Mapped[int | None]
     # {"cluster": 60, ...}: at most this many confirmed registrations of a type.
     type_quotas: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # At most this many confirmed registrations of one organisation (None: no cap),
+    # and per organisation type ({"cluster": 2}), which overrides it for that type.
+    per_organisation: Mapped[int | None]
+    per_organisation_types: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # {"cluster": "#1f6feb", ...}: the badge band's colour per organisation type
     # (missing types use the defaults of tracker.badges).
     badge_colours: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
@@ -242,6 +246,53 @@ registration_sessions = Table(
 )
 
 
+class Delegation(Base):
+    """Several people of one organisation registered together by one contact (who may
+    be one of them): each person has their own registration, private link and check-in
+    code; the contact follows and manages them all through the delegation's private
+    link (/d/<token>)."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    organisation_type: Mapped[OrganisationType] = mapped_column(
+        _enum(OrganisationType, "delegation_organisation_type")
+    )
+    # The contact's private link: lets its holder see, cancel and add people. Never printed.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[Event] = relationship()
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    registrations: Mapped[list[Registration]] = relationship(
+        secondary="delegation_members", order_by="Registration.id"
+    )
+
+
+# Who a delegation registered: a registration belongs to at most one (its primary key).
+# A separate table rather than a column of registrations: both ends go with a deletion.
+delegation_members = Table(
+    "delegation_members",
+    Base.metadata,
+    Column(
+        "registration_id",
+        ForeignKey("registrations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "delegation_id",
+        ForeignKey("delegations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+)
+
+
 class Registration(Base):
     """One person at one event."""
 
@@ -325,6 +376,10 @@ class Registration(Base):
     reminder_sent_at: Mapped[datetime | None]
 
     event: Mapped[Event] = relationship(back_populates="registrations")
+    # Registered with others of the organisation by a contact (a delegation).
+    delegation: Mapped[Delegation | None] = relationship(
+        secondary="delegation_members", viewonly=True
+    )
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     sessions: Mapped[list[Session]] = relationship(
         secondary=registration_sessions, order_by="(Session.position, Session.id)"

@@ -26,6 +26,7 @@ from sqlalchemy import delete
 from tracker.auth.services import create_user
 from tracker.i18n import LANG_COOKIE
 from tracker.models import Download, Event, OrganisationType, RegistrationStatus, Role, User
+from tracker.registration.delegations import Contact, Person, register_delegation
 from tracker.registration.services import (
     RegistrationData,
     cancel_registration,
@@ -69,6 +70,7 @@ class Site:
     edited_id: int  # a registration with a history
     door_codes: list[str] = field(default_factory=list)  # one per door result shown
     downloads: dict[str, str] = field(default_factory=dict)  # state: token
+    delegation: str = ""  # a delegation's token
 
 
 def person(first: str, last: str, email: str, organisation: str, **more: Any) -> RegistrationData:
@@ -156,6 +158,21 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             for state, done in [("running", 48), ("done", 125)]
         }
         dbs.add_all(downloads.values())
+        delegation = register_delegation(
+            dbs,
+            event,
+            Contact(
+                "Dominique de La Fontaine",
+                f"contact.{tag}@example.org",
+                LONG_ORGANISATION,
+                OrganisationType.AGENCY,
+                consent=True,
+            ),
+            [
+                Person("Marie", "Delegation", f"marie.{tag}@example.org"),
+                Person("Luc", "Délégation", f"luc.{tag}@example.org", "Chef de bureau"),
+            ],
+        ).delegation
         built = Site(
             organiser=organiser.email,
             admin=admin.email,
@@ -167,6 +184,7 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             edited_id=edited.id,
             door_codes=door_codes,
             downloads={state: d.token for state, d in downloads.items()},
+            delegation=delegation.token,
         )
         user_ids = [organiser.id, admin.id, door.id]
     try:
@@ -276,6 +294,11 @@ CASES: dict[str, Case] = {
     "registration form with errors": Case(
         "visitor", lambda e, s: f"/events/{e.slug}/register", submit_empty_form
     ),
+    "delegation form": Case("visitor", lambda e, s: f"/events/{e.slug}/register/group"),
+    "delegation form with errors": Case(
+        "visitor", lambda e, s: f"/events/{e.slug}/register/group", submit_empty_form
+    ),
+    "a delegation's page": Case("visitor", lambda e, s: f"/d/{s.delegation}"),
     "privacy notice": Case("visitor", lambda e, s: "/privacy"),
     "login": Case("visitor", lambda e, s: "/login"),
     # Attendee

@@ -73,7 +73,7 @@ def test_a_person_registers_and_gets_a_qr_code_of_their_checkin_code(
     assert page.locator("h1").inner_text() == live_event.title
     page.screenshot(path=screenshots / "event.png", full_page=True)
 
-    page.get_by_role("link", name="Register").click()
+    page.get_by_role("link", name="Register", exact=True).click()
     page.wait_for_url(f"**/events/{live_event.slug}/register")
     fill_the_form(page, live_event, first_name="Camille", address=address)
     page.screenshot(path=screenshots / "form-filled.png", full_page=True)
@@ -144,7 +144,7 @@ def test_the_language_switcher_shows_the_pages_in_french(
 
     register_fr = translated(app, "fr", "Register")
     assert register_fr != "Register", "no French translation: is messages.mo compiled (make)?"
-    page.get_by_role("link", name=register_fr).click()
+    page.get_by_role("link", name=register_fr, exact=True).click()
     page.wait_for_url(f"**/events/{live_event.slug}/register")
     expect(page.locator("h1")).to_have_text(register_fr)
 

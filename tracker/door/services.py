@@ -37,6 +37,7 @@ from tracker.models import (
 )
 from tracker.registration import capacity, identity
 from tracker.registration import services as registration_services
+from tracker.registration.organisations import find_or_create_organisation
 from tracker.registration.services import RegistrationData
 
 # A walk-in without an address gets a unique one that can never receive mail
@@ -98,10 +99,14 @@ def _replayed(db: DbSession, event: Event, nonce: str | None) -> WalkIn | None:
 
 
 def _why_full(
-    db: DbSession, event: Event, type_: OrganisationType, session: Session | None
+    db: DbSession, event: Event, name: str, type_: OrganisationType, session: Session | None
 ) -> object | None:
     """Why there is no room for one more confirmed person, or None."""
-    full = capacity.places(db, event).full_for(type_, [session] if session is not None else [])
+    # The organisation is made now if it is new (the walk-in's registration uses it).
+    organisation = find_or_create_organisation(db, name, type_, listed=True)
+    full = capacity.places(db, event).full_for(
+        type_, [session] if session is not None else [], organisation=organisation.id
+    )
     return None if full is None else full.message(capacity.Remedy.DOOR_OVERRIDE)
 
 
@@ -145,7 +150,7 @@ def register_walk_in(
         if existing is not None:
             raise AlreadyRegistered(existing)
 
-    why_full = _why_full(db, event, data.organisation_type, session)
+    why_full = _why_full(db, event, data.organisation, data.organisation_type, session)
     if why_full is not None and not override:
         raise EventFull(why_full)
 

@@ -60,6 +60,10 @@ class EventSpec:
     description: str | None = None
     capacity: int | None = None
     type_quotas: dict[str, int] = field(default_factory=dict)
+    # At most this many confirmed people of one organisation (None: no cap), and per
+    # organisation type ({"cluster": 2}: overrides it for that type).
+    per_organisation: int | None = None
+    per_organisation_types: dict[str, int] = field(default_factory=dict)
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
     edit_deadline: datetime | None = None
@@ -165,6 +169,17 @@ def _settings(spec: EventSpec, opens: datetime) -> _Settings:
     for type_, quota in spec.type_quotas.items():
         if type_ not in valid_types or not 0 <= quota <= QUOTA_MAX:
             raise DomainError(_l("Invalid quota for %(type)s.", type=type_), field="type_quotas")
+    if spec.per_organisation is not None and not 0 <= spec.per_organisation <= QUOTA_MAX:
+        raise DomainError(
+            _l("A whole number from 0 to %(max)d, please.", max=QUOTA_MAX),
+            field="per_organisation",
+        )
+    for type_, cap in spec.per_organisation_types.items():
+        if type_ not in valid_types or not 0 <= cap <= QUOTA_MAX:
+            raise DomainError(
+                _l("Invalid number of places per organisation for %(type)s.", type=type_),
+                field="per_organisation_types",
+            )
     return _Settings(ends_at, opens, closes, edit_deadline)
 
 
@@ -201,6 +216,8 @@ def create_event(
         edit_deadline=settings.edit_deadline,
         capacity=spec.capacity,
         type_quotas=dict(spec.type_quotas),
+        per_organisation=spec.per_organisation,
+        per_organisation_types=dict(spec.per_organisation_types),
         visibility=Visibility(spec.visibility),
         badge_job_title=spec.badge_job_title,
         reminder_days=spec.reminder_days,
@@ -285,6 +302,8 @@ def event_snapshot(event: Event) -> dict[str, Any]:
         "edit_deadline": _iso(event.edit_deadline),
         "capacity": event.capacity,
         "type_quotas": dict(sorted((event.type_quotas or {}).items())),
+        "per_organisation": event.per_organisation,
+        "per_organisation_types": dict(sorted((event.per_organisation_types or {}).items())),
         "visibility": Visibility(event.visibility).value,
         "badge_job_title": event.badge_job_title,
         "reminder_days": event.reminder_days,
@@ -331,6 +350,8 @@ def update_event(
     event.edit_deadline = settings.edit_deadline
     event.capacity = spec.capacity
     event.type_quotas = dict(spec.type_quotas)
+    event.per_organisation = spec.per_organisation
+    event.per_organisation_types = dict(spec.per_organisation_types)
     event.visibility = Visibility(spec.visibility)
     event.badge_job_title = spec.badge_job_title
     event.reminder_days = spec.reminder_days
@@ -356,6 +377,8 @@ def spec_of(event: Event) -> EventSpec:
         description=event.description,
         capacity=event.capacity,
         type_quotas=dict(event.type_quotas or {}),
+        per_organisation=event.per_organisation,
+        per_organisation_types=dict(event.per_organisation_types or {}),
         registration_opens_at=event.registration_opens_at,
         registration_closes_at=event.registration_closes_at,
         edit_deadline=event.edit_deadline,

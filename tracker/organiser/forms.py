@@ -165,6 +165,14 @@ def _count(label: Text) -> IntegerField:
     )
 
 
+PER_ORGANISATION_LABELS = {
+    OrganisationType.CLUSTER: _l("Per cluster"),
+    OrganisationType.MINISTRY: _l("Per ministry"),
+    OrganisationType.REGION: _l("Per region"),
+    OrganisationType.AGENCY: _l("Per agency"),
+    OrganisationType.OTHER: _l("Per other organisation"),
+}
+
 QUOTA_LABELS = {
     OrganisationType.CLUSTER: _l("Quota: clusters"),
     OrganisationType.MINISTRY: _l("Quota: ministries"),
@@ -231,6 +239,12 @@ class EventForm(FlaskForm):
     quota_region = _count(QUOTA_LABELS[OrganisationType.REGION])
     quota_agency = _count(QUOTA_LABELS[OrganisationType.AGENCY])
     quota_other = _count(QUOTA_LABELS[OrganisationType.OTHER])
+    per_organisation = _count(_l("Places per organisation"))
+    per_organisation_cluster = _count(PER_ORGANISATION_LABELS[OrganisationType.CLUSTER])
+    per_organisation_ministry = _count(PER_ORGANISATION_LABELS[OrganisationType.MINISTRY])
+    per_organisation_region = _count(PER_ORGANISATION_LABELS[OrganisationType.REGION])
+    per_organisation_agency = _count(PER_ORGANISATION_LABELS[OrganisationType.AGENCY])
+    per_organisation_other = _count(PER_ORGANISATION_LABELS[OrganisationType.OTHER])
     # Left out of a form sent (a script), the event keeps its visibility: the view
     # gives the current one as the default.
     visibility = RadioField(
@@ -251,6 +265,16 @@ class EventForm(FlaskForm):
 
     def quota_fields(self) -> list[Field]:
         return [getattr(self, f"quota_{t.value}") for t in OrganisationType]
+
+    def per_organisation_fields(self) -> list[Field]:
+        return [getattr(self, f"per_organisation_{t.value}") for t in OrganisationType]
+
+    def per_organisation_types(self) -> dict[str, int]:
+        return {
+            t.value: getattr(self, f"per_organisation_{t.value}").data
+            for t in OrganisationType
+            if getattr(self, f"per_organisation_{t.value}").data is not None
+        }
 
     def quotas(self) -> dict[str, int]:
         return {
@@ -302,7 +326,10 @@ class SessionForm(FlaskForm):
     capacity = _count(_l("Capacity"))
 
 
-OVERRIDE_LABEL = _l("Allow going over capacity (the event’s, a type’s quota or a session’s)")
+OVERRIDE_LABEL = _l(
+    "Allow going over capacity (the event’s, a type’s quota, an organisation’s places or a "
+    "session’s)"
+)
 OVERLAP_LABEL = _l("Allow sessions held at the same time")
 
 

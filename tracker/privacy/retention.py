@@ -26,6 +26,7 @@ from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
     AuditEntry,
+    Delegation,
     Event,
     OutgoingMail,
     Registration,
@@ -128,6 +129,10 @@ def recipients_of(db: DbSession, event: Event, ids: list[int] | None = None) -> 
         chosen.append(id_)
         found.addresses.add(key)
         found.secrets.update((token, code))
+    if ids is None:  # the summaries e-mailed to the contacts of its delegations
+        found.secrets.update(
+            db.scalars(select(Delegation.token).where(Delegation.event_id == event.id))
+        )
     if chosen:
         found.addresses.update(
             address.casefold()
@@ -152,6 +157,23 @@ def scrub_registration(registration: Registration) -> None:
     registration.manage_token = new_manage_token()
     registration.qr_png = b""
     registration.link_sent_at = None
+
+
+def scrub_delegations(db: DbSession, event: Event) -> None:
+    """Take the contacts' names and addresses out of the event's delegations, with the
+    summaries e-mailed to them; a new token that nobody knows ends their links."""
+    found = list(db.scalars(select(Delegation).where(Delegation.event_id == event.id)))
+    addresses = {d.contact_email for d in found}
+    if addresses:
+        db.execute(
+            delete(OutgoingMail)
+            .where(OutgoingMail.kind == "delegation", OutgoingMail.recipient.in_(addresses))
+            .execution_options(synchronize_session=False)
+        )
+    for delegation in found:
+        delegation.contact_name = ""
+        delegation.contact_email = f"delegation-{delegation.id}@{ANONYMOUS_DOMAIN}"
+        delegation.token = new_manage_token()
 
 
 def anonymise_event(
@@ -228,6 +250,7 @@ def anonymise_event(
         .values(code=None, response=null())
         .execution_options(synchronize_session=False)
     )
+    scrub_delegations(db, event)
     for entry in entries:
         entry.changes = redacted(entry.changes)
     event.anonymised_at = now

@@ -1,8 +1,9 @@
 """Whether a place is free: the one rule of every path that confirms someone.
 
-The limits are the event's capacity, an organisation type's quota and a session's
-seats; each is a *scope* of the event with a maintained count of the confirmed
-registrations in it (models.PlaceCount: "event", "type:cluster", "session:12").
+The limits are the event's capacity, an organisation type's quota, the cap per
+organisation and a session's seats; each is a *scope* of the event with a maintained
+count of the confirmed registrations in it (models.PlaceCount: "event",
+"type:cluster", "org:7", "session:12").
 A new limit (a cap per organisation, say) is a new scope counted by `_scopes` and
 checked by `Places.full_for`.
 
@@ -56,13 +57,33 @@ def session_scope(session_id: int) -> str:
     return f"session:{session_id}"
 
 
+def organisation_scope(organisation_id: int) -> str:
+    return f"org:{organisation_id}"
+
+
 def _scopes(
-    confirmed: bool, type_: OrganisationType | None, session_ids: Iterable[int]
+    confirmed: bool,
+    type_: OrganisationType | None,
+    session_ids: Iterable[int],
+    organisation_id: int | None = None,
 ) -> list[str]:
     """The scopes a registration takes a place in: none unless it is confirmed."""
     if not confirmed or type_ is None:
         return []
-    return [EVENT_SCOPE, type_scope(type_), *(session_scope(i) for i in session_ids)]
+    scopes = [EVENT_SCOPE, type_scope(type_), *(session_scope(i) for i in session_ids)]
+    if organisation_id is not None:
+        scopes.append(organisation_scope(organisation_id))
+    return scopes
+
+
+def organisation_cap(event: Event, type_: OrganisationType | str | None) -> int | None:
+    """At most this many confirmed people of one organisation of this type (None: no
+    cap): the event's cap for the type if it has one, else its cap for all."""
+    if type_ is not None:
+        cap = (event.per_organisation_types or {}).get(OrganisationType(type_).value)
+        if cap is not None:
+            return cap
+    return event.per_organisation
 
 
 # --- reading the counts ------------------------------------------------------------
@@ -76,6 +97,7 @@ _COUNTS = select(PlaceCount.scope, PlaceCount.confirmed).where(
 class Limit(enum.StrEnum):
     EVENT = "event"
     TYPE = "type"
+    ORGANISATION = "organisation"
     SESSION = "session"
 
 
@@ -99,6 +121,11 @@ class Full:
             )
         if self.limit is Limit.TYPE:
             return _l("No places are left for this type of organisation.")
+        if self.limit is Limit.ORGANISATION:
+            return _l(
+                "No places are left for your organisation (at most %(capacity)d per organisation).",
+                capacity=self.capacity,
+            )
         assert self.session is not None
         return _l("“%(title)s” is full.", title=self.session.title)
 
@@ -149,12 +176,19 @@ class Places:
         *,
         held: Collection[int] = (),
         in_event: bool = False,
+        organisation: int | None = None,
+        organisation_type: OrganisationType | None = None,
+        in_organisation: bool = False,
     ) -> Full | None:
         """The first limit that has no room for one more confirmed person of `type_`
-        in `sessions`, or None: the event's capacity, the type's quota, then each
-        session's seats. `type_` None: the person keeps the type they are confirmed
-        with (no quota to check). `held`: sessions the person already holds a seat in.
-        `in_event`: the person is already confirmed (no place of the event to take)."""
+        in `sessions`, or None: the event's capacity, the type's quota, the cap per
+        organisation, then each session's seats. `type_` None: the person keeps the
+        type they are confirmed with (no quota to check). `held`: sessions the person
+        already holds a seat in. `in_event`: the person is already confirmed (no place
+        of the event to take). `organisation`: the id of the person's organisation
+        (None: no cap to check), capped as `organisation_type` (default `type_`);
+        `in_organisation`: the person already holds one of its places (a confirmed
+        person changing type: the type's cap may be lower)."""
         event = self.event
         if not in_event and event.capacity is not None:
             if self.confirmed() >= event.capacity:
@@ -163,6 +197,11 @@ class Places:
             quota = (event.type_quotas or {}).get(type_.value)
             if quota is not None and self.confirmed(type_scope(type_)) >= quota:
                 return Full(Limit.TYPE, self.confirmed(type_scope(type_)), quota)
+        if organisation is not None:
+            cap = organisation_cap(event, organisation_type or type_)
+            taken = self.confirmed(organisation_scope(organisation)) - int(in_organisation)
+            if cap is not None and taken >= cap:
+                return Full(Limit.ORGANISATION, taken, cap)
         for s in sessions:
             if s.capacity is None or s.id in held:
                 continue
@@ -243,10 +282,40 @@ def loaded_state(
     return old_status, old_type, [s.id for s in old_sessions]
 
 
+def _organisation_ids(registration: Registration) -> tuple[int | None, int | None]:
+    """A registration's organisation id as it was loaded, and as it is now. Its
+    organisation is set through the relationship, whose column is written only in the
+    flush: before it, the column still holds the loaded id."""
+    state = attributes.instance_state(registration)
+    chosen = state.attrs.organisation.history
+    column = state.attrs.organisation_id.history
+    if chosen.deleted:
+        old = chosen.deleted[0].id if chosen.deleted[0] is not None else None
+    elif column.deleted:
+        old = column.deleted[0]
+    else:
+        old = registration.organisation_id
+    if chosen.added and chosen.added[0] is not None:
+        new = chosen.added[0].id
+    else:
+        new = registration.organisation_id
+    return old, new
+
+
+def _organisation_changed(registration: Registration) -> bool:
+    state = attributes.instance_state(registration)
+    return (
+        state.attrs.organisation.history.has_changes()
+        or state.attrs.organisation_id.history.has_changes()
+    )
+
+
 def _before(registration: Registration) -> list[str]:
     """The scopes a registration held as it was loaded (before this flush's changes)."""
     old_status, old_type, old_sessions = loaded_state(registration)
-    return _scopes(old_status == CONFIRMED, old_type, old_sessions)
+    return _scopes(
+        old_status == CONFIRMED, old_type, old_sessions, _organisation_ids(registration)[0]
+    )
 
 
 def _after(registration: Registration) -> list[str]:
@@ -254,6 +323,7 @@ def _after(registration: Registration) -> list[str]:
         registration.status == CONFIRMED,
         registration.organisation_type,
         (s.id for s in registration.sessions),
+        _organisation_ids(registration)[1],
     )
 
 
@@ -281,7 +351,9 @@ def _count_changes(db: DbSession, _context: UOWTransaction, _instances: Any) -> 
             for gone in attributes.instance_state(obj).attrs.sessions.history.deleted:
                 if gone.id is not None:
                     forgotten.append((obj.id, session_scope(gone.id)))
-        elif isinstance(obj, Registration) and counted_fields_changed(obj):
+        elif isinstance(obj, Registration) and (
+            counted_fields_changed(obj) or _organisation_changed(obj)
+        ):
             event_id = event_id_of(obj)
             for scope in _before(obj):
                 deltas[event_id, scope] -= 1  # type: ignore[index]
@@ -359,6 +431,12 @@ def fresh_counts(db: DbSession, event: Event) -> dict[str, int]:
         .group_by(registration_sessions.c.session_id)
     )
     counts.update({session_scope(i): n for i, n in by_session})
+    by_organisation = db.execute(
+        select(Registration.organisation_id, func.count())
+        .where(*confirmed)
+        .group_by(Registration.organisation_id)
+    )
+    counts.update({organisation_scope(i): n for i, n in by_organisation})
     return counts
 
 

@@ -80,6 +80,7 @@ MAIL_KIND_LABELS = {
     "reminder": _l("Reminder"),  # tracker.mailings
     "message": _l("Message"),
     "certificate": _l("Certificate of attendance"),
+    "delegation": _l("Delegation summary to its contact"),
 }
 MAIL_STATE_LABELS = {
     "queued": _l("Queued"),

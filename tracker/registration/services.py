@@ -205,32 +205,80 @@ def register(
     now: datetime | None = None,
     send_email: bool = True,
 ) -> Registration:
-    """Register one person. Confirmed while places (and the type's quota) remain,
-    waitlisted after; the confirmation (or waitlist) e-mail is queued unless
-    `send_email` is false (the demo's people). Raises AlreadyRegistered for a second
-    registration of an address (whose private link is e-mailed again)."""
+    """Register one person. Confirmed while places (and the type's quota and the cap
+    per organisation) remain, waitlisted after; the confirmation (or waitlist) e-mail
+    is queued unless `send_email` is false (the demo's people). Raises
+    AlreadyRegistered for a second registration of an address (whose private link is
+    e-mailed again)."""
+    return register_explained(db, event, data, now=now, send_email=send_email).registration
+
+
+@dataclass
+class Registered:
+    """A registration just made, and the limit that put it on the waitlist (None:
+    confirmed)."""
+
+    registration: Registration
+    full: capacity.Full | None = None
+
+
+def register_explained(
+    db: DbSession,
+    event: Event,
+    data: RegistrationData,
+    *,
+    now: datetime | None = None,
+    send_email: bool = True,
+) -> Registered:
+    """`register`, saying which limit waitlisted the person (for the page that tells them)."""
     now = now or utcnow()
     if not data.consent:
         raise InvalidChoice(_l("Your consent is required to register."), field="consent")
     _check_keys(data)
     # The new secrets and their QR image are made before taking the lock (the image
     # costs milliseconds that other registrations need not wait for).
-    checkin_code = new_checkin_code()
-    checkin_qr = qr_png(checkin_code)
+    secrets = new_secrets()
     event = lock_event(db, event)
     if not registration_is_open(event, now):
         raise RegistrationClosed()
+    return register_locked(db, event, data, secrets, now=now, send_email=send_email)
+
+
+def new_secrets() -> tuple[str, bytes]:
+    """A new check-in code and its QR image."""
+    checkin_code = new_checkin_code()
+    return checkin_code, qr_png(checkin_code)
+
+
+def register_locked(
+    db: DbSession,
+    event: Event,
+    data: RegistrationData,
+    secrets: tuple[str, bytes],
+    *,
+    now: datetime,
+    send_email: bool = True,
+    link_again: bool = True,
+) -> Registered:
+    """The registration of one person at an event already locked and open (its consent
+    and keys checked): the public form's and, person by person in one transaction, a
+    delegation's. `secrets`: from new_secrets(). `link_again`: a registered address is
+    e-mailed its private link again (as the public form does)."""
+    checkin_code, checkin_qr = secrets
     sessions = _chosen_sessions(event, data.session_ids)
     check_sessions_apart(sessions)
     existing = registration_of(db, event, data.email)
     if existing is not None:
-        notify.send_link_again(db, existing)  # the link, to the address, not on the page
+        if link_again:
+            notify.send_link_again(db, existing)  # the link, to the address, not on the page
         raise AlreadyRegistered(existing)
 
-    full = capacity.places(db, event).full_for(data.organisation_type, sessions)
+    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    full = capacity.places(db, event).full_for(
+        data.organisation_type, sessions, organisation=organisation.id
+    )
     _refuse_full_session(full)
     status = CONFIRMED if full is None else WAITLISTED
-    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
 
     # Always a new row: a cancelled registration of this address keeps its link and code.
     registration = Registration(
@@ -249,7 +297,7 @@ def register(
     if send_email:
         notify.send_confirmation(db, registration)
     metrics.count_on_commit(db, metrics.REGISTRATIONS, status.value)
-    return registration
+    return Registered(registration, full)
 
 
 # A second registration of an address e-mails its private link again, at most this
@@ -354,12 +402,13 @@ def update_registration(
     sessions = _chosen_sessions(event, data.session_ids)
     check_sessions_apart(sessions, {s.id for s in registration.sessions})
     _check_email_free(db, event, registration, data.email)
+    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
     if registration.status == CONFIRMED:
-        full = _full_after_edit(db, event, registration, data, sessions)
+        full = _full_after_edit(db, event, registration, data, sessions, organisation)
         _refuse_full_session(full)
         if full is not None:
-            raise InvalidChoice(full.message(), field="organisation_type")
-    organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+            where = "organisation" if full.limit is capacity.Limit.ORGANISATION else None
+            raise InvalidChoice(full.message(), field=where or "organisation_type")
     _apply(registration, data, organisation, sessions)
     db.flush()
     return promote_waitlisted(db, event)
@@ -371,15 +420,23 @@ def _full_after_edit(
     registration: Registration,
     data: RegistrationData,
     sessions: list[Session],
+    organisation: Organisation,
 ) -> capacity.Full | None:
-    """For a confirmed person changing their type or sessions: the limit with no room
-    for the change (their place in the event and their seats stay theirs)."""
+    """For a confirmed person changing their type, organisation or sessions: the limit
+    with no room for the change (their place in the event and their seats stay theirs,
+    and so does their place in their organisation unless they change it: a new type
+    may cap it lower)."""
     new_type = data.organisation_type
+    same_organisation = organisation.id == registration.organisation_id
+    type_changed = new_type != registration.organisation_type
     return capacity.places(db, event).full_for(
-        new_type if new_type != registration.organisation_type else None,
+        new_type if type_changed else None,
         sessions,
         held={s.id for s in registration.sessions},
         in_event=True,
+        organisation=None if same_organisation and not type_changed else organisation.id,
+        organisation_type=new_type,
+        in_organisation=same_organisation,
     )
 
 
@@ -416,7 +473,7 @@ def promote_waitlisted(
         query = query.where(Registration.id.not_in(list(exclude)))
     places = capacity.places(db, event)
     for candidate in db.scalars(query):
-        full = places.full_for(candidate.organisation_type)
+        full = places.full_for(candidate.organisation_type, organisation=candidate.organisation_id)
         if full is not None and full.limit is capacity.Limit.EVENT:
             break
         if full is not None:
@@ -502,14 +559,18 @@ def add_registration(
     existing = registration_of(db, event, data.email, cancelled=not after_cancellation)
     if existing is not None:
         raise AlreadyRegistered(existing)
-    full = (
-        None if override else capacity.places(db, event).full_for(data.organisation_type, sessions)
-    )
-    _refuse_full_session(full)
-    status = CONFIRMED if full is None else WAITLISTED
     organisation = find_or_create_organisation(
         db, data.organisation, data.organisation_type, listed=True
     )
+    full = (
+        None
+        if override
+        else capacity.places(db, event).full_for(
+            data.organisation_type, sessions, organisation=organisation.id
+        )
+    )
+    _refuse_full_session(full)
+    status = CONFIRMED if full is None else WAITLISTED
     code = new_checkin_code()
     registration = Registration(
         event=event,
@@ -559,15 +620,15 @@ def edit_registration(
     if not allow_overlap:
         check_sessions_apart(sessions, {s.id for s in registration.sessions})
     _check_email_free(db, event, registration, data.email)
+    organisation = find_or_create_organisation(
+        db, data.organisation, data.organisation_type, listed=True
+    )
     if registration.status == CONFIRMED and not override:
-        full = _full_after_edit(db, event, registration, data, sessions)
+        full = _full_after_edit(db, event, registration, data, sessions, organisation)
         _refuse_full_session(full)
         if full is not None:
             raise NoRoom(full.message(Remedy.OVERRIDE))
     before = registration_snapshot(registration)
-    organisation = find_or_create_organisation(
-        db, data.organisation, data.organisation_type, listed=True
-    )
     _apply(registration, replace(data, locale=registration.locale), organisation, sessions)
     db.flush()
     changes = audit.diff(before, registration_snapshot(registration))
@@ -628,7 +689,10 @@ def restore_registration(
         )
     before = registration_snapshot(registration)
     places = capacity.places(db, event)
-    if places.full_for(registration.organisation_type) is None:
+    if (
+        places.full_for(registration.organisation_type, organisation=registration.organisation_id)
+        is None
+    ):
         registration.sessions = places.free_sessions(registration.sessions)
         registration.status = CONFIRMED
     else:
@@ -656,7 +720,9 @@ def confirm_registration(
         raise InvalidChoice(_l("Only a waitlisted registration can be confirmed."))
     if not override:
         full = capacity.places(db, event).full_for(
-            registration.organisation_type, registration.sessions
+            registration.organisation_type,
+            registration.sessions,
+            organisation=registration.organisation_id,
         )
         if full is not None:
             raise NoRoom(full.message(Remedy.OVERRIDE))

@@ -33,7 +33,7 @@ from tracker.mailings.certificate import (
     render_certificate,
 )
 from tracker.models import Event, Registration
-from tracker.registration import services
+from tracker.registration import capacity, services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
     EditRegistrationForm,
@@ -100,24 +100,35 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
     if form.is_bot():
         return render_template("registration/received.html", event=event)
     try:
-        registration = services.register(db, event, _data_from(form))
+        registered = services.register_explained(db, event, _data_from(form))
     except AlreadyRegistered:  # the private link is e-mailed again to the address
         return render_template("registration/already.html", event=event)
     except DomainError as e:
         db.rollback()  # nothing of this attempt is kept; count places afresh
         _show_domain_error(form, e)
         return _form_page(db, event, form, is_open), INVALID
-    if registration.status == services.CONFIRMED:
-        flash(_("You are registered. A confirmation has been sent to you by e-mail."), "success")
-    else:
-        flash(
-            _(
-                "The event is full: you are on the waitlist. We will e-mail you if a "
-                "place becomes free."
-            ),
-            "warning",
-        )
+    registration = registered.registration
+    flash(*registered_message(registered))
     return redirect(url_for(".manage", token=registration.manage_token), code=303)
+
+
+def registered_message(registered: services.Registered) -> tuple[str, str]:
+    """What the page says to a person just registered (a flash message and its kind):
+    confirmed, or waitlisted and why."""
+    if registered.registration.status == services.CONFIRMED:
+        return _("You are registered. A confirmation has been sent to you by e-mail."), "success"
+    full = registered.full
+    if full is None or full.limit is capacity.Limit.EVENT:
+        message = _(
+            "The event is full: you are on the waitlist. We will e-mail you if a "
+            "place becomes free."
+        )
+    else:
+        message = _(
+            "%(reason)s You are on the waitlist. We will e-mail you if a place becomes free.",
+            reason=full.reason,
+        )
+    return message, "warning"
 
 
 def _throttled(

@@ -89,6 +89,10 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
     form.reminder_days.data = event.reminder_days
     for t in OrganisationType:
         getattr(form, f"quota_{t.value}").data = (event.type_quotas or {}).get(t.value)
+        getattr(form, f"per_organisation_{t.value}").data = (
+            event.per_organisation_types or {}
+        ).get(t.value)
+    form.per_organisation.data = event.per_organisation
 
 
 def _typed(
@@ -128,6 +132,8 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
         edit_deadline=when("edit_deadline"),
         capacity=form.capacity.data,
         type_quotas=form.quotas(),
+        per_organisation=form.per_organisation.data,
+        per_organisation_types=form.per_organisation_types(),
         visibility=form.visibility.data,
         badge_job_title=form.badge_job_title.data != "no",
         reminder_days=form.reminder_days.data,
