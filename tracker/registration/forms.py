@@ -80,6 +80,8 @@ MAIL_KIND_LABELS = {
     "reminder": _l("Reminder"),  # tracker.mailings
     "message": _l("Message"),
     "certificate": _l("Certificate of attendance"),
+    "invitation": _l("Invitation"),  # tracker.invitations
+    "invitation_reminder": _l("Reminder of an invitation"),
 }
 MAIL_STATE_LABELS = {
     "queued": _l("Queued"),

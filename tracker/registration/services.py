@@ -31,8 +31,11 @@ from tracker.errors import (
     SessionFull,
 )
 from tracker.i18n import lazy_gettext as _l
+from tracker.invitations import services as invitations
 from tracker.models import (
+    Admission,
     Event,
+    Invitation,
     Organisation,
     OrganisationType,
     Registration,
@@ -149,6 +152,21 @@ def _chosen_sessions(event: Event, ids: list[int]) -> list[Session]:
     return [by_id[i] for i in dict.fromkeys(ids)]
 
 
+class InvitationOnly(DomainError):
+    """The event is by invitation only: the public form does not register."""
+
+    code = "invitation_only"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            _l(
+                "This event is by invitation only: register through the link of the "
+                "invitation you were e-mailed."
+            )
+        )
+
+
 class SessionsOverlap(InvalidChoice):
     """Two chosen sessions take place at the same time (the two round tables)."""
 
@@ -204,11 +222,15 @@ def register(
     *,
     now: datetime | None = None,
     send_email: bool = True,
+    invitation: Invitation | None = None,
 ) -> Registration:
     """Register one person. Confirmed while places (and the type's quota) remain,
     waitlisted after; the confirmation (or waitlist) e-mail is queued unless
     `send_email` is false (the demo's people). Raises AlreadyRegistered for a second
-    registration of an address (whose private link is e-mailed again)."""
+    registration of an address (whose private link is e-mailed again). Through an
+    `invitation` (tracker.invitations) the person may take the places reserved for
+    invitees and the invitation is used; without one, an event by invitation only
+    refuses."""
     now = now or utcnow()
     if not data.consent:
         raise InvalidChoice(_l("Your consent is required to register."), field="consent")
@@ -220,6 +242,10 @@ def register(
     event = lock_event(db, event)
     if not registration_is_open(event, now):
         raise RegistrationClosed()
+    if invitation is None and event.admission == Admission.INVITATION:
+        raise InvitationOnly()
+    if invitation is not None:
+        invitations.check_usable(db, event, invitation)
     sessions = _chosen_sessions(event, data.session_ids)
     check_sessions_apart(sessions)
     existing = registration_of(db, event, data.email)
@@ -227,7 +253,9 @@ def register(
         notify.send_link_again(db, existing)  # the link, to the address, not on the page
         raise AlreadyRegistered(existing)
 
-    full = capacity.places(db, event).full_for(data.organisation_type, sessions)
+    full = capacity.places(db, event).full_for(
+        data.organisation_type, sessions, invited=invitation is not None
+    )
     _refuse_full_session(full)
     status = CONFIRMED if full is None else WAITLISTED
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
@@ -242,10 +270,13 @@ def register(
         created_at=now,
         consent_at=now,
         consent_version=notice.current_version(),
+        invited=invitation is not None,
     )
     db.add(registration)
     _apply(registration, data, organisation, sessions)
     db.flush()
+    if invitation is not None:
+        invitations.mark_registered(db, invitation, registration, now=now)
     if send_email:
         notify.send_confirmation(db, registration)
     metrics.count_on_commit(db, metrics.REGISTRATIONS, status.value)
@@ -416,7 +447,7 @@ def promote_waitlisted(
         query = query.where(Registration.id.not_in(list(exclude)))
     places = capacity.places(db, event)
     for candidate in db.scalars(query):
-        full = places.full_for(candidate.organisation_type)
+        full = places.full_for(candidate.organisation_type, invited=candidate.invited)
         if full is not None and full.limit is capacity.Limit.EVENT:
             break
         if full is not None:
@@ -628,7 +659,7 @@ def restore_registration(
         )
     before = registration_snapshot(registration)
     places = capacity.places(db, event)
-    if places.full_for(registration.organisation_type) is None:
+    if places.full_for(registration.organisation_type, invited=registration.invited) is None:
         registration.sessions = places.free_sessions(registration.sessions)
         registration.status = CONFIRMED
     else:
@@ -656,7 +687,7 @@ def confirm_registration(
         raise InvalidChoice(_l("Only a waitlisted registration can be confirmed."))
     if not override:
         full = capacity.places(db, event).full_for(
-            registration.organisation_type, registration.sessions
+            registration.organisation_type, registration.sessions, invited=registration.invited
         )
         if full is not None:
             raise NoRoom(full.message(Remedy.OVERRIDE))
