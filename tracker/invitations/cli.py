@@ -65,7 +65,8 @@ def invite_command(slug: str, file: Path, send: bool) -> None:
         sent = services.send_invitations(db, event, report.created, actor=None) if send else 0
         for invitation in report.created:
             url = services.invitation_url(invitation)
-            click.echo(f"{invitation.full_name} <{invitation.email}>\t{url}")
+            # For scripts as much as people: the same shape in every language.
+            click.echo("\t".join((f"{invitation.full_name} <{invitation.email}>", url)))
         for line, email in report.already:
             known = services.invitation_of(db, event, email)
             click.echo(

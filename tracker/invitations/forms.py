@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import SelectField, ValidationError
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
@@ -16,11 +15,11 @@ from tracker.registration.forms import TYPE_LABELS, TypeField, email_field, text
 LANGUAGE_LABELS = {"fr": _l("French"), "en": _l("English")}
 
 STATE_LABELS = {
-    InvitationState.CREATED.value: lazy_pgettext("invitation", "Not sent yet"),
-    InvitationState.SENT.value: lazy_pgettext("invitation", "Sent"),
-    InvitationState.OPENED.value: lazy_pgettext("invitation", "Opened"),
-    InvitationState.REGISTERED.value: lazy_pgettext("invitation", "Registered"),
-    InvitationState.DECLINED.value: lazy_pgettext("invitation", "Declined"),
+    InvitationState.CREATED.value: _l("Not sent yet"),
+    InvitationState.SENT.value: _l("Invitation sent"),
+    InvitationState.OPENED.value: _l("Link opened"),
+    InvitationState.REGISTERED.value: _l("Has registered"),
+    InvitationState.DECLINED.value: _l("Declined"),
 }
 
 
