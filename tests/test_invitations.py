@@ -802,3 +802,48 @@ def test_one_link_sent_concurrently_registers_once(app, committed_event):
             select(func.count(Registration.id)).where(Registration.event_id == event_id)
         )
     assert count == 1
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def test_anonymising_the_event_removes_its_invitations_and_their_e_mails(
+    app, db, tmp_path, monkeypatch
+):
+    from tests.conftest import leaks, over, readable, texts_in_database
+    from tracker.privacy.retention import anonymise_event
+
+    outbox = tmp_path / "outbox"
+    monkeypatch.setitem(app.config, "MAIL_OUTBOX", str(outbox))
+    with app.test_request_context("/"):
+        event = make_event(db, title="Atelier Zéphyrin")
+        other = make_event(db)
+        registered = invite(db, event, "reg", first_name="Philomène", email="philo@a.example")
+        declined = invite(db, event, "dec", first_name="Anselme", email="anselme@a.example")
+        waiting = invite(db, event, "wait", first_name="Eulalie", email="eulalie@a.example")
+        kept = invite(db, other, "kept", first_name="Gardée", email="eulalie@a.example")
+        invitations.send_invitations(db, event, [registered, declined, waiting], actor=None)
+        invitations.send_invitations(db, other, [kept], actor=None)
+        through(db, event, registered)
+        invitations.decline(db, declined)
+        db.commit()
+        secrets_ = [
+            "Philomène",
+            "Anselme",
+            "anselme@a.example",
+            "philo@a.example",
+            registered.token,
+            declined.token,
+            waiting.token,
+        ]
+        assert leaks(texts_in_database(db.connection()), secrets_)
+        over(db, event)
+        anonymise_event(db, event)
+        db.commit()
+    texts = texts_in_database(db.connection())
+    assert leaks(texts, secrets_) == []
+    assert db.scalar(select(func.count(Invitation.id)).where(Invitation.event_id == event.id)) == 0
+    # The same address invited to another event keeps that invitation.
+    assert kept.token in " ".join(texts)
+    files = [t for p in outbox.glob("*.eml") for t in readable(p.read_bytes())]
+    assert leaks(files, secrets_) == []

@@ -169,7 +169,7 @@ def create_invitation(
         actor=actor,
         action=audit.AuditAction.INVITATION_ADD,
         event=event,
-        changes={"invitation": invitation.id, "email": invitation.email},
+        changes={"invitation": invitation.id},
     )
     return invitation
 
@@ -287,7 +287,7 @@ def decline(db: DbSession, invitation: Invitation, *, now: datetime | None = Non
         actor=None,
         action=audit.AuditAction.INVITATION_DECLINE,
         event=event,
-        changes={"invitation": invitation.id, "email": invitation.email},
+        changes={"invitation": invitation.id},
     )
 
 
@@ -345,7 +345,7 @@ def send_invitations(
             actor=actor,
             action=audit.AuditAction.INVITATION_SEND,
             event=event,
-            changes={"invitation": invitation.id, "email": invitation.email},
+            changes={"invitation": invitation.id},
         )
     db.flush()
     return sent
