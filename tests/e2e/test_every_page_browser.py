@@ -68,6 +68,7 @@ class Site:
     cancelled: str
     edited_id: int  # a registration with a history
     door_codes: list[str] = field(default_factory=list)  # one per door result shown
+    invitation: str = ""  # an invitation's token
 
 
 def person(first: str, last: str, email: str, organisation: str, **more: Any) -> RegistrationData:
@@ -138,6 +139,21 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             ).checkin_code
             for n in range(len(LANGUAGES) * len(SIZES))
         ]
+        from tracker.invitations.services import InviteeData, create_invitation
+
+        invitation = create_invitation(
+            dbs,
+            event,
+            InviteeData(
+                "Marie-Dominique",
+                "de La Fontaine-Saint-Exupéry",
+                f"invitee.{tag}.{LONG_EMAIL}",
+                LONG_ORGANISATION,
+                OrganisationType.AGENCY,
+                locale="fr",
+            ),
+            actor=organiser,
+        )
         built = Site(
             organiser=organiser.email,
             admin=admin.email,
@@ -148,6 +164,7 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             cancelled=cancelled.manage_token,
             edited_id=edited.id,
             door_codes=door_codes,
+            invitation=invitation.token,
         )
         user_ids = [organiser.id, admin.id, door.id]
     try:
@@ -267,6 +284,7 @@ CASES: dict[str, Case] = {
     "cancelling a registration": Case("visitor", lambda e, s: f"/r/{s.confirmed}/cancel"),
     "my data": Case("visitor", lambda e, s: f"/r/{s.confirmed}/data"),
     "erasing a registration": Case("visitor", lambda e, s: f"/r/{s.confirmed}/erase"),
+    "an invitation": Case("visitor", lambda e, s: f"/i/{s.invitation}"),
     # Errors
     "404": Case("visitor", unknown_path, status=404),
     "400": Case("visitor", lambda e, s: "/login", submit_without_csrf),
@@ -290,6 +308,7 @@ CASES: dict[str, Case] = {
     "import": Case("organiser", lambda e, s: f"/events/{e.slug}/import"),
     "import preview": Case("organiser", lambda e, s: f"/events/{e.slug}/import", preview_an_import),
     "badges": Case("organiser", lambda e, s: f"/events/{e.slug}/badges"),
+    "invitations": Case("organiser", lambda e, s: f"/events/{e.slug}/invitations"),
     "e-mails": Case("organiser", lambda e, s: f"/events/{e.slug}/mailings"),
     "e-mail preview": Case(
         "organiser", lambda e, s: f"/events/{e.slug}/mailings", preview_a_message

@@ -91,7 +91,7 @@ def show(token: str) -> Response | BaseResponse:
     db = get_db()
     invitation = _invitation(token)
     if invitation.state in (services.REGISTERED, services.DECLINED):
-        return _page(invitation, None)
+        return _page(invitation, None, 200 if request.method == "GET" else 409)
     if request.method == "GET":
         services.mark_opened(db, invitation)
         return _page(invitation, _prefilled(invitation))
