@@ -48,6 +48,8 @@ CHANGES = (
     "session_capacity",
     "per_organisation",
     "check_in",
+    "invited",
+    "event_reserved",
 )
 
 
@@ -71,7 +73,9 @@ def rolled_back(app: Flask) -> Iterator[DbSession]:
 
 
 def _event(db: DbSession) -> Event:
-    event = make_event(db, capacity=5, type_quotas={"cluster": 3, "ministry": 2})
+    event = make_event(
+        db, capacity=5, type_quotas={"cluster": 3, "ministry": 2}, reserved_for_invitees=2
+    )
     event.per_organisation = 2
     event.per_organisation_types = {"region": 1}
     seats = [2, None, 3]
@@ -101,6 +105,23 @@ def _change(db: DbSession, event: Event, kind: str, a: int, b: int) -> None:
     person = _pick(db, event, b)
     if kind == "register":
         registrations.register(db, event, data)
+    elif kind == "invited":  # through an invitation: may take the reserved places
+        from tracker.invitations import services as invitations
+
+        invitation = invitations.create_invitation(
+            db,
+            event,
+            invitations.InviteeData(
+                data.first_name,
+                data.last_name,
+                data.email,
+                data.organisation,
+                type_,
+                locale="en",
+            ),
+            actor=None,
+        )
+        registrations.register(db, event, data, invitation=invitation)
     elif kind in ("add", "add_over"):
         registrations.add_registration(
             db,
@@ -159,6 +180,10 @@ def _change(db: DbSession, event: Event, kind: str, a: int, b: int) -> None:
     elif kind == "event_capacity":
         spec = events.spec_of(event)
         spec.capacity = 2 + a % 6
+        organiser.save_event(db, event, spec, actor=None)
+    elif kind == "event_reserved":
+        spec = events.spec_of(event)
+        spec.reserved_for_invitees = a % 3
         organiser.save_event(db, event, spec, actor=None)
     elif kind == "session_capacity":
         session = event.sessions[a % len(event.sessions)]

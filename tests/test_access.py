@@ -29,6 +29,8 @@ PUBLIC = (
     "events.show",
     "events.privacy",
     "registration.*",
+    "invitations.show",  # the invitee's personal link (/i/<token>)
+    "invitations.decline",
     "privacy.my_data",
     "privacy.my_data_json",
     "privacy.erase_mine",

@@ -112,6 +112,10 @@ def create_app(config: type[config_module.Config] | dict[str, Any] | None = None
 
     app.register_blueprint(mailings_bp)  # /events/<slug>/mailings, certificates
 
+    from tracker.invitations.views import bp as invitations_bp
+
+    app.register_blueprint(invitations_bp)  # /i/<token>, /events/<slug>/invitations
+
     from tracker.cli import register_commands
 
     register_commands(app)

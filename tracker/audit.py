@@ -45,6 +45,10 @@ class AuditAction(enum.StrEnum):
     MAILING_MESSAGE = "mailing.message"
     MAILING_REMINDER = "mailing.reminder"
     MAILING_CERTIFICATE = "mailing.certificate"
+    INVITATION_ADD = "invitation.add"
+    INVITATION_SEND = "invitation.send"
+    INVITATION_REMIND = "invitation.remind"
+    INVITATION_DECLINE = "invitation.decline"
 
 
 # What each action is called where people read the log (a registration's history).
@@ -80,6 +84,10 @@ ACTION_LABELS = {
     AuditAction.MAILING_MESSAGE: _l("Message sent"),
     AuditAction.MAILING_REMINDER: _l("Reminder sent"),
     AuditAction.MAILING_CERTIFICATE: _l("Certificate of attendance sent"),
+    AuditAction.INVITATION_ADD: _l("Invitee added"),
+    AuditAction.INVITATION_SEND: _l("Invitation sent"),
+    AuditAction.INVITATION_REMIND: _l("Invitees reminded"),
+    AuditAction.INVITATION_DECLINE: _l("Invitation declined"),
 }
 
 

@@ -337,6 +337,23 @@ event_group = click.Group("event", help=_l("Events."))
     show_default=True,
     help=_l("The reminder is e-mailed this many days before the start (0: no reminder)."),
 )
+@option(
+    "--admission",
+    type=click.Choice(["open", "invitation", "mixed"]),
+    default="open",
+    show_default=True,
+    help=_l(
+        "open: anyone registers through the public form; invitation: only through an "
+        "invitation's link; mixed: both"
+    ),
+)
+@option(
+    "--reserved-for-invitees",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help=_l("Places of the capacity held for people registering through an invitation."),
+)
 @with_appcontext
 @one_line_errors
 def event_create(
@@ -354,6 +371,8 @@ def event_create(
     per_organisation_types: tuple[str, ...],
     visibility: str,
     reminder_days: int,
+    admission: str,
+    reserved_for_invitees: int,
 ) -> None:
     from tracker.events.services import EventSpec, create_event
 
@@ -374,6 +393,8 @@ def event_create(
         ),
         visibility=visibility,
         reminder_days=reminder_days or None,
+        admission=admission,
+        reserved_for_invitees=reserved_for_invitees,
     )
     with current_app.extensions["db"].sessionmaker.begin() as db:
         event = create_event(db, spec, actor=None)
@@ -467,6 +488,10 @@ def register_commands(app: Flask) -> None:
     from tracker.privacy.cli import retention_group  # tracker retention run [--dry-run]
 
     app.cli.add_command(retention_group)
+
+    from tracker.invitations.cli import invite_command  # tracker invite SLUG FILE [--send]
+
+    app.cli.add_command(invite_command)
 
 
 def _create_app() -> Flask:

@@ -58,6 +58,20 @@ class RegistrationSource(enum.StrEnum):
     MANUAL = "manual"
 
 
+class Admission(enum.StrEnum):
+    OPEN = "open"  # anyone registers through the public form
+    INVITATION = "invitation"  # only through an invitation's link (tracker.invitations)
+    MIXED = "mixed"  # both: invitees may use the places reserved for them
+
+
+class InvitationState(enum.StrEnum):
+    CREATED = "created"  # recorded, not e-mailed yet
+    SENT = "sent"  # its e-mail is queued (or gone)
+    OPENED = "opened"  # its link was opened
+    REGISTERED = "registered"  # the invitee registered through it: the link is used
+    DECLINED = "declined"  # the invitee declined
+
+
 class RegistrationStatus(enum.StrEnum):
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
@@ -136,6 +150,13 @@ class Event(Base):
     # When the organisers were warned that it comes, and when it was done.
     retention_warned_at: Mapped[datetime | None]
     anonymised_at: Mapped[datetime | None]
+    # Who may register through the public form (Admission), and how many places of the
+    # capacity are held for people registering through an invitation (at most the
+    # capacity; tracker.registration.capacity keeps them).
+    admission: Mapped[Admission] = mapped_column(
+        _enum(Admission, "event_admission"), default=Admission.OPEN, server_default="open"
+    )
+    reserved_for_invitees: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     sessions: Mapped[list[Session]] = relationship(
         back_populates="event",
@@ -374,6 +395,9 @@ class Registration(Base):
     # When the event's reminder was queued for this person: set once, by a conditional
     # UPDATE, so that no scheduler run or second worker sends it again.
     reminder_sent_at: Mapped[datetime | None]
+    # Made through an invitation's link: counted in the "invited" scope, which may use
+    # the places reserved for invitees (tracker.registration.capacity). Set once.
+    invited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     event: Mapped[Event] = relationship(back_populates="registrations")
     # Registered with others of the organisation by a contact (a delegation).
@@ -391,6 +415,54 @@ class Registration(Base):
     answers: Mapped[list[Answer]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="Answer.id"
     )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Invitation(Base):
+    """One invitee of an event: who, and where their invitation stands. Its token is
+    the personal link (/i/<token>), usable once to register.
+
+    The token is kept as it is, as a registration's private link is, not as a hash as
+    API tokens are: the organiser sends the invitation again (and `tracker invite`
+    prints it) long after it was made, and the outbox keeps the e-mails that carry it
+    anyway. It gives no more than one registration at one event, and only until used."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("event_id", "email_key"),
+        Index("ix_invitations_event_state", "event_id", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254))
+    organisation: Mapped[str] = mapped_column(String(200))
+    organisation_type: Mapped[OrganisationType] = mapped_column(
+        _enum(OrganisationType, "invitation_organisation_type")
+    )
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(8), default="fr")  # of its e-mails
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[InvitationState] = mapped_column(
+        _enum(InvitationState, "invitation_state"), default=InvitationState.CREATED
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]  # the last time its e-mail was queued
+    opened_at: Mapped[datetime | None]  # the first time
+    answered_at: Mapped[datetime | None]  # registered or declined
+    reminded_at: Mapped[datetime | None]  # the last reminder
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL")
+    )
+
+    event: Mapped[Event] = relationship()
+    registration: Mapped[Registration | None] = relationship()
 
     @property
     def full_name(self) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy import delete
 
 from tracker.auth.services import create_user
 from tracker.i18n import LANG_COOKIE
+from tracker.invitations.services import InviteeData, create_invitation
 from tracker.models import Download, Event, OrganisationType, RegistrationStatus, Role, User
 from tracker.registration.delegations import Contact, Person, register_delegation
 from tracker.registration.services import (
@@ -71,6 +72,7 @@ class Site:
     door_codes: list[str] = field(default_factory=list)  # one per door result shown
     downloads: dict[str, str] = field(default_factory=dict)  # state: token
     delegation: str = ""  # a delegation's token
+    invitation: str = ""  # an invitation's token
 
 
 def person(first: str, last: str, email: str, organisation: str, **more: Any) -> RegistrationData:
@@ -173,6 +175,19 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
                 Person("Luc", "Délégation", f"luc.{tag}@example.org", "Chef de bureau"),
             ],
         ).delegation
+        invitation = create_invitation(
+            dbs,
+            event,
+            InviteeData(
+                "Marie-Dominique",
+                "de La Fontaine-Saint-Exupéry",
+                f"invitee.{tag}.{LONG_EMAIL}",
+                LONG_ORGANISATION,
+                OrganisationType.AGENCY,
+                locale="fr",
+            ),
+            actor=organiser,
+        )
         built = Site(
             organiser=organiser.email,
             admin=admin.email,
@@ -185,6 +200,7 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             door_codes=door_codes,
             downloads={state: d.token for state, d in downloads.items()},
             delegation=delegation.token,
+            invitation=invitation.token,
         )
         user_ids = [organiser.id, admin.id, door.id]
     try:
@@ -309,6 +325,7 @@ CASES: dict[str, Case] = {
     "cancelling a registration": Case("visitor", lambda e, s: f"/r/{s.confirmed}/cancel"),
     "my data": Case("visitor", lambda e, s: f"/r/{s.confirmed}/data"),
     "erasing a registration": Case("visitor", lambda e, s: f"/r/{s.confirmed}/erase"),
+    "an invitation": Case("visitor", lambda e, s: f"/i/{s.invitation}"),
     # Errors
     "404": Case("visitor", unknown_path, status=404),
     "400": Case("visitor", lambda e, s: "/login", submit_without_csrf),
@@ -338,6 +355,7 @@ CASES: dict[str, Case] = {
     "a download ready": Case(
         "organiser", lambda e, s: f"/events/{e.slug}/downloads/{s.downloads['done']}"
     ),
+    "invitations": Case("organiser", lambda e, s: f"/events/{e.slug}/invitations"),
     "e-mails": Case("organiser", lambda e, s: f"/events/{e.slug}/mailings"),
     "e-mail preview": Case(
         "organiser", lambda e, s: f"/events/{e.slug}/mailings", preview_a_message

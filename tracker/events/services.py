@@ -20,6 +20,7 @@ from tracker.db import utcnow
 from tracker.errors import DomainError, NotFound
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
+    Admission,
     CheckIn,
     Event,
     OrganisationType,
@@ -72,6 +73,10 @@ class EventSpec:
     badge_job_title: bool = True  # badges print the job title (and the door shows it)
     # The reminder, this many days before the start (REMINDER_DAYS_MAX at most); None: none.
     reminder_days: int | None = DEFAULT_REMINDER_DAYS
+    # Who registers through the public form (open, invitation, mixed), and the places
+    # of the capacity held for people registering through an invitation.
+    admission: str = Admission.OPEN.value
+    reserved_for_invitees: int = 0
 
 
 def zone(name: str) -> ZoneInfo:
@@ -165,6 +170,23 @@ def _settings(spec: EventSpec, opens: datetime) -> _Settings:
             ),
             field="reminder_days",
         )
+    if spec.admission not in {a.value for a in Admission}:
+        raise DomainError(_l("Choose open, by invitation only or mixed."), field="admission")
+    if not 0 <= spec.reserved_for_invitees <= QUOTA_MAX:
+        raise DomainError(
+            _l("A whole number from 0 to %(max)d, please.", max=QUOTA_MAX),
+            field="reserved_for_invitees",
+        )
+    if spec.reserved_for_invitees and (
+        spec.capacity is None or spec.reserved_for_invitees > spec.capacity
+    ):
+        raise DomainError(
+            _l(
+                "The places reserved for invitees are part of the capacity: set a capacity "
+                "at least as large."
+            ),
+            field="reserved_for_invitees",
+        )
     valid_types = {t.value for t in OrganisationType}
     for type_, quota in spec.type_quotas.items():
         if type_ not in valid_types or not 0 <= quota <= QUOTA_MAX:
@@ -221,6 +243,8 @@ def create_event(
         visibility=Visibility(spec.visibility),
         badge_job_title=spec.badge_job_title,
         reminder_days=spec.reminder_days,
+        admission=Admission(spec.admission),
+        reserved_for_invitees=spec.reserved_for_invitees,
     )
     for position, s in enumerate(spec.sessions):
         _check_session(event, s)
@@ -307,6 +331,8 @@ def event_snapshot(event: Event) -> dict[str, Any]:
         "visibility": Visibility(event.visibility).value,
         "badge_job_title": event.badge_job_title,
         "reminder_days": event.reminder_days,
+        "admission": Admission(event.admission).value,
+        "reserved_for_invitees": event.reserved_for_invitees,
     }
 
 
@@ -355,6 +381,8 @@ def update_event(
     event.visibility = Visibility(spec.visibility)
     event.badge_job_title = spec.badge_job_title
     event.reminder_days = spec.reminder_days
+    event.admission = Admission(spec.admission)
+    event.reserved_for_invitees = spec.reserved_for_invitees
     db.flush()
     changes = diff(before, event_snapshot(event))
     if changes:
@@ -385,6 +413,8 @@ def spec_of(event: Event) -> EventSpec:
         visibility=Visibility(event.visibility).value,
         badge_job_title=event.badge_job_title,
         reminder_days=event.reminder_days,
+        admission=Admission(event.admission).value,
+        reserved_for_invitees=event.reserved_for_invitees or 0,
     )
 
 

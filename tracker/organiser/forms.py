@@ -32,7 +32,7 @@ from tracker.events.services import (
 )
 from tracker.i18n import Text
 from tracker.i18n import lazy_gettext as _l
-from tracker.models import OrganisationType, Visibility
+from tracker.models import Admission, OrganisationType, Visibility
 from tracker.registration.forms import (
     REQUIRED,
     EditRegistrationForm,
@@ -196,6 +196,16 @@ VISIBILITY_SHORT_LABELS = {
 }
 
 
+ADMISSION_LABELS = {
+    Admission.OPEN: _l("Open: anyone registers through the public form"),
+    Admission.INVITATION: _l(
+        "By invitation only: only through an invitation’s personal link (the door and "
+        "the organisers still add people)"
+    ),
+    Admission.MIXED: _l("Mixed: the public form, and invitees through their personal link"),
+}
+
+
 class EventForm(FlaskForm):
     title = StringField(
         _l("Title"),
@@ -262,6 +272,14 @@ class EventForm(FlaskForm):
         ],
         default="yes",
     )
+
+    # As the visibility: left out of a form sent, the event keeps what it had.
+    admission = RadioField(
+        _l("Who may register"),
+        choices=[SelectChoice(a.value, label) for a, label in ADMISSION_LABELS.items()],
+        default=Admission.OPEN.value,
+    )
+    reserved_for_invitees = _count(_l("Places reserved for invitees"))
 
     def quota_fields(self) -> list[Field]:
         return [getattr(self, f"quota_{t.value}") for t in OrganisationType]

@@ -24,10 +24,13 @@ from tracker import audit
 from tracker.db import utcnow
 from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
+from tracker.invitations.services import MAIL_KINDS as INVITATION_MAIL_KINDS
 from tracker.models import (
     AuditEntry,
     Delegation,
     Event,
+    Invitation,
+    MailState,
     OutgoingMail,
     Registration,
     Role,
@@ -185,6 +188,8 @@ def anonymise_event(
     event = lock_event(db, event)
     done = Anonymised(event)
     recipients = recipients_of(db, event)
+    invitees = select(Invitation.email).where(Invitation.event_id == event.id)
+    recipients.addresses.update(address.casefold() for address in db.scalars(invitees))
     done.files = files.outbox_messages(recipients)
     people = list(
         db.scalars(
@@ -242,6 +247,29 @@ def anonymise_event(
                 select(Registration.id).where(Registration.event_id == event.id)
             )
         )
+        .execution_options(synchronize_session=False)
+    )
+    # The invitations (names, addresses, links) and the invitation e-mails to their
+    # addresses (they name no event: an address also invited to an event not anonymised
+    # yet keeps those still waiting to be sent).
+    elsewhere = (
+        select(Invitation.email)
+        .join(Event, Event.id == Invitation.event_id)
+        .where(Event.id != event.id, Event.anonymised_at.is_(None))
+    )
+    db.execute(
+        delete(OutgoingMail)
+        .where(
+            OutgoingMail.registration_id.is_(None),
+            OutgoingMail.kind.in_(INVITATION_MAIL_KINDS),
+            OutgoingMail.recipient.in_(invitees),
+            or_(OutgoingMail.state != MailState.QUEUED, OutgoingMail.recipient.not_in(elsewhere)),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.execute(
+        delete(Invitation)
+        .where(Invitation.event_id == event.id)
         .execution_options(synchronize_session=False)
     )
     db.execute(

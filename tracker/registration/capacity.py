@@ -1,9 +1,12 @@
 """Whether a place is free: the one rule of every path that confirms someone.
 
 The limits are the event's capacity, an organisation type's quota, the cap per
-organisation and a session's seats; each is a *scope* of the event with a maintained
-count of the confirmed registrations in it (models.PlaceCount: "event",
-"type:cluster", "org:7", "session:12").
+organisation, a session's seats and the places of the capacity reserved for invitees;
+each is a *scope* of the event with a maintained count of the confirmed registrations in
+it (models.PlaceCount: "event", "type:cluster", "org:7", "session:12", "invited" for
+those made through an invitation). Someone without an invitation finds the event full
+when the confirmed people and the reserved places not yet taken by invitees fill the
+capacity: confirmed + max(reserved - invited, 0) >= capacity.
 A new limit (a cap per organisation, say) is a new scope counted by `_scopes` and
 checked by `Places.full_for`.
 
@@ -47,6 +50,7 @@ from tracker.models import (
 CONFIRMED = RegistrationStatus.CONFIRMED
 
 EVENT_SCOPE = "event"
+INVITED_SCOPE = "invited"  # confirmed registrations made through an invitation
 
 
 def type_scope(type_: OrganisationType | str) -> str:
@@ -66,6 +70,7 @@ def _scopes(
     type_: OrganisationType | None,
     session_ids: Iterable[int],
     organisation_id: int | None = None,
+    invited: bool = False,
 ) -> list[str]:
     """The scopes a registration takes a place in: none unless it is confirmed."""
     if not confirmed or type_ is None:
@@ -73,6 +78,8 @@ def _scopes(
     scopes = [EVENT_SCOPE, type_scope(type_), *(session_scope(i) for i in session_ids)]
     if organisation_id is not None:
         scopes.append(organisation_scope(organisation_id))
+    if invited:
+        scopes.append(INVITED_SCOPE)
     return scopes
 
 
@@ -99,6 +106,7 @@ class Limit(enum.StrEnum):
     TYPE = "type"
     ORGANISATION = "organisation"
     SESSION = "session"
+    RESERVED = "reserved"  # the places left are held for invitees
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,8 @@ class Full:
                 "No places are left for your organisation (at most %(capacity)d per organisation).",
                 capacity=self.capacity,
             )
+        if self.limit is Limit.RESERVED:
+            return _l("The remaining places are reserved for invited guests.")
         assert self.session is not None
         return _l("“%(title)s” is full.", title=self.session.title)
 
@@ -179,20 +189,24 @@ class Places:
         organisation: int | None = None,
         organisation_type: OrganisationType | None = None,
         in_organisation: bool = False,
+        invited: bool = False,
     ) -> Full | None:
         """The first limit that has no room for one more confirmed person of `type_`
-        in `sessions`, or None: the event's capacity, the type's quota, the cap per
-        organisation, then each session's seats. `type_` None: the person keeps the
-        type they are confirmed with (no quota to check). `held`: sessions the person
-        already holds a seat in. `in_event`: the person is already confirmed (no place
-        of the event to take). `organisation`: the id of the person's organisation
-        (None: no cap to check), capped as `organisation_type` (default `type_`);
-        `in_organisation`: the person already holds one of its places (a confirmed
-        person changing type: the type's cap may be lower)."""
+        in `sessions`, or None: the event's capacity, the places reserved for invitees
+        (unless the person registers through an invitation: `invited`), the type's
+        quota, the cap per organisation, then each session's seats. `type_` None: the
+        person keeps the type they are confirmed with (no quota to check). `held`:
+        sessions the person already holds a seat in. `in_event`: the person is already
+        confirmed (no place of the event to take). `organisation`: the id of the
+        person's organisation (None: no cap to check), capped as `organisation_type`
+        (default `type_`); `in_organisation`: the person already holds one of its
+        places (a confirmed person changing type: the type's cap may be lower)."""
         event = self.event
         if not in_event and event.capacity is not None:
             if self.confirmed() >= event.capacity:
                 return Full(Limit.EVENT, self.confirmed(), event.capacity)
+            if not invited and self.confirmed() + self.held_back() >= event.capacity:
+                return Full(Limit.RESERVED, self.confirmed(), event.capacity)
         if type_ is not None:
             quota = (event.type_quotas or {}).get(type_.value)
             if quota is not None and self.confirmed(type_scope(type_)) >= quota:
@@ -209,6 +223,10 @@ class Places:
             if taken >= s.capacity:
                 return Full(Limit.SESSION, taken, s.capacity, s)
         return None
+
+    def held_back(self) -> int:
+        """The reserved places that no invitee has taken yet."""
+        return max((self.event.reserved_for_invitees or 0) - self.confirmed(INVITED_SCOPE), 0)
 
     def session_left(self, s: Session) -> int | None:
         if s.capacity is None:
@@ -240,11 +258,14 @@ class Availability:
         return self.event_left is not None and self.event_left <= 0
 
 
-def availability(db: DbSession, event: Event) -> Availability:
+def availability(db: DbSession, event: Event, *, invited: bool = False) -> Availability:
+    """Places left for someone registering now: without an invitation (unless
+    `invited`), the places still reserved for invitees are not theirs."""
     found = places(db, event)
     event_left = None
     if event.capacity is not None:
-        event_left = max(event.capacity - found.confirmed(), 0)
+        held_back = 0 if invited else found.held_back()
+        event_left = max(event.capacity - found.confirmed() - held_back, 0)
     return Availability(
         event_left,
         {s.id: found.session_left(s) for s in event.sessions},
@@ -313,8 +334,13 @@ def _organisation_changed(registration: Registration) -> bool:
 def _before(registration: Registration) -> list[str]:
     """The scopes a registration held as it was loaded (before this flush's changes)."""
     old_status, old_type, old_sessions = loaded_state(registration)
+    # `invited` is set when the registration is made and never changes.
     return _scopes(
-        old_status == CONFIRMED, old_type, old_sessions, _organisation_ids(registration)[0]
+        old_status == CONFIRMED,
+        old_type,
+        old_sessions,
+        _organisation_ids(registration)[0],
+        bool(registration.invited),
     )
 
 
@@ -324,6 +350,7 @@ def _after(registration: Registration) -> list[str]:
         registration.organisation_type,
         (s.id for s in registration.sessions),
         _organisation_ids(registration)[1],
+        bool(registration.invited),
     )
 
 
@@ -437,6 +464,14 @@ def fresh_counts(db: DbSession, event: Event) -> dict[str, int]:
         .group_by(Registration.organisation_id)
     )
     counts.update({organisation_scope(i): n for i, n in by_organisation})
+    invited = (
+        db.scalar(
+            select(func.count(Registration.id)).where(*confirmed, Registration.invited.is_(True))
+        )
+        or 0
+    )
+    if invited:
+        counts[INVITED_SCOPE] = invited
     return counts
 
 

@@ -81,6 +81,8 @@ MAIL_KIND_LABELS = {
     "message": _l("Message"),
     "certificate": _l("Certificate of attendance"),
     "delegation": _l("Delegation summary to its contact"),
+    "invitation": _l("Invitation"),  # tracker.invitations
+    "invitation_reminder": _l("Reminder of an invitation"),
 }
 MAIL_STATE_LABELS = {
     "queued": _l("Queued"),

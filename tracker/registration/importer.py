@@ -64,6 +64,7 @@ COLUMNS = (
     "organisation_type",
     "job_title",
     "sessions",
+    "locale",
 )
 REQUIRED_COLUMNS = COLUMNS[:5]
 # The names a header cell may give each column, compared folded (tracker.text.fold): the
@@ -94,6 +95,8 @@ HEADERS = {
     ),
     "job_title": ("job_title", "job title", "fonction", "poste"),
     "sessions": ("sessions", "session"),
+    # The language of the person's e-mails (fr, en...; default: the app's).
+    "locale": ("locale", "language", "langue"),
 }
 _COLUMN_OF_HEADER = {fold(name): column for column, names in HEADERS.items() for name in names}
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -550,6 +553,43 @@ def _type_names() -> dict[str, OrganisationType]:
 _TYPE_NAMES: dict[tuple[str, ...], dict[str, OrganisationType]] = {}
 
 
+def _locale_names() -> dict[str, str]:
+    """Folded name -> language code: the code ("fr") and the language's name in every
+    language of the app ("français", "French", "anglais", "English"...)."""
+    from babel import Locale
+
+    languages = tuple(current_app.config["LANGUAGES"])
+    names = {fold(code): code for code in languages}
+    for code in languages:
+        for shown_in in languages:
+            name = Locale.parse(code).get_display_name(shown_in)
+            if name:
+                names.setdefault(fold(name), code)
+    return names
+
+
+def row_locale(values: dict[str, str]) -> tuple[str, list[str]]:
+    """The language a row's `locale` cell names (the app's default when empty), and
+    the reason it is refused when it names none of the app's languages."""
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    written = values.get("locale", "").strip()
+    if not written:
+        return default, []
+    code = _locale_names().get(fold(written))
+    if code is None:
+        return default, [
+            _reason(
+                "locale",
+                _(
+                    "unknown language “%(value)s”: use %(languages)s.",
+                    value=_shown(written),
+                    languages=", ".join(current_app.config["LANGUAGES"]),
+                ),
+            )
+        ]
+    return code, []
+
+
 def check_row(
     event: Event, values: dict[str, str]
 ) -> tuple[services.RegistrationData | None, list[str]]:
@@ -559,7 +599,7 @@ def check_row(
     (any case; session titles as well as ids)."""
     from tracker.registration.forms import EditRegistrationForm, registration_data
 
-    reasons: list[str] = []
+    locale, reasons = row_locale(values)
     written_type = values.get("organisation_type", "").strip()
     organisation_type = _type_names().get(fold(written_type))
     type_value = organisation_type.value if organisation_type else written_type.lower()
@@ -600,13 +640,12 @@ def check_row(
     form.sessions.choices = []
     form.validate()
     for column in COLUMNS:
-        if column == "organisation_type":
+        if column in ("organisation_type", "locale"):
             continue
         for message in form.errors.get(column, []):
             reasons.append(_reason(column, message))
     if reasons:
         return None, reasons
-    locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     return registration_data(form, locale=locale, session_ids=session_ids), []
 
 

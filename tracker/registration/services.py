@@ -31,8 +31,11 @@ from tracker.errors import (
     SessionFull,
 )
 from tracker.i18n import lazy_gettext as _l
+from tracker.invitations import services as invitations
 from tracker.models import (
+    Admission,
     Event,
+    Invitation,
     Organisation,
     OrganisationType,
     Registration,
@@ -149,6 +152,21 @@ def _chosen_sessions(event: Event, ids: list[int]) -> list[Session]:
     return [by_id[i] for i in dict.fromkeys(ids)]
 
 
+class InvitationOnly(DomainError):
+    """The event is by invitation only: the public form does not register."""
+
+    code = "invitation_only"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            _l(
+                "This event is by invitation only: register through the link of the "
+                "invitation you were e-mailed."
+            )
+        )
+
+
 class SessionsOverlap(InvalidChoice):
     """Two chosen sessions take place at the same time (the two round tables)."""
 
@@ -204,13 +222,18 @@ def register(
     *,
     now: datetime | None = None,
     send_email: bool = True,
+    invitation: Invitation | None = None,
 ) -> Registration:
     """Register one person. Confirmed while places (and the type's quota and the cap
     per organisation) remain, waitlisted after; the confirmation (or waitlist) e-mail
     is queued unless `send_email` is false (the demo's people). Raises
     AlreadyRegistered for a second registration of an address (whose private link is
-    e-mailed again)."""
-    return register_explained(db, event, data, now=now, send_email=send_email).registration
+    e-mailed again). Through an `invitation` (tracker.invitations) the person may take
+    the places reserved for invitees and the invitation is used; without one, an event
+    by invitation only refuses."""
+    return register_explained(
+        db, event, data, now=now, send_email=send_email, invitation=invitation
+    ).registration
 
 
 @dataclass
@@ -229,6 +252,7 @@ def register_explained(
     *,
     now: datetime | None = None,
     send_email: bool = True,
+    invitation: Invitation | None = None,
 ) -> Registered:
     """`register`, saying which limit waitlisted the person (for the page that tells them)."""
     now = now or utcnow()
@@ -241,7 +265,9 @@ def register_explained(
     event = lock_event(db, event)
     if not registration_is_open(event, now):
         raise RegistrationClosed()
-    return register_locked(db, event, data, secrets, now=now, send_email=send_email)
+    return register_locked(
+        db, event, data, secrets, now=now, send_email=send_email, invitation=invitation
+    )
 
 
 def new_secrets() -> tuple[str, bytes]:
@@ -259,12 +285,17 @@ def register_locked(
     now: datetime,
     send_email: bool = True,
     link_again: bool = True,
+    invitation: Invitation | None = None,
 ) -> Registered:
     """The registration of one person at an event already locked and open (its consent
     and keys checked): the public form's and, person by person in one transaction, a
     delegation's. `secrets`: from new_secrets(). `link_again`: a registered address is
     e-mailed its private link again (as the public form does)."""
     checkin_code, checkin_qr = secrets
+    if invitation is None and event.admission == Admission.INVITATION:
+        raise InvitationOnly()
+    if invitation is not None:
+        invitations.check_usable(db, event, invitation)
     sessions = _chosen_sessions(event, data.session_ids)
     check_sessions_apart(sessions)
     existing = registration_of(db, event, data.email)
@@ -275,7 +306,10 @@ def register_locked(
 
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
     full = capacity.places(db, event).full_for(
-        data.organisation_type, sessions, organisation=organisation.id
+        data.organisation_type,
+        sessions,
+        organisation=organisation.id,
+        invited=invitation is not None,
     )
     _refuse_full_session(full)
     status = CONFIRMED if full is None else WAITLISTED
@@ -290,10 +324,13 @@ def register_locked(
         created_at=now,
         consent_at=now,
         consent_version=notice.current_version(),
+        invited=invitation is not None,
     )
     db.add(registration)
     _apply(registration, data, organisation, sessions)
     db.flush()
+    if invitation is not None:
+        invitations.mark_registered(db, invitation, registration, now=now)
     if send_email:
         notify.send_confirmation(db, registration)
     metrics.count_on_commit(db, metrics.REGISTRATIONS, status.value)
@@ -473,7 +510,11 @@ def promote_waitlisted(
         query = query.where(Registration.id.not_in(list(exclude)))
     places = capacity.places(db, event)
     for candidate in db.scalars(query):
-        full = places.full_for(candidate.organisation_type, organisation=candidate.organisation_id)
+        full = places.full_for(
+            candidate.organisation_type,
+            organisation=candidate.organisation_id,
+            invited=candidate.invited,
+        )
         if full is not None and full.limit is capacity.Limit.EVENT:
             break
         if full is not None:
@@ -690,7 +731,11 @@ def restore_registration(
     before = registration_snapshot(registration)
     places = capacity.places(db, event)
     if (
-        places.full_for(registration.organisation_type, organisation=registration.organisation_id)
+        places.full_for(
+            registration.organisation_type,
+            organisation=registration.organisation_id,
+            invited=registration.invited,
+        )
         is None
     ):
         registration.sessions = places.free_sessions(registration.sessions)
@@ -723,6 +768,7 @@ def confirm_registration(
             registration.organisation_type,
             registration.sessions,
             organisation=registration.organisation_id,
+            invited=registration.invited,
         )
         if full is not None:
             raise NoRoom(full.message(Remedy.OVERRIDE))

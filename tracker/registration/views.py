@@ -32,7 +32,7 @@ from tracker.mailings.certificate import (
     has_certificate,
     render_certificate,
 )
-from tracker.models import Event, Registration
+from tracker.models import Admission, Event, Registration
 from tracker.registration import capacity, services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
@@ -89,6 +89,8 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
         return _form_page(db, event, form, is_open), 200
     if not is_open:
         return _form_page(db, event, form, is_open), 409
+    if event.admission == Admission.INVITATION:  # only through an invitation's link
+        return _form_page(db, event, form, is_open), 403
     retry_after = ratelimit.registration_attempt()
     if retry_after is not None:
         return _throttled(db, event, form, retry_after)

@@ -23,6 +23,7 @@ from tracker.errors import DomainError
 from tracker.events import services as events
 from tracker.i18n import local_datetime
 from tracker.models import (
+    Admission,
     Event,
     OrganisationType,
     Session,
@@ -87,6 +88,8 @@ def _fill_event_form(form: EventForm, event: Event) -> None:
     form.visibility.data = Visibility(event.visibility).value
     form.badge_job_title.data = "yes" if event.badge_job_title else "no"
     form.reminder_days.data = event.reminder_days
+    form.admission.data = Admission(event.admission).value
+    form.reserved_for_invitees.data = event.reserved_for_invitees
     for t in OrganisationType:
         getattr(form, f"quota_{t.value}").data = (event.type_quotas or {}).get(t.value)
         getattr(form, f"per_organisation_{t.value}").data = (
@@ -137,6 +140,8 @@ def _event_spec(form: EventForm, slug: str, event: Event | None = None) -> event
         visibility=form.visibility.data,
         badge_job_title=form.badge_job_title.data != "no",
         reminder_days=form.reminder_days.data,
+        admission=form.admission.data or Admission.OPEN.value,
+        reserved_for_invitees=form.reserved_for_invitees.data or 0,
     )
 
 
@@ -182,6 +187,8 @@ def edit_event(slug: str) -> BaseResponse | tuple[str, int]:
         visibility=Visibility(event.visibility).value,
         badge_job_title="yes" if event.badge_job_title else "no",
         reminder_days=event.reminder_days,
+        admission=Admission(event.admission).value,
+        reserved_for_invitees=event.reserved_for_invitees,
     )
     if request.method == "GET":
         _fill_event_form(form, event)

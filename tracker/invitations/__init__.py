@@ -1,0 +1,1 @@
+"""Invitations: invitees, their personal links, and their answers."""
