@@ -22,7 +22,7 @@ export default [
   },
   {
     // The pages' other scripts are classic scripts (one function each, no modules yet).
-    files: ["tracker/static/js/fields.js", "tracker/static/js/register.js", "tracker/static/js/stats.js"],
+    files: ["tracker/static/js/fields.js", "tracker/static/js/questions.js", "tracker/static/js/register.js", "tracker/static/js/stats.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "script", globals: { ...globals.browser } },
   },
   {
