@@ -67,7 +67,7 @@ def by_email(db, event, email) -> Registration:
     ).one()
 
 
-# --- the questions: services -----------------------------------------------------------------
+# --- the questions: services ------------------------------------------------------------
 
 
 def test_questions_are_added_in_order_validated_and_audited(db, event):
@@ -142,7 +142,7 @@ def test_narrowing_a_question_removes_the_answers_that_no_longer_apply(db, event
     assert stored(db, cluster)[needs.id] == ["Boucle magnétique"]
 
 
-# --- answers: the services, on both databases ---------------------------------------------------
+# --- answers: the services, on both databases -------------------------------------------
 
 
 def test_answers_are_checked_and_saved_by_the_services(db, event, asked):
@@ -202,7 +202,7 @@ def test_bad_answers_are_refused_and_nothing_is_saved(db, event, asked, key, val
     assert db.scalars(select(Registration).where(Registration.event_id == event.id)).all() == []
 
 
-# --- the public form, the private edit ---------------------------------------------------------------
+# --- the public form, the private edit --------------------------------------------------
 
 
 def test_the_public_form_asks_every_question_and_saves_the_answers(client, db, event, asked):
@@ -212,7 +212,7 @@ def test_the_public_form_asks_every_question_and_saves_the_answers(client, db, e
         assert f'name="{q.field_name}"' in text
     assert "Only for: Cluster" in text  # without the script, the hint says who is asked
     assert "js/questions.js" in text
-    assert f'data-types="cluster"' in text
+    assert 'data-types="cluster"' in text
     assert re.search(rf'<textarea[^>]*name="{asked["needs"].field_name}"', text)
 
     data = form_data(
@@ -239,7 +239,7 @@ def test_the_public_form_asks_every_question_and_saves_the_answers(client, db, e
 
     # The private page's edit shows them and changes them.
     edit = client.get(f"/r/{person.manage_token}/edit").get_data(as_text=True)
-    assert re.search(rf'value="Aucun"[^>]*checked|checked[^>]*value="Aucun"', edit)
+    assert re.search(r'value="Aucun"[^>]*checked|checked[^>]*value="Aucun"', edit)
     assert "Interprète LSF" in edit
     data = form_data(
         event,
@@ -307,7 +307,7 @@ def test_a_forged_field_of_another_events_question_is_ignored(client, db, event)
     assert stored(db, register(db, event, data, send_email=False)) == {}
 
 
-# --- the organiser's pages ------------------------------------------------------------------------
+# --- the organiser's pages --------------------------------------------------------------
 
 
 def test_the_organiser_manages_the_questions(app, client, db, event):
@@ -399,7 +399,7 @@ def test_the_organiser_adds_and_edits_answers(app, client, db, event, asked):
     assert stored(db, person) == {asked["lunch"].id: ["no"], asked["needs"].id: ["Chien guide"]}
 
 
-# --- the door's walk-in -----------------------------------------------------------------------------
+# --- the door's walk-in -------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -422,7 +422,7 @@ def test_the_walk_in_asks_the_required_questions_only(client, db, event, asked, 
     assert stored(db, person) == {asked["lunch"].id: ["yes"]}  # only what the door asks
 
 
-# --- the import ------------------------------------------------------------------------------------
+# --- the import -------------------------------------------------------------------------
 
 
 def csv_file(*lines: str) -> bytes:
@@ -430,7 +430,10 @@ def csv_file(*lines: str) -> bytes:
 
 
 def test_the_import_reads_a_column_per_question(app, db, event, asked):
-    header = "Prénom;Nom;Courriel;Organisme;Type;DÉJEUNER SUR PLACE;regime alimentaire;Thèmes qui vous intéressent"
+    header = (
+        "Prénom;Nom;Courriel;Organisme;Type;DÉJEUNER SUR PLACE;regime alimentaire;"
+        "Thèmes qui vous intéressent"
+    )
     content = csv_file(
         header,
         "Anne;Un;anne@example.org;Vegepolys;cluster;Oui;végétarien;Export, Énergie",
@@ -471,7 +474,7 @@ def test_an_import_without_the_question_columns_still_imports(app, db, event, as
     assert len(report.imported) == 1 and report.refused == []
 
 
-# --- the command line --------------------------------------------------------------------------------
+# --- the command line -------------------------------------------------------------------
 
 
 def test_the_command_adds_a_question(app, db, event):
