@@ -60,6 +60,14 @@ def stored(db, registration) -> dict[int, list[str]]:
     return answers_of(db, [registration.id]).get(registration.id, {})
 
 
+def checked(page: str, name: str, value: str) -> bool:
+    """Whether the page's input `name` of this value is ticked."""
+    for tag in re.findall(r"<input[^>]*>", page):
+        if f'name="{name}"' in tag and f'value="{value}"' in tag:
+            return "checked" in tag
+    raise AssertionError(f"no input {name}={value}")
+
+
 def by_email(db, event, email) -> Registration:
     db.expire_all()
     return db.scalars(
@@ -391,7 +399,10 @@ def test_the_organiser_adds_and_edits_answers(app, client, db, event, asked):
     person = by_email(db, event, "by.hand@example.org")
     assert stored(db, person) == {asked["lunch"].id: ["no"], asked["topics"].id: ["Numérique"]}
     url = f"/events/{event.slug}/registrations/{person.id}"
-    assert "Numérique" in page_text(client.get(url))
+    shown = client.get(url).get_data(as_text=True)
+    topics = asked["topics"].field_name
+    assert checked(shown, topics, "Numérique") and not checked(shown, topics, "Export")
+    assert checked(shown, asked["lunch"].field_name, "no")
     data.pop("consent")
     data[asked["needs"].field_name] = "Chien guide"
     data[asked["topics"].field_name] = []
@@ -520,3 +531,14 @@ def test_the_command_adds_a_question(app, db, event):
         assert result.exit_code == 2, (bad, result.output)
     db.expire_all()
     assert len(db.get(type(event), event.id).questions) == 1
+
+
+def test_labels_and_options_are_shown_as_text(app, client, db, event):
+    hostile = '<img src=x onerror="alert(1)">'
+    add(db, event, f"Allergies {hostile}", "choices", choices=[f"Option {hostile}", "B&B"])
+    page = client.get(f"/events/{event.slug}/register").get_data(as_text=True)
+    assert hostile not in page
+    assert "&lt;img src=x" in page
+    login(client, make_user(app, db, Role.ORGANISER, [event]))
+    listing = client.get(f"/events/{event.slug}/questions").get_data(as_text=True)
+    assert hostile not in listing and "&lt;img src=x" in listing

@@ -483,6 +483,8 @@ def save_answers(
     question in `answers` gets exactly these values (checked as check_answers does);
     answers to questions that no longer apply to the registration are removed."""
     event = registration.event
+    if not event.questions:
+        return  # (their answers went with them)
     session_ids = [s.id for s in registration.sessions]
     type_ = registration.organisation_type
     checked = check_answers(event, type_, session_ids, answers) or {}
