@@ -92,9 +92,10 @@ def people_of(db, event, organiser):
         organisation_type=OrganisationType.MINISTRY,
         job_title=c.job_title,
         session_ids=[rt1],
+        answers={needs.id: ["Fauteuil roulant Quetzalcoatl modifié"]},  # in the history too
     )
     edit_registration(db, c, data, actor=organiser)
-    secrets_.append(c.email)
+    secrets_ += [c.email, "Quetzalcoatl modifié"]
     cancel_by_organiser(db, d, actor=organiser)
     check_in(db, event, actor=organiser, door="Porte A", code=a.checkin_code, nonce="n1")
     check_in(db, event, actor=organiser, door="Porte A", code=a.checkin_code, session_id=rt1)

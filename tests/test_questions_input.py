@@ -408,6 +408,13 @@ def test_the_organiser_adds_and_edits_answers(app, client, db, event, asked):
     data[asked["topics"].field_name] = []
     assert client.post(url, data=data).status_code == 303
     assert stored(db, person) == {asked["lunch"].id: ["no"], asked["needs"].id: ["Chien guide"]}
+    # The history says what changed, as stored.
+    [added] = audit_entries(db, event, "registration.add")
+    assert added.changes[asked["topics"].field_name] == [None, "Numérique"]
+    [changed] = audit_entries(db, event, "registration.update")
+    assert changed.changes[asked["topics"].field_name] == ["Numérique", None]
+    assert changed.changes[asked["needs"].field_name] == [None, "Chien guide"]
+    assert asked["lunch"].field_name not in changed.changes
 
 
 # --- the door's walk-in -------------------------------------------------------------------

@@ -505,6 +505,17 @@ def save_answers(
     db.flush()
 
 
+def answer_snapshot(registration: Registration) -> dict[str, str | None]:
+    """`{"q_<id>": the values joined by ", ", or None}` for each of the event's
+    questions: what the audit log keeps of a registration's answers (as they are
+    stored: "yes"/"no", the options' text)."""
+    questions = registration.event.questions
+    if not questions:
+        return {}
+    stored = answers_for_display(registration)
+    return {q.field_name: ", ".join(stored[q.id]) if q.id in stored else None for q in questions}
+
+
 def answers_for_display(registration: Registration) -> dict[int, list[str]]:
     """The registration's stored answers, by question id (to fill a form again)."""
     found: dict[int, list[str]] = {}

@@ -466,6 +466,7 @@ def registration_snapshot(registration: Registration) -> dict[str, Any]:
         "job_title": registration.job_title,
         "sessions": [s.title for s in registration.sessions],
         "status": registration.status.value,
+        **questions.answer_snapshot(registration),  # q_<id>: the answer, for each question
     }
 
 
