@@ -549,3 +549,15 @@ def test_labels_and_options_are_shown_as_text(app, client, db, event):
     login(client, make_user(app, db, Role.ORGANISER, [event]))
     listing = client.get(f"/events/{event.slug}/questions").get_data(as_text=True)
     assert hostile not in listing and "&lt;img src=x" in listing
+
+
+def test_a_question_for_a_deleted_session_says_so(app, client, db, event):
+    from tracker.organiser.services import delete_session
+
+    workshop = event.sessions[2]
+    add(db, event, "Matériel apporté", "text", session_ids=[workshop.id])
+    delete_session(db, workshop, actor=None)
+    login(client, make_user(app, db, Role.ORGANISER, [event]))
+    listing = page_text(client.get(f"/events/{event.slug}/questions"))
+    assert "a session since deleted (nobody is asked)" in listing
+    assert "Everyone" not in listing

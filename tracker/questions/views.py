@@ -30,6 +30,8 @@ def question_limits(question: Question) -> str:
     if question.session_ids:
         titles = {s.id: s.title for s in question.event.sessions}
         parts += [titles[i] for i in question.session_ids if i in titles]
+        if not any(i in titles for i in question.session_ids):
+            parts.append(_("a session since deleted (nobody is asked)"))
     if not parts:
         return ""
     return _("Only for: %(who)s", who=", ".join(parts))
