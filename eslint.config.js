@@ -24,6 +24,7 @@ export default [
     // The pages' other scripts are classic scripts (one function each, no modules yet).
     files: [
       "tracker/static/js/fields.js",
+      "tracker/static/js/questions.js",
       "tracker/static/js/register.js",
       "tracker/static/js/stats.js",
       "tracker/static/js/delegation.js",

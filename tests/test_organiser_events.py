@@ -42,6 +42,7 @@ def organiser_urls(app, event: Event, registration: Registration) -> list[tuple[
         "slug": event.slug,
         "session_id": event.sessions[0].id,
         "registration_id": registration.id,
+        "question_id": 1,  # refused before it is looked for
     }
     urls = []
     for rule in app.url_map.iter_rules():

@@ -33,6 +33,7 @@ from tracker.models import (
     Role,
 )
 from tracker.privacy import retention
+from tracker.questions.services import QuestionSpec, add_question
 from tracker.registration.services import cancel_by_organiser, edit_registration
 
 
@@ -52,6 +53,10 @@ def people_of(db, event, organiser):
     plenary, rt1, rt2 = (s.id for s in event.sessions)
     secrets_: list[str] = []
     people = []
+    # The event's own question: a long text that only the person wrote.
+    needs = add_question(
+        db, event, QuestionSpec(label="Besoins particuliers", kind="long_text"), actor=None
+    )
     for n, (kind, organisation, sessions) in enumerate(
         [
             (OrganisationType.CLUSTER, "Vegepolys", [plenary, rt1]),
@@ -72,9 +77,11 @@ def people_of(db, event, organiser):
                 organisation_type=kind,
                 job_title=f"Cheffe de projet Xylophone{n}",
                 session_ids=sessions,
+                answers={needs.id: [f"Fauteuil roulant Quetzalcoatl{n}\net chien guide"]},
                 send_email=True,
             )
         )
+        secrets_.append(f"Fauteuil roulant Quetzalcoatl{n}")
     a, b, c, d, e = people
     # An organiser changes an address: the history holds the old and the new one.
     data = registration_data(
@@ -85,9 +92,10 @@ def people_of(db, event, organiser):
         organisation_type=OrganisationType.MINISTRY,
         job_title=c.job_title,
         session_ids=[rt1],
+        answers={needs.id: ["Fauteuil roulant Quetzalcoatl modifié"]},  # in the history too
     )
     edit_registration(db, c, data, actor=organiser)
-    secrets_.append(c.email)
+    secrets_ += [c.email, "Quetzalcoatl modifié"]
     cancel_by_organiser(db, d, actor=organiser)
     check_in(db, event, actor=organiser, door="Porte A", code=a.checkin_code, nonce="n1")
     check_in(db, event, actor=organiser, door="Porte A", code=a.checkin_code, session_id=rt1)

@@ -23,6 +23,7 @@ from tests.conftest import (
 from tracker.checkin.services import check_in
 from tracker.db import utcnow
 from tracker.models import AuditEntry, CheckIn, Event, Registration, Role
+from tracker.questions.services import QuestionSpec, add_question
 from tracker.registration.services import CANCELLED, CONFIRMED, WAITLISTED
 
 
@@ -34,6 +35,9 @@ def page_text(response) -> str:
 def person(app, db, outbox):
     """A confirmed person, checked in, sent their confirmation; a waitlisted one after."""
     event = make_event(db, capacity=1)
+    needs = add_question(
+        db, event, QuestionSpec(label="Besoins particuliers", kind="long_text"), actor=None
+    )
     registration = make_registration(
         db,
         event,
@@ -42,6 +46,7 @@ def person(app, db, outbox):
         email="ondine.vasseur@ademe.example",
         job_title="Cheffe du pôle Abracadabra",
         session_ids=[event.sessions[0].id],
+        answers={needs.id: ["Boucle magnétique Zanzibar\npour malentendants"]},
         send_email=True,
     )
     waiting = make_registration(db, event, email="en.attente@example.org", send_email=True)
@@ -86,6 +91,13 @@ def test_the_person_downloads_everything_held_about_them(client, person):
     assert data["email_copies_in_outbox_folder"] == 1
     assert "scan.ok" in [h["action"] for h in data["history"]]
     assert data["event"]["personal_data_anonymised_on"]
+    assert data["answers"] == [
+        {
+            "question": "Besoins particuliers",
+            "answer": "Boucle magnétique Zanzibar\npour malentendants",
+            "values": ["Boucle magnétique Zanzibar\npour malentendants"],
+        }
+    ]
 
     page = client.get(f"/r/{registration.manage_token}/data")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
@@ -94,6 +106,8 @@ def test_the_person_downloads_everything_held_about_them(client, person):
         "Ondine Vasseur-Lebrun",
         registration.email,
         "Cheffe du pôle Abracadabra",
+        "Besoins particuliers",
+        "Boucle magnétique Zanzibar",
         "Porte Est",
         registration.checkin_code,
         "Your registration:",
@@ -110,6 +124,7 @@ def test_the_person_erases_the_registration_after_confirming(client, db, person,
         registration.last_name,
         registration.email,
         registration.job_title,
+        "Boucle magnétique Zanzibar",
         token,
         code,
     ]

@@ -24,6 +24,10 @@ class AuditAction(enum.StrEnum):
     SESSION_UPDATE = "session.update"
     SESSION_MOVE = "session.move"
     SESSION_DELETE = "session.delete"
+    QUESTION_ADD = "question.add"
+    QUESTION_EDIT = "question.edit"
+    QUESTION_MOVE = "question.move"
+    QUESTION_DELETE = "question.delete"
     REGISTRATION_ADD = "registration.add"
     REGISTRATION_UPDATE = "registration.update"
     REGISTRATION_CANCEL = "registration.cancel"
@@ -61,6 +65,10 @@ ACTION_LABELS = {
     AuditAction.SESSION_UPDATE: _l("Session changed"),
     AuditAction.SESSION_MOVE: _l("Sessions reordered"),
     AuditAction.SESSION_DELETE: _l("Session deleted"),
+    AuditAction.QUESTION_ADD: _l("Question added"),
+    AuditAction.QUESTION_EDIT: _l("Question changed"),
+    AuditAction.QUESTION_MOVE: _l("Questions reordered"),
+    AuditAction.QUESTION_DELETE: _l("Question deleted"),
     AuditAction.REGISTRATION_ADD: _l("Registered by an organiser"),
     AuditAction.REGISTRATION_UPDATE: _l("Changed"),
     AuditAction.REGISTRATION_CANCEL: _l("Cancelled"),

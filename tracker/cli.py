@@ -474,6 +474,9 @@ def register_commands(app: Flask) -> None:
     from tracker.registration.cli import capacity_group  # tracker capacity recompute [SLUG]
 
     app.cli.add_command(capacity_group)
+    from tracker.questions.cli import question_group  # tracker question add SLUG ...
+
+    app.cli.add_command(question_group)
 
     from tracker.backup import backup_command, restore_command  # tracker backup, restore
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from tracker.db import utcnow
 from tracker.events.services import EventSpec, SessionSpec, create_event, zone
-from tracker.models import Event, OrganisationType
+from tracker.models import Event, OrganisationType, QuestionKind
+from tracker.questions.services import QuestionSpec, add_question
 from tracker.registration.organisations import find_or_create_organisation
 from tracker.registration.services import RegistrationData, register
 
@@ -23,6 +24,12 @@ DEMO_SLUG = "bercy-2012"
 TIMEZONE = "Europe/Paris"
 # How many people of each type, as reported for the real event (~130, ~60 from clusters).
 DEMO_COUNTS = {"cluster": 60, "ministry": 30, "region": 22, "agency": 18}
+# What a few of them write under "Besoins d'accessibilité".
+ACCESS_NEEDS = (
+    "Je me déplace en fauteuil roulant : une place accessible en salle, s'il vous plaît.",
+    "Malentendant : une boucle magnétique dans l'amphithéâtre m'aiderait.",
+    "Accompagnée de mon chien guide.",
+)
 
 FIRST_NAMES = (
     "Camille Claire Sophie Isabelle Nathalie Anne Marie Julie Céline Hélène Émilie Aurélie "
@@ -155,6 +162,33 @@ def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int
         now=now,
     )
 
+    lunch, diet, needs, speaker = (
+        add_question(db, event, spec, actor=None)
+        for spec in (
+            QuestionSpec("Déjeuner sur place", QuestionKind.YES_NO, required=True),
+            QuestionSpec(
+                "Régime alimentaire",
+                QuestionKind.CHOICE,
+                choices=["Aucun", "Végétarien", "Sans gluten", "Autre"],
+            ),
+            QuestionSpec("Besoins d'accessibilité", QuestionKind.LONG_TEXT),
+            QuestionSpec("Intervenant", QuestionKind.YES_NO, on_badge=True, at_door=True),
+        )
+    )
+    answering = random.Random(2013)  # their answers: apart, so that the people stay the same
+
+    def answers() -> dict[int, list[str]]:
+        given = {lunch.id: ["yes" if answering.random() < 0.8 else "no"]}
+        if answering.random() < 0.7:
+            given[diet.id] = [
+                answering.choice(["Aucun"] * 6 + ["Végétarien"] * 3 + ["Sans gluten"])
+            ]
+        if answering.random() < 0.03:
+            given[needs.id] = [answering.choice(ACCESS_NEEDS)]
+        if answering.random() < 0.05:
+            given[speaker.id] = ["yes"]
+        return given
+
     rng = random.Random(2012)  # the same people on every machine
     by_type: dict[str, list[dict[str, str]]] = {}
     for row in organisations:
@@ -189,6 +223,7 @@ def seed_demo(db: DbSession, *, now: datetime | None = None) -> tuple[Event, int
                     session_ids=chosen,
                     consent=True,
                     locale="fr",
+                    answers=answers(),
                 ),
                 now=now,
                 send_email=False,  # made-up people at made-up addresses

@@ -27,6 +27,7 @@ from tracker.auth.services import create_user
 from tracker.i18n import LANG_COOKIE
 from tracker.invitations.services import InviteeData, create_invitation
 from tracker.models import Download, Event, OrganisationType, RegistrationStatus, Role, User
+from tracker.questions.services import QuestionSpec, add_question
 from tracker.registration.delegations import Contact, Person, register_delegation
 from tracker.registration.services import (
     RegistrationData,
@@ -73,6 +74,7 @@ class Site:
     downloads: dict[str, str] = field(default_factory=dict)  # state: token
     delegation: str = ""  # a delegation's token
     invitation: str = ""  # an invitation's token
+    question_id: int = 0  # one of the event's own questions
 
 
 def person(first: str, last: str, email: str, organisation: str, **more: Any) -> RegistrationData:
@@ -101,6 +103,20 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
         admin = create_user(dbs, f"admin-{tag}@example.org", PASSWORD, Role.ADMIN)
         door = create_user(dbs, f"door-{tag}@example.org", PASSWORD, Role.DOOR, [event])
         sessions = [s.id for s in event.sessions[:2]]
+        # The event's own questions: every kind, one for a type only, one for a session.
+        question = add_question(
+            dbs,
+            event,
+            QuestionSpec("Déjeunerez-vous sur place ?", "yes_no", required=True),
+            actor=None,
+        )
+        for spec in (
+            QuestionSpec("Régime alimentaire", "choice", choices=["Aucun", "Végétarien"]),
+            QuestionSpec("Besoins d’accessibilité", "long_text"),
+            QuestionSpec("Thèmes", "choices", choices=["Export", "Numérique"], types=["agency"]),
+            QuestionSpec("Numéro d’adhérent", "text", session_ids=sessions[:1]),
+        ):
+            add_question(dbs, event, spec, actor=None)
         confirmed = register(
             dbs,
             event,
@@ -201,6 +217,7 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
             downloads={state: d.token for state, d in downloads.items()},
             delegation=delegation.token,
             invitation=invitation.token,
+            question_id=question.id,
         )
         user_ids = [organiser.id, admin.id, door.id]
     try:
@@ -335,6 +352,14 @@ CASES: dict[str, Case] = {
     "new event": Case("organiser", lambda e, s: "/events/new"),
     "event settings and sessions": Case("organiser", lambda e, s: f"/events/{e.slug}/edit"),
     "new session": Case("organiser", lambda e, s: f"/events/{e.slug}/sessions/new"),
+    "registration questions": Case("organiser", lambda e, s: f"/events/{e.slug}/questions"),
+    "new question": Case("organiser", lambda e, s: f"/events/{e.slug}/questions/new"),
+    "editing a question": Case(
+        "organiser", lambda e, s: f"/events/{e.slug}/questions/{s.question_id}/edit"
+    ),
+    "deleting a question": Case(
+        "organiser", lambda e, s: f"/events/{e.slug}/questions/{s.question_id}/delete"
+    ),
     "registrations": Case("organiser", lambda e, s: f"/events/{e.slug}/registrations"),
     "one registration, with its history": Case(
         "organiser", lambda e, s: f"/events/{e.slug}/registrations/{s.edited_id}"

@@ -21,6 +21,7 @@ DOOR_FILES = (
     "css/accounts.css",
     "css/door.css",
     "js/fields.js",
+    "js/questions.js",  # the walk-in's questions
     "js/door.js",
     "js/door/util.js",
     "js/door/net.js",

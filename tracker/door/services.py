@@ -62,6 +62,7 @@ class WalkInData:
     organisation_type: OrganisationType
     email: str | None = None
     locale: str = "fr"
+    answers: dict[int, list[str]] | None = None  # the event's questions: RegistrationData's
 
 
 @dataclass
@@ -168,6 +169,7 @@ def register_walk_in(
             session_ids=[session.id] if session is not None else [],
             consent=True,  # given to the staff who typed it in: see the audit entry
             locale=data.locale,
+            answers=data.answers,
         ),
         actor=actor,
         source=RegistrationSource.WALK_IN,

@@ -33,6 +33,7 @@ from tracker.door.forms import UndoForm, WalkInForm
 from tracker.errors import AlreadyRegistered, DomainError, InvalidChoice
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import Event, OrganisationType
+from tracker.questions.forms import answers_of_form, with_questions
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.organisations import suggest_organisations
 
@@ -152,7 +153,7 @@ def index() -> Response:
 @require(DOOR)
 def door(slug: str) -> Response:
     event = event_for(slug, DOOR)
-    return _page(event, WalkInForm())
+    return _page(event, _walk_in_form(event)())
 
 
 @bp.route("/events/<slug>/door/manifest.webmanifest")
@@ -178,6 +179,11 @@ def service_worker(slug: str) -> Response:
     return response
 
 
+def _walk_in_form(event: Event) -> type[WalkInForm]:
+    """The walk-in form, with the event's required questions (fields `q_<id>`)."""
+    return with_questions(WalkInForm, [q for q in event.questions if q.required])
+
+
 def _errors(form: WalkInForm) -> dict[str, list[str]]:
     return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
 
@@ -195,7 +201,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
     event = event_for(slug, DOOR)
     actor = check(DOOR)
     wants_json = _wants_json()
-    form = WalkInForm()
+    form = _walk_in_form(event)()
     if not form.validate_on_submit():
         if wants_json:
             errors = _errors(form)
@@ -210,6 +216,7 @@ def walk_in(slug: str) -> BaseResponse | tuple[Response, int]:
         organisation_type=OrganisationType(form.organisation_type.data),
         email=form.email.data or None,
         locale=str(get_locale()),
+        answers=answers_of_form(form, event.questions),
     )
     db = get_db()
     try:

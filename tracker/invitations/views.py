@@ -19,10 +19,12 @@ from tracker.invitations import services
 from tracker.invitations.forms import LANGUAGE_LABELS, STATE_LABELS, InviteeForm
 from tracker.models import Event, Invitation, InvitationState, OrganisationType
 from tracker.organiser.views.common import _actor, _show_domain_error
+from tracker.questions.forms import answers_of_form, with_questions
 from tracker.registration import importer
 from tracker.registration import services as registrations
 from tracker.registration.forms import TYPE_SHORT_LABELS, RegistrationForm, registration_data
 from tracker.registration.organisations import suggest_organisations
+from tracker.registration.views import registered_message
 
 bp = Blueprint("invitations", __name__)
 
@@ -43,8 +45,13 @@ def _invitation(token: str) -> Invitation:
     return invitation
 
 
+def _form(invitation: Invitation, **kwargs: Any) -> RegistrationForm:
+    """The public registration form with the event's own questions (fields q_<id>)."""
+    return with_questions(RegistrationForm, invitation.event.questions)(**kwargs)
+
+
 def _prefilled(invitation: Invitation) -> RegistrationForm:
-    form = RegistrationForm(formdata=None)
+    form = _form(invitation, formdata=None)
     form.first_name.data = invitation.first_name
     form.last_name.data = invitation.last_name
     form.email.data = invitation.email
@@ -95,7 +102,7 @@ def show(token: str) -> Response | BaseResponse:
     if request.method == "GET":
         services.mark_opened(db, invitation)
         return _page(invitation, _prefilled(invitation))
-    form = RegistrationForm()
+    form = _form(invitation)
     form.sessions.choices = [SelectChoice(s.id, s.title) for s in invitation.event.sessions]
     if not registrations.registration_is_open(invitation.event):
         return _page(invitation, form, 409)
@@ -105,8 +112,11 @@ def show(token: str) -> Response | BaseResponse:
     if form.is_bot():
         return _page(invitation, form, INVALID)
     data = registration_data(form, locale=str(get_locale()))
+    data.answers = answers_of_form(form, invitation.event.questions)
     try:
-        registration = registrations.register(db, invitation.event, data, invitation=invitation)
+        registered = registrations.register_explained(
+            db, invitation.event, data, invitation=invitation
+        )
     except AlreadyRegistered:  # the private link is e-mailed again to the address
         return _private(
             Response(render_template("registration/already.html", event=invitation.event))
@@ -119,16 +129,8 @@ def show(token: str) -> Response | BaseResponse:
         db.rollback()
         _show_domain_error(form, e)
         return _page(invitation, form, INVALID)
-    if registration.status == registrations.CONFIRMED:
-        flash(_("You are registered. A confirmation has been sent to you by e-mail."), "success")
-    else:
-        flash(
-            _(
-                "The event is full: you are on the waitlist. We will e-mail you if a "
-                "place becomes free."
-            ),
-            "warning",
-        )
+    registration = registered.registration
+    flash(*registered_message(registered))
     return redirect(url_for("registration.manage", token=registration.manage_token), code=303)
 
 

@@ -26,6 +26,7 @@ from tracker.errors import DomainError
 from tracker.i18n import lazy_gettext as _l
 from tracker.invitations.services import MAIL_KINDS as INVITATION_MAIL_KINDS
 from tracker.models import (
+    Answer,
     AuditEntry,
     Delegation,
     Event,
@@ -239,6 +240,16 @@ def anonymise_event(
     for registration in people:
         if not is_anonymous(registration):
             scrub_registration(registration)
+    # The answers to the event's questions (personal data, whatever they ask).
+    db.execute(
+        delete(Answer)
+        .where(
+            Answer.registration_id.in_(
+                select(Registration.id).where(Registration.event_id == event.id)
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
     # The e-mails kept in the outbox (sent, failed or still queued).
     db.execute(
         delete(OutgoingMail)

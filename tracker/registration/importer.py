@@ -52,7 +52,16 @@ from config import LIMIT_DEFAULTS
 from tracker import audit, limited
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.i18n import lazy_gettext as _l
-from tracker.models import Event, OrganisationType, RegistrationSource, User
+from tracker.models import (
+    Event,
+    OrganisationType,
+    Question,
+    QuestionKind,
+    RegistrationSource,
+    User,
+)
+from tracker.questions.answers import NO, YES, is_asked
+from tracker.questions.services import clean_answer
 from tracker.registration import identity, services
 from tracker.text import fold
 
@@ -189,10 +198,12 @@ class ImportReport:
 # --- reading the file ---------------------------------------------------------------
 
 
-def read_table(filename: str, content: bytes) -> Table:
+def read_table(filename: str, content: bytes, questions: dict[str, str] | None = None) -> Table:
     """The rows of a CSV (UTF-8, UTF-16 or Windows-1252; `,` `;` or tab separated) or
     XLSX file, as {column: text}, read in a child process under the import limits.
-    Raises ImportFileError for a file that cannot be read as a whole."""
+    `questions`: more columns, {folded header: column name} (an event's questions, by
+    their label: question_columns). Raises ImportFileError for a file that cannot be
+    read as a whole."""
     name = filename.lower()
     if name.endswith(".xlsx"):
         kind = "xlsx"
@@ -207,7 +218,13 @@ def read_table(filename: str, content: bytes) -> Table:
     max_unzipped = int(config["IMPORT_MAX_UNZIPPED_MB"])
     try:
         table = limited.run_one(
-            _read_in_child, kind, content, max_unzipped, limits=limits, what="Reading a list"
+            _read_in_child,
+            kind,
+            content,
+            max_unzipped,
+            questions or {},
+            limits=limits,
+            what="Reading a list",
         )
     except limited.TimeLimitExceeded:
         raise ImportFileError(
@@ -235,17 +252,19 @@ class _Refused:
     message: object  # a lazy translated message, translated in the parent
 
 
-def _read_in_child(kind: str, content: bytes, max_unzipped_mb: int) -> Table | _Refused:
+def _read_in_child(
+    kind: str, content: bytes, max_unzipped_mb: int, questions: dict[str, str]
+) -> Table | _Refused:
     """Runs in the child: the table, or why the file is refused."""
     try:
         if kind == "xlsx":
-            return _read_xlsx(content, max_unzipped_mb * 1024 * 1024)
-        return _read_csv(content)
+            return _read_xlsx(content, max_unzipped_mb * 1024 * 1024, questions)
+        return _read_csv(content, questions)
     except ImportFileError as e:
         return _Refused(e.message)
 
 
-def _read_csv(content: bytes) -> Table:
+def _read_csv(content: bytes, questions: dict[str, str] | None = None) -> Table:
     if content.startswith(WORKBOOK_SIGNATURES):
         raise ImportFileError(
             _l(
@@ -283,7 +302,7 @@ def _read_csv(content: bytes) -> Table:
                 )
             ) from None
 
-    table = _table(lines())
+    table = _table(lines(), questions)
     table.separator = separator
     return table
 
@@ -368,7 +387,7 @@ def _too_packed(unpacked: int, compressed: int) -> bool:
     return unpacked > RATIO_GRACE and unpacked > MAX_COMPRESSION_RATIO * max(compressed, 1)
 
 
-def _read_xlsx(content: bytes, max_unzipped: int) -> Table:
+def _read_xlsx(content: bytes, max_unzipped: int, questions: dict[str, str] | None = None) -> Table:
     unreadable = _l("This file cannot be read as an Excel workbook (.xlsx).")
     _check_archive(content, max_unzipped)
     try:
@@ -394,7 +413,7 @@ def _read_xlsx(content: bytes, max_unzipped: int) -> Table:
             except Exception:  # a damaged sheet: any error means unreadable
                 raise ImportFileError(unreadable) from None
 
-        return _table(lines())
+        return _table(lines(), questions)
     finally:
         workbook.close()
 
@@ -437,7 +456,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(lines: Iterable[tuple[int, list[Any]]]) -> Table:
+def _table(
+    lines: Iterable[tuple[int, list[Any]]], questions: dict[str, str] | None = None
+) -> Table:
     iterator = _counted(lines)
     header: list[str] | None = None
     for _line, values in iterator:
@@ -451,13 +472,17 @@ def _table(lines: Iterable[tuple[int, list[Any]]]) -> Table:
     positions: dict[str, int] = {}
     ignored: list[str] = []
     for index, name in enumerate(header):
-        column = _COLUMN_OF_HEADER.get(fold(name))
+        column = _COLUMN_OF_HEADER.get(fold(name)) or (questions or {}).get(fold(name))
         if column is not None:
             if column in positions:
                 raise ImportFileError(
                     _l(
                         "The column “%(name)s” appears twice in the first row.",
-                        name=_shown(column if name == column else f"{name} ({column})"),
+                        name=_shown(
+                            column
+                            if name == column or column.startswith("q_")
+                            else f"{name} ({column})"
+                        ),
                     )
                 )
             positions[column] = index
@@ -644,9 +669,87 @@ def check_row(
             continue
         for message in form.errors.get(column, []):
             reasons.append(_reason(column, message))
+    answers = _answers(event, values, organisation_type, session_ids, reasons)
     if reasons:
         return None, reasons
-    return registration_data(form, locale=locale, session_ids=session_ids), []
+    data = registration_data(form, locale=locale, session_ids=session_ids)
+    data.answers = answers
+    return data, []
+
+
+# What a cell may say for yes and no (folded), in English and in French.
+YES_WORDS = frozenset({"yes", "oui", "1", "true", "vrai"})
+NO_WORDS = frozenset({"no", "non", "0", "false", "faux"})
+CHOICE_SEPARATORS = re.compile(r"[;,]")
+
+
+def question_columns(event: Event) -> dict[str, str]:
+    """{folded header: `q_<id>`}: a column per question, headed by its label (the
+    registration form's own columns come first when a label is also one of theirs)."""
+    columns: dict[str, str] = {}
+    for question in event.questions:
+        columns.setdefault(fold(question.label), question.field_name)
+    return columns
+
+
+def _cell_values(question: Question, cell: str) -> list[str] | str:
+    """The values a cell gives a question, or the reason it cannot be read."""
+    text = cell.strip()
+    if not text:
+        return []
+    kind = QuestionKind(question.kind)
+    if kind is QuestionKind.YES_NO:
+        word = fold(text)
+        if word in YES_WORDS:
+            return [YES]
+        if word in NO_WORDS:
+            return [NO]
+        return _("“%(value)s” is not yes or no (oui/non, 1/0, true/false).", value=_shown(text))
+    if kind not in (QuestionKind.CHOICE, QuestionKind.CHOICES):
+        return [cell]
+    options = {fold(o): o for o in question.choices}
+    whole = options.get(fold(text))
+    if whole is not None:
+        return [whole]
+    if kind is QuestionKind.CHOICE:
+        parts = [text]
+    else:
+        parts = [p.strip() for p in CHOICE_SEPARATORS.split(text) if p.strip()]
+    found = [options.get(fold(p)) for p in parts]
+    unknown = [p for p, o in zip(parts, found, strict=True) if o is None]
+    if unknown:
+        return _(
+            "%(names)s is not one of the options (%(options)s).",
+            names=", ".join(f"“{_shown(n)}”" for n in unknown),
+            options=", ".join(question.choices),
+        )
+    return [o for o in found if o is not None]
+
+
+def _answers(
+    event: Event,
+    values: dict[str, str],
+    organisation_type: OrganisationType | None,
+    session_ids: list[int],
+    reasons: list[str],
+) -> dict[int, list[str]]:
+    """The answers of a row's question columns that apply to the person; a cell that
+    cannot be read, or an answer the question refuses, adds a reason."""
+    answers: dict[int, list[str]] = {}
+    for question in event.questions:
+        if question.field_name not in values:
+            continue  # no column: not asked by this list
+        if not is_asked(question, organisation_type, session_ids):
+            continue
+        read = _cell_values(question, values[question.field_name])
+        if isinstance(read, str):
+            reasons.append(_reason(_shown(question.label), read))
+            continue
+        try:
+            answers[question.id] = clean_answer(question, read)
+        except DomainError as e:
+            reasons.append(_reason(_shown(question.label), e.message))
+    return answers
 
 
 def _label(values: dict[str, str]) -> str:
@@ -674,7 +777,7 @@ def import_file(
     the source `import`, are confirmed while places remain and waitlisted after,
     and are e-mailed only with `send_emails`. Raises ImportFileError when the file
     cannot be read; refused rows are listed in the report with their reasons."""
-    table = read_table(filename, content)
+    table = read_table(filename, content, question_columns(event))
     savepoint = db.begin_nested() if dry_run else None
     try:
         report = _import(db, event, table, actor=actor, send=send_emails and not dry_run, now=now)

@@ -45,6 +45,7 @@ from tracker.models import (
     User,
 )
 from tracker.privacy import notice
+from tracker.questions import services as questions
 from tracker.registration import capacity, notify
 from tracker.registration.capacity import Availability as Availability
 from tracker.registration.capacity import Remedy
@@ -124,6 +125,10 @@ class RegistrationData:
     session_ids: list[int] = field(default_factory=list)
     consent: bool = False
     locale: str = "fr"
+    # The answers to the event's questions, by question id (one value a row, as
+    # models.Answer stores them). A question left out is not asked on this path and its
+    # answer is kept; None: no answers at all (see tracker.questions.services).
+    answers: dict[int, list[str]] | None = None
 
 
 def _check_keys(data: RegistrationData) -> None:
@@ -298,6 +303,7 @@ def register_locked(
         invitations.check_usable(db, event, invitation)
     sessions = _chosen_sessions(event, data.session_ids)
     check_sessions_apart(sessions)
+    _check_answers(event, data)
     existing = registration_of(db, event, data.email)
     if existing is not None:
         if link_again:
@@ -331,6 +337,7 @@ def register_locked(
     db.flush()
     if invitation is not None:
         invitations.mark_registered(db, invitation, registration, now=now)
+    questions.save_answers(db, registration, data.answers)
     if send_email:
         notify.send_confirmation(db, registration)
     metrics.count_on_commit(db, metrics.REGISTRATIONS, status.value)
@@ -381,6 +388,11 @@ def _apply(
     registration.sessions = sessions
     registration.locale = data.locale
     registration.search_key = search_key(registration)
+
+
+def _check_answers(event: Event, data: RegistrationData) -> None:
+    """The answers checked before anything is written (InvalidChoice names `q_<id>`)."""
+    questions.check_answers(event, data.organisation_type, data.session_ids, data.answers)
 
 
 def search_key(registration: Registration) -> str:
@@ -440,6 +452,7 @@ def update_registration(
     check_sessions_apart(sessions, {s.id for s in registration.sessions})
     _check_email_free(db, event, registration, data.email)
     organisation = find_or_create_organisation(db, data.organisation, data.organisation_type)
+    _check_answers(event, data)
     if registration.status == CONFIRMED:
         full = _full_after_edit(db, event, registration, data, sessions, organisation)
         _refuse_full_session(full)
@@ -448,6 +461,7 @@ def update_registration(
             raise InvalidChoice(full.message(), field=where or "organisation_type")
     _apply(registration, data, organisation, sessions)
     db.flush()
+    questions.save_answers(db, registration, data.answers)
     return promote_waitlisted(db, event)
 
 
@@ -550,6 +564,7 @@ def registration_snapshot(registration: Registration) -> dict[str, Any]:
         "job_title": registration.job_title,
         "sessions": [s.title for s in registration.sessions],
         "status": registration.status.value,
+        **questions.answer_snapshot(registration),  # q_<id>: the answer, for each question
     }
 
 
@@ -597,6 +612,7 @@ def add_registration(
     sessions = _chosen_sessions(event, data.session_ids)
     if not allow_overlap:
         check_sessions_apart(sessions)
+    _check_answers(event, data)
     existing = registration_of(db, event, data.email, cancelled=not after_cancellation)
     if existing is not None:
         raise AlreadyRegistered(existing)
@@ -627,6 +643,7 @@ def add_registration(
     db.add(registration)
     _apply(registration, data, organisation, sessions)
     db.flush()
+    questions.save_answers(db, registration, data.answers)
     audit.record(
         db,
         actor=actor,
@@ -664,6 +681,7 @@ def edit_registration(
     organisation = find_or_create_organisation(
         db, data.organisation, data.organisation_type, listed=True
     )
+    _check_answers(event, data)
     if registration.status == CONFIRMED and not override:
         full = _full_after_edit(db, event, registration, data, sessions, organisation)
         _refuse_full_session(full)
@@ -672,6 +690,7 @@ def edit_registration(
     before = registration_snapshot(registration)
     _apply(registration, replace(data, locale=registration.locale), organisation, sessions)
     db.flush()
+    questions.save_answers(db, registration, data.answers)
     changes = audit.diff(before, registration_snapshot(registration))
     if changes:
         audit.record(

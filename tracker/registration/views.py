@@ -33,6 +33,8 @@ from tracker.mailings.certificate import (
     render_certificate,
 )
 from tracker.models import Admission, Event, Registration
+from tracker.questions.forms import answers_of_form, fill_answers, with_questions
+from tracker.questions.services import answers_for_display
 from tracker.registration import capacity, services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
@@ -65,8 +67,10 @@ def _session_choices(
     return choices
 
 
-def _data_from(form: RegistrationForm) -> services.RegistrationData:
-    return registration_data(form, locale=str(get_locale()))
+def _data_from(form: RegistrationForm, event: Event) -> services.RegistrationData:
+    data = registration_data(form, locale=str(get_locale()))
+    data.answers = answers_of_form(form, event.questions)
+    return data
 
 
 def _show_domain_error(form: RegistrationForm, error: DomainError) -> None:
@@ -81,7 +85,7 @@ def _show_domain_error(form: RegistrationForm, error: DomainError) -> None:
 def register(slug: str) -> str | BaseResponse | tuple[str, int]:
     db = get_db()
     event = shown(get_event(db, slug))
-    form = RegistrationForm()
+    form = with_questions(RegistrationForm, event.questions)()
     # Validation needs only the ids; places are counted when a page is shown.
     form.sessions.choices = [SelectChoice(s.id, s.title) for s in event.sessions]
     is_open = services.registration_is_open(event)
@@ -102,7 +106,7 @@ def register(slug: str) -> str | BaseResponse | tuple[str, int]:
     if form.is_bot():
         return render_template("registration/received.html", event=event)
     try:
-        registered = services.register_explained(db, event, _data_from(form))
+        registered = services.register_explained(db, event, _data_from(form, event))
     except AlreadyRegistered:  # the private link is e-mailed again to the address
         return render_template("registration/already.html", event=event)
     except DomainError as e:
@@ -243,13 +247,16 @@ def ics(token: str) -> Response:
 
 
 def _form_from(registration: Registration) -> EditRegistrationForm:
+    questions = registration.event.questions
+    form_class = with_questions(EditRegistrationForm, questions)
     if request.method != "GET":
         # Only what was sent: an empty POST must not fall back on the stored object.
-        return EditRegistrationForm()
-    form = EditRegistrationForm(obj=registration)
+        return form_class()
+    form = form_class(obj=registration)
     form.organisation.data = registration.organisation.name
     form.organisation_type.data = registration.organisation_type.value
     form.sessions.data = [s.id for s in registration.sessions]
+    fill_answers(form, questions, answers_for_display(registration))
     return form
 
 
@@ -270,7 +277,7 @@ def edit(token: str) -> Response | BaseResponse:
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            data = _data_from(form)
+            data = _data_from(form, event)
             data.locale = registration.locale
             try:
                 services.update_registration(db, registration, data)

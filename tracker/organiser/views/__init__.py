@@ -13,3 +13,4 @@ bp = Blueprint("organiser", __name__)
 
 # The modules that put their routes on bp (after it exists).
 from tracker.organiser.views import events, imports, registrations  # noqa: E402, F401
+from tracker.questions import views as _questions  # noqa: E402, F401  (an event's questions)

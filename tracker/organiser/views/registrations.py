@@ -41,6 +41,8 @@ from tracker.organiser.views.common import (
     _common,
     _show_domain_error,
 )
+from tracker.questions.forms import answers_of_form, fill_answers, with_questions
+from tracker.questions.services import answers_for_display
 from tracker.registration import organisations
 from tracker.registration import services as registrations
 from tracker.registration.forms import (
@@ -85,8 +87,12 @@ def _session_choices(event: Event, places: registrations.Availability) -> list[S
     ]
 
 
-def _registration_data(form: OrganiserRegistrationForm) -> registrations.RegistrationData:
-    return registration_data(form, locale=current_app.config["BABEL_DEFAULT_LOCALE"])
+def _registration_data(
+    form: OrganiserRegistrationForm, event: Event
+) -> registrations.RegistrationData:
+    data = registration_data(form, locale=current_app.config["BABEL_DEFAULT_LOCALE"])
+    data.answers = answers_of_form(form, event.questions)
+    return data
 
 
 @bp.route("/events/<slug>/registrations/new", methods=["GET", "POST"])
@@ -95,7 +101,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
     event = event_for(slug, MANAGE)
     db = get_db()
     places = registrations.availability(db, event)
-    form = NewRegistrationForm()
+    form = with_questions(NewRegistrationForm, event.questions)()
     form.sessions.choices = _session_choices(event, places)
     existing: Registration | None = None
     if request.method == "POST":
@@ -104,7 +110,7 @@ def new_registration(slug: str) -> BaseResponse | tuple[str, int]:
                 registration = registrations.add_registration(
                     db,
                     event,
-                    _registration_data(form),
+                    _registration_data(form, event),
                     actor=_actor(),
                     source=RegistrationSource.MANUAL,
                     override=form.override.data,
@@ -151,19 +157,21 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
     item = services.get_registration(db, event, registration_id)
     places = registrations.availability(db, event)
     # On POST only what was sent: an empty form must not fall back on the stored object.
-    form = OrganiserRegistrationForm(obj=item if request.method == "GET" else None)
+    form_class = with_questions(OrganiserRegistrationForm, event.questions)
+    form = form_class(obj=item if request.method == "GET" else None)
     form.sessions.choices = _session_choices(event, places)
     status = 200
     if request.method == "GET":
         form.organisation.data = item.organisation.name
         form.organisation_type.data = item.organisation_type.value
         form.sessions.data = [s.id for s in item.sessions]
+        fill_answers(form, event.questions, answers_for_display(item))
     elif form.validate_on_submit():
         try:
             promoted = registrations.edit_registration(
                 db,
                 item,
-                _registration_data(form),
+                _registration_data(form, event),
                 actor=_actor(),
                 override=form.override.data,
                 allow_overlap=form.allow_overlap.data,
