@@ -33,6 +33,7 @@ from tracker.mailings.certificate import (
     render_certificate,
 )
 from tracker.models import Event, Registration
+from tracker.questions import answers as qa
 from tracker.registration import services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
@@ -183,6 +184,7 @@ def manage(token: str) -> Response:
                 can_edit=services.can_edit(registration),
                 has_certificate=has_certificate(db, registration),
                 type_labels=TYPE_SHORT_LABELS,
+                answers=qa.registration_answers(db, registration),
             )
         )
     )

@@ -41,6 +41,7 @@ from tracker.organiser.views.common import (
     _common,
     _show_domain_error,
 )
+from tracker.questions import answers as qa
 from tracker.registration import organisations
 from tracker.registration import services as registrations
 from tracker.registration.forms import (
@@ -69,6 +70,7 @@ def registrations_list(slug: str) -> str:
         page=page,
         mails=services.last_mails(get_db(), [r.id for r in page.items]),
         entrance_checkin=services.entrance_checkin,
+        answer_filters=qa.filter_choices(event),
         **_common(),
     )
 
@@ -190,6 +192,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         action_label=audit.action_label,
         scan_labels=SCAN_LABELS,
         field_labels=FIELD_LABELS,
+        answers=qa.registration_answers(db, item),
         **_common(),
     ), status
 
