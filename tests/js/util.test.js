@@ -31,3 +31,8 @@ test("markup in an answer stays text (the screen sets textContent)", () => {
     "<b>L</b>: <img src=x>",
   ]);
 });
+
+test("the line follows the page's words, and braces in an answer stay as typed", () => {
+  const r = { answers: [{ label: "Régime {value}", value: "{label} végétarien" }] };
+  assert.deepEqual(answerLines(r, "{label}\u00a0: {value}"), ["Régime {value}\u00a0: {label} végétarien"]);
+});

@@ -138,7 +138,7 @@ export function makeResult(ctx) {
           title: M.checked_in,
           name: personName(r),
           org: orgLine(r),
-          answers: answerLines(r),
+          answers: answerLines(r, M.answer),
           detail: [
             extra && extra.walkIn ? M.walk_in_registered : "",
             extra && extra.overCapacity ? M.over_capacity : "",
@@ -157,7 +157,7 @@ export function makeResult(ctx) {
           title: M.already,
           name: personName(r),
           org: orgLine(r),
-          answers: answerLines(r),
+          answers: answerLines(r, M.answer),
           detail: [
             fmt(M.already_detail, { time: when(body.checked_in_at), door: body.door || "?" }),
             body.by ? fmt(M.by, { who: body.by }) : "",
@@ -174,7 +174,7 @@ export function makeResult(ctx) {
           title: M.not_in_session,
           name: personName(r),
           org: orgLine(r),
-          answers: answerLines(r),
+          answers: answerLines(r, M.answer),
           detail: M.not_in_session_detail,
           sessions: sessionsOf(r),
           scope,
@@ -203,7 +203,7 @@ export function makeResult(ctx) {
           title: cancelled ? M.cancelled : M.waitlisted,
           name: personName(r),
           org: r ? orgLine(r) : "",
-          answers: answerLines(r),
+          answers: answerLines(r, M.answer),
           detail: [cancelled ? M.cancelled_detail : M.waitlisted_detail, M.refused_advice],
           scope,
         });

@@ -1,0 +1,110 @@
+"""The door's result shows the answers to the questions marked as shown at the door,
+under the name, and none of the others."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import delete
+
+from tracker.auth.services import create_user
+from tracker.models import Answer, Event, OrganisationType, Question, QuestionKind, Role, User
+from tracker.registration.services import RegistrationData, register
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture skips, or fails where a browser is required
+    expect = None
+
+if TYPE_CHECKING:
+    from .conftest import LiveEvent, LiveServer
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "door staff password 2026"
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture(scope="module")
+def door(live_server: LiveServer, live_event: LiveEvent) -> Iterator[tuple[str, str]]:
+    """A door account, and the check-in code of a person who answered two questions:
+    Diet (shown at the door) and Remarks (not)."""
+    app = live_server.app
+    database = app.extensions["db"]
+    email = f"door-{secrets.token_hex(4)}@example.org"
+    with app.app_context(), database.sessionmaker.begin() as dbs:
+        event = dbs.get(Event, live_event.id)
+        user = create_user(dbs, email, PASSWORD, Role.DOOR, [event])
+        user_id = user.id
+        diet = Question(
+            event=event,
+            label="Régime alimentaire",
+            kind=QuestionKind.CHOICE,
+            choices=["Végétarien sans gluten ni lactose, merci"],
+            at_door=True,
+            position=0,
+        )
+        remarks = Question(event=event, label="Remarks", kind=QuestionKind.TEXT, position=1)
+        dbs.add_all([diet, remarks])
+        dbs.flush()
+        person = register(
+            dbs,
+            event,
+            RegistrationData(
+                first_name="Anne-Sophie",
+                last_name="Quéméneur-Kerguelen",
+                email=f"anne.{secrets.token_hex(3)}@example.org",
+                organisation="Vegepolys",
+                organisation_type=OrganisationType.CLUSTER,
+                consent=True,
+                locale="en",
+            ),
+        )
+        dbs.add_all(
+            [
+                Answer(registration_id=person.id, question_id=diet.id, value=diet.choices[0]),
+                Answer(registration_id=person.id, question_id=remarks.id, value="Not for the door"),
+            ]
+        )
+        code = person.checkin_code
+    try:
+        yield email, code
+    finally:
+        with database.sessionmaker.begin() as dbs:
+            dbs.execute(delete(User).where(User.id == user_id))
+
+
+def test_the_door_result_shows_the_at_door_answers_under_the_name(
+    browser: Any, live_server: LiveServer, live_event: LiveEvent, door: Any, screenshots: Path
+) -> None:
+    email, code = door
+    context = browser.new_context(locale="en-GB", viewport=PHONE)
+    page = context.new_page()
+    try:
+        page.goto(live_server(f"/events/{live_event.slug}/door"))
+        page.wait_for_url(re.compile(r"/login\?next="))
+        page.locator("input[name=email]").fill(email)
+        page.locator("input[name=password]").fill(PASSWORD)
+        page.locator("form.login button[type=submit]").click()
+        page.wait_for_url(f"**/events/{live_event.slug}/door")
+        page.locator("#door-input").click()
+        page.keyboard.type(code)
+        page.keyboard.press("Enter")
+        result = page.locator("#door-result")
+        expect(result).to_have_attribute("data-result", "ok")
+        answers = result.locator(".door-result-answers li")
+        expect(answers).to_have_count(1)
+        expect(answers.first).to_have_text(
+            "Régime alimentaire: Végétarien sans gluten ni lactose, merci"
+        )
+        expect(result).not_to_contain_text("Not for the door")
+        expect(page.locator("#door-announce")).to_contain_text("Régime alimentaire")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=screenshots / "door-phone-answers.png")
+    finally:
+        context.close()
