@@ -488,3 +488,23 @@ def test_no_question_at_the_door_gives_an_empty_list(
     )
     assert response.get_json()["registration"]["answers"] == []
     assert "Vegetarian" not in response.get_data(as_text=True)
+
+
+# --- personal data -----------------------------------------------------------------------
+
+
+def test_the_persons_data_holds_their_answers_and_erasure_takes_them(
+    client, db, event, questions, people
+):
+    from tracker.privacy.rights import erase
+
+    a, _b, _c = people
+    data = client.get(f"/r/{a.manage_token}/data.json").get_json()
+    assert data["answers"][0] == {"label": "Diet", "value": "Vegetarian"}
+    assert {"label": "Workshops", "value": "Water, Air"} in data["answers"]
+    html = client.get(f"/r/{a.manage_token}/data").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    registration_id = a.id
+    erase(db, a, actor=None, by="person")
+    db.flush()
+    assert not db.scalars(select(Answer).where(Answer.registration_id == registration_id)).all()

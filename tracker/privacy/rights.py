@@ -32,6 +32,7 @@ from tracker.models import (
 )
 from tracker.privacy import files
 from tracker.privacy.retention import anonymisation_date, is_anonymous, recipients_of
+from tracker.questions import answers as qa
 from tracker.registration.identity import email_key
 from tracker.registration.services import cancel_by_organiser, lock_event
 
@@ -136,6 +137,8 @@ def personal_data(db: DbSession, registration: Registration) -> dict[str, Any]:
             }
             for s in registration.sessions
         ],
+        # The answers to the event's own questions, as the private page shows them.
+        "answers": [a.as_json() for a in qa.registration_answers(db, registration)],
         "checkins": [
             {
                 "at": _iso(c.checked_in_at),
