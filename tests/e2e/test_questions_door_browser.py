@@ -1,5 +1,6 @@
-"""The door's result shows the answers to the questions marked as shown at the door,
-under the name, and none of the others."""
+"""Answers in the browser: the door's result shows the answers to the questions marked
+as shown at the door, under the name, and none of the others; the organiser filters the
+registrations on an answer and reads the counts per option, at a phone's width."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "door staff password 2026"
+ORGANISER_PASSWORD = "organiser password 2026"
 PHONE = {"width": 360, "height": 740}
 
 
@@ -40,7 +42,10 @@ def door(live_server: LiveServer, live_event: LiveEvent) -> Iterator[tuple[str, 
     with app.app_context(), database.sessionmaker.begin() as dbs:
         event = dbs.get(Event, live_event.id)
         user = create_user(dbs, email, PASSWORD, Role.DOOR, [event])
-        user_id = user.id
+        organiser = create_user(
+            dbs, f"organiser-{email}", ORGANISER_PASSWORD, Role.ORGANISER, [event]
+        )
+        user_ids = [user.id, organiser.id]
         diet = Question(
             event=event,
             label="Régime alimentaire",
@@ -76,7 +81,7 @@ def door(live_server: LiveServer, live_event: LiveEvent) -> Iterator[tuple[str, 
         yield email, code
     finally:
         with database.sessionmaker.begin() as dbs:
-            dbs.execute(delete(User).where(User.id == user_id))
+            dbs.execute(delete(User).where(User.id.in_(user_ids)))
 
 
 def test_the_door_result_shows_the_at_door_answers_under_the_name(
@@ -106,5 +111,39 @@ def test_the_door_result_shows_the_at_door_answers_under_the_name(
         expect(page.locator("#door-announce")).to_contain_text("Régime alimentaire")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=screenshots / "door-phone-answers.png")
+    finally:
+        context.close()
+
+
+def test_the_organiser_filters_on_an_answer_and_reads_the_counts_on_a_phone(
+    browser: Any, live_server: LiveServer, live_event: LiveEvent, door: Any, screenshots: Path
+) -> None:
+    email, _code = door
+    context = browser.new_context(locale="en-GB", viewport=PHONE)
+    page = context.new_page()
+    try:
+        page.goto(live_server(f"/events/{live_event.slug}/registrations"))
+        page.wait_for_url(re.compile(r"/login\?next="))
+        page.locator("input[name=email]").fill(f"organiser-{email}")
+        page.locator("input[name=password]").fill(ORGANISER_PASSWORD)
+        page.locator("form.login button[type=submit]").click()
+        page.wait_for_url(f"**/events/{live_event.slug}/registrations")
+        page.get_by_label("Régime alimentaire").select_option(
+            "Végétarien sans gluten ni lactose, merci"
+        )
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator("p.summary")).to_have_attribute("data-total", "1")
+        expect(page.locator("tr[data-registration]")).to_contain_text("Quéméneur-Kerguelen")
+        page.wait_for_load_state("load")  # its stylesheets applied
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=screenshots / "registrations-phone-answer-filter.png")
+
+        page.goto(live_server(f"/events/{live_event.slug}/stats"))
+        table = page.locator("#answers table").first
+        expect(table.locator("caption")).to_have_text("Régime alimentaire")
+        expect(table.locator("tbody tr").first.locator("td").first).to_have_text("1")
+        page.wait_for_load_state("load")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.locator("#answers").screenshot(path=screenshots / "stats-phone-answers.png")
     finally:
         context.close()
