@@ -437,6 +437,44 @@ def test_the_badge_prints_the_marked_answers_and_its_digest_follows_them(
     assert "Speaker" in pdf_text(render_badges(db, event, [r], "a4-8"))
 
 
+def test_a_change_the_badge_prints_queues_its_event_badges_ahead(db, app_ctx, event, questions):
+    """Kept ahead: a new or changed answer to a question on the badge, or a question
+    put on it or taken off, queues the event's badges; an answer not printed does not."""
+    from tracker.badges import jobs as badge_jobs
+
+    diet, _workshops, speaker, _remarks = questions
+    r = person(db, event, "ann")
+    sa_event.listen(db, "before_flush", badge_jobs._note_changes)
+
+    def queued() -> set[int]:
+        db.flush()
+        return db.info.pop(badge_jobs.PENDING_KEY, set())
+
+    try:
+        queued()
+        answer(db, r, diet, "Vegan")
+        assert queued() == set()
+        answer(db, r, speaker, "yes")
+        assert queued() == {event.id}
+        said = db.scalars(select(Answer).where(Answer.question_id == speaker.id)).one()
+        said.value = "no"
+        assert queued() == {event.id}
+        db.delete(said)
+        assert queued() == {event.id}
+        diet.on_badge = True
+        assert queued() == {event.id}
+        diet.label = "Regime"
+        assert queued() == {event.id}
+        speaker.on_badge = False
+        assert queued() == {event.id}
+        add_question(db, event, "Hidden", TEXT)
+        assert queued() == set()
+        speaker.label = "Orator"  # no longer on the badge
+        assert queued() == set()
+    finally:
+        sa_event.remove(db, "before_flush", badge_jobs._note_changes)
+
+
 # --- the door ----------------------------------------------------------------------------
 
 
