@@ -385,6 +385,10 @@ def test_the_statistics_page_the_report_and_the_headcount_show_the_counts(
         assert tables["Answers"][0] == ["Question", "Answer", "Confirmed", "Present"]
         assert ["Diet", "Vegetarian", "2", "2"] in tables["Answers"]
         assert ["Speaker", "No", "1", "0"] in tables["Answers"]
+        book = load_workbook(io.BytesIO(render_export(db, counted, "headcount", "xlsx").body))
+        rows = list(book["Answers"].iter_rows(values_only=True))
+        assert rows[0] == ("Question", "Answer", "Confirmed", "Present")
+        assert ("Workshops", "Air", 2, 1) in rows
         text = pdf_text(render_export(db, counted, "headcount", "pdf").body)
     assert "Answers" in text and "Diet" in text and "Vegetarian 2 2" in text
 
