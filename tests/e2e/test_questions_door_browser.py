@@ -30,6 +30,20 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "door staff password 2026"
 ORGANISER_PASSWORD = "organiser password 2026"
 PHONE = {"width": 360, "height": 740}
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_RESULTS = """async () => {
+  const results = await axe.run(document, {resultTypes: ["violations"]});
+  return results.violations.map(v => v.id + ": " + v.help + " — "
+    + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "));
+}"""
+
+
+def accessible(page: Any) -> None:
+    """The page is no wider than the phone, and axe-core finds nothing."""
+    page.wait_for_load_state("load")  # its stylesheets applied
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate(AXE_RESULTS) == []
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +90,9 @@ def door(live_server: LiveServer, live_event: LiveEvent) -> Iterator[tuple[str, 
                 Answer(registration_id=person.id, question_id=remarks.id, value="Not for the door"),
             ]
         )
-        code = person.checkin_code
+        code, token, person_id = person.checkin_code, person.manage_token, person.id
     try:
-        yield email, code
+        yield email, code, token, person_id
     finally:
         with database.sessionmaker.begin() as dbs:
             dbs.execute(delete(User).where(User.id.in_(user_ids)))
@@ -87,8 +101,8 @@ def door(live_server: LiveServer, live_event: LiveEvent) -> Iterator[tuple[str, 
 def test_the_door_result_shows_the_at_door_answers_under_the_name(
     browser: Any, live_server: LiveServer, live_event: LiveEvent, door: Any, screenshots: Path
 ) -> None:
-    email, code = door
-    context = browser.new_context(locale="en-GB", viewport=PHONE)
+    email, code, _token, _id = door
+    context = browser.new_context(locale="en-GB", viewport=PHONE, bypass_csp=True)
     page = context.new_page()
     try:
         page.goto(live_server(f"/events/{live_event.slug}/door"))
@@ -109,8 +123,8 @@ def test_the_door_result_shows_the_at_door_answers_under_the_name(
         )
         expect(result).not_to_contain_text("Not for the door")
         expect(page.locator("#door-announce")).to_contain_text("Régime alimentaire")
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=screenshots / "door-phone-answers.png")
+        accessible(page)
     finally:
         context.close()
 
@@ -118,8 +132,8 @@ def test_the_door_result_shows_the_at_door_answers_under_the_name(
 def test_the_organiser_filters_on_an_answer_and_reads_the_counts_on_a_phone(
     browser: Any, live_server: LiveServer, live_event: LiveEvent, door: Any, screenshots: Path
 ) -> None:
-    email, _code = door
-    context = browser.new_context(locale="en-GB", viewport=PHONE)
+    email, _code, token, person_id = door
+    context = browser.new_context(locale="en-GB", viewport=PHONE, bypass_csp=True)
     page = context.new_page()
     try:
         page.goto(live_server(f"/events/{live_event.slug}/registrations"))
@@ -134,16 +148,23 @@ def test_the_organiser_filters_on_an_answer_and_reads_the_counts_on_a_phone(
         page.get_by_role("button", name="Filter").click()
         expect(page.locator("p.summary")).to_have_attribute("data-total", "1")
         expect(page.locator("tr[data-registration]")).to_contain_text("Quéméneur-Kerguelen")
-        page.wait_for_load_state("load")  # its stylesheets applied
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        accessible(page)
         page.screenshot(path=screenshots / "registrations-phone-answer-filter.png")
 
         page.goto(live_server(f"/events/{live_event.slug}/stats"))
         table = page.locator("#answers table").first
         expect(table.locator("caption")).to_have_text("Régime alimentaire")
         expect(table.locator("tbody tr").first.locator("td").first).to_have_text("1")
-        page.wait_for_load_state("load")
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        accessible(page)
         page.locator("#answers").screenshot(path=screenshots / "stats-phone-answers.png")
+
+        page.goto(live_server(f"/events/{live_event.slug}/registrations/{person_id}"))
+        expect(page.locator("dl.answers")).to_contain_text("Not for the door")
+        accessible(page)
+        page.goto(live_server(f"/r/{token}"))
+        expect(page.locator("dd.answer").first).to_have_text(
+            "Végétarien sans gluten ni lactose, merci"
+        )
+        accessible(page)
     finally:
         context.close()
