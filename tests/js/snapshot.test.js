@@ -115,3 +115,16 @@ test("a snapshot expires a day after the event ended", () => {
   assert.equal(snap.expired(s, new Date("2026-05-05T17:00:00Z")), false);
   assert.equal(snap.expired(s, new Date("2026-05-05T18:00:01Z")), true);
 });
+
+test("a person's answers shown at the door come with the description, none when absent", () => {
+  const snapshot = snap.merge(snap.emptySnapshot("ev"), {
+    ...full,
+    people: [person(1, { answers: [{ label: "Diet", value: "Vegetarian" }] }), person(2)],
+  });
+  assert.deepEqual(snap.describe(snapshot, snapshot.people[1]).answers, [
+    { label: "Diet", value: "Vegetarian" },
+  ]);
+  assert.deepEqual(snap.describe(snapshot, snapshot.people[2]).answers, []);
+  const offline = snap.answerFor(snapshot, snapshot.people[1]);
+  assert.deepEqual(offline.body.registration.answers, [{ label: "Diet", value: "Vegetarian" }]);
+});

@@ -90,6 +90,18 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Session id -> check-in time (UTC), per session attended.",
                 "additionalProperties": TIMESTAMP,
             },
+            "answers": {
+                "type": "array",
+                "description": "The answers to the event's questions marked as shown at "
+                "the door, in the questions' order (a yes/no answer in the reader's "
+                "language, several options joined by commas); none to the other questions. "
+                "Empty when no question is marked or none was answered.",
+                "items": {
+                    "type": "object",
+                    "required": ["label", "value"],
+                    "properties": {"label": {"type": "string"}, "value": {"type": "string"}},
+                },
+            },
         },
     },
     "CheckInRequest": {

@@ -4,10 +4,11 @@ Each badge is rendered on a page of its own, the size of its layout's badge (cut
 included), and kept: a BadgeRender holds a PDF of such pages, a BadgePage says which
 page is whose, in which layout and language, under the digest of what was rendered. The
 digest is a SHA-256 of the badge's own HTML (tracker's template filled with the person's
-names, organisation, job title, type, the event's title and date, and the QR image's
-bytes), of the layout's stylesheet (sizes, band colours, fonts), of the badge fonts found
-on this machine and of the renderer's version: a change to anything that would print
-differently gives another digest, and the kept page is then stale, never printed.
+names, organisation, job title, type, the answers printed on it, the event's title and
+date, and the QR image's bytes), of the layout's stylesheet (sizes, band colours,
+fonts), of the badge fonts found on this machine and of the renderer's version: a change
+to anything that would print differently gives another digest, and the kept page is
+then stale, never printed.
 
 A batch computes the digest of each badge it prints, renders in one go (one document per
 rendering process) the badges with no kept page of that digest, keeps them, and imposes

@@ -1,6 +1,7 @@
 """The worker keeps badges ready: when a confirmed registration is made or what its
-badge prints changes (names, organisation, type, job title, check-in code, or the
-event's title, date or colours), the event's badges are rendered ahead
+badge prints changes (names, organisation, type, job title, check-in code, an answer to
+a question printed on the badge, or the event's title, date or colours, or which
+questions it prints), the event's badges are rendered ahead
 (tracker.badges.ahead.prepare_event) once the change is committed.
 
 One rule for every path that changes a registration (the form, the organiser, the door,
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from tracker import jobs
 from tracker.db import after_commit
-from tracker.models import Event, Registration, RegistrationStatus
+from tracker.models import Answer, Event, Question, Registration, RegistrationStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ REGISTRATION_FIELDS = (
     "qr_png",
 )
 EVENT_FIELDS = ("title", "starts_at", "timezone", "badge_colours")
+# A question whose answers the badge prints (or did): its label, kind and options too.
+QUESTION_FIELDS = ("on_badge", "label", "kind", "choices", "position")
 
 
 @jobs.task(retries=2, retry_delay=60)
@@ -71,6 +74,15 @@ def _changed(target: Any, fields: tuple[str, ...]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in fields)
 
 
+def _badge_question_changed(db: DbSession, question: Question) -> bool:
+    """A question put on the badge or taken off, or one on it made, changed or deleted."""
+    if question not in db.dirty:
+        return question.on_badge
+    if _changed(question, ("on_badge",)):
+        return True
+    return question.on_badge and _changed(question, QUESTION_FIELDS)
+
+
 def _note_changes(db: DbSession, _context: Any, _instances: Any) -> None:
     events: set[int] = set()
     for obj in [*db.new, *db.dirty]:
@@ -81,6 +93,14 @@ def _note_changes(db: DbSession, _context: Any, _instances: Any) -> None:
                 events.add(obj.event_id or (obj.event.id if obj.event else 0))
         elif isinstance(obj, Event) and obj not in db.new and _changed(obj, EVENT_FIELDS):
             events.add(obj.id)
+    for obj in [*db.new, *db.dirty, *db.deleted]:
+        if isinstance(obj, Question) and _badge_question_changed(db, obj):
+            events.add(obj.event_id or (obj.event.id if obj.event else 0))
+        elif isinstance(obj, Answer):  # an answer the badge prints
+            with db.no_autoflush:
+                question = db.get(Question, obj.question_id) if obj.question_id else obj.question
+            if question is not None and question.on_badge:
+                events.add(question.event_id)
     events.discard(0)
     if not events:
         return

@@ -36,6 +36,7 @@ from tracker.models import (
     RegistrationStatus,
     registration_sessions,
 )
+from tracker.questions import answers as qa
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.registration.identity import QR_SCALE, name_order, qr_png
 
@@ -80,6 +81,8 @@ def select_registrations(
         .where(Registration.event_id == event.id, Registration.status.in_(list(statuses)))
         .options(selectinload(Registration.sessions), undefer(Registration.qr_png))
     )
+    if any(q.on_badge for q in event.questions):  # what the badges print of the answers
+        query = query.options(selectinload(Registration.answers))
     if types:
         query = query.where(
             Registration.organisation_type.in_([OrganisationType(t) for t in types])
@@ -174,6 +177,9 @@ def badge_view(
         "name_step": round(name_size(registration.full_name, layout) / NAME_STEP),
         "type": registration.organisation_type.value,
         "type_label": TYPE_SHORT_LABELS[registration.organisation_type],
+        # The answers to the questions marked for the badge (a digest of the HTML holds
+        # them: a changed answer makes the kept badge stale).
+        "answers": qa.on_badge(registration),
         "qr": qr,
     }
 

@@ -48,6 +48,7 @@ from tracker.models import (
     Session,
     User,
 )
+from tracker.questions import answers as qa
 from tracker.registration.identity import ids_by_name, registrations_in_order
 from tracker.reports import services as reports
 from tracker.text import fold
@@ -133,7 +134,8 @@ def session_of(event: Event, session_id: int | None) -> Session | None:
 def describe(registration: Registration) -> dict[str, Any]:
     """A registration as the door and the API show it: only what the door needs (who,
     from where, their status, sessions and check-ins), what anyone sees on the badge.
-    Never the e-mail address; the job title only if the event prints it on badges."""
+    Never the e-mail address; the job title only if the event prints it on badges; the
+    answers only to the questions the organiser marked as shown at the door."""
     checkins = registration.checkins
     return {
         "id": registration.id,
@@ -151,6 +153,8 @@ def describe(registration: Registration) -> dict[str, Any]:
         "session_checkins": {
             str(c.session_id): c.checked_in_at.isoformat() for c in checkins if c.session_id
         },
+        # The answers to the questions marked as shown at the door, and no other.
+        "answers": qa.at_door(registration),
     }
 
 
@@ -447,8 +451,15 @@ def search(db: DbSession, event: Event, query: str, *, limit: int = 20) -> list[
     conditions = [Registration.event_id == event.id]
     conditions += [Registration.search_key.contains(word, autoescape=True) for word in words]
     ids = ids_by_name(db, *conditions, limit=limit)
+    door_answers = (
+        [selectinload(Registration.answers)] if any(q.at_door for q in event.questions) else []
+    )
     return registrations_in_order(
-        db, ids, selectinload(Registration.checkins), selectinload(Registration.sessions)
+        db,
+        ids,
+        selectinload(Registration.checkins),
+        selectinload(Registration.sessions),
+        *door_answers,
     )
 
 

@@ -2,8 +2,9 @@
 scans and searches while the network is gone.
 
 A person in the snapshot: names, organisation and its type, job title, status, the
-sessions registered for, the check-ins (entrance and sessions: when, which door) and
-the SHA-256 of the check-in code (a door hashes what it scans and compares). Never the
+sessions registered for, the check-ins (entrance and sessions: when, which door), the
+answers to the questions marked as shown at the door (label and answer) and the
+SHA-256 of the check-in code (a door hashes what it scans and compares). Never the
 code itself, never an e-mail address: a lost or stolen device holds no badge to forge
 and no address to write to.
 
@@ -34,6 +35,7 @@ from tracker.models import (
     ScanLog,
     registration_sessions,
 )
+from tracker.questions import answers as qa
 
 CURSOR_PREFIX = "v1."
 # A change made within this time before a pull may commit after it: read it again.
@@ -145,6 +147,7 @@ def _people(db: DbSession, event: Event, changed: Any) -> list[dict[str, Any]]:
             "at": at.isoformat(),
             "door": door,
         }
+    answers = qa.at_door_of(db, event, [row.id for row in rows])
     return [
         {
             "id": row.id,
@@ -157,6 +160,7 @@ def _people(db: DbSession, event: Event, changed: Any) -> list[dict[str, Any]]:
             "sessions": sessions.get(row.id, []),
             "checkins": checkins.get(row.id, {}),
             "code_sha256": code_hash(row.checkin_code),
+            "answers": answers.get(row.id, []),  # to the questions shown at the door only
         }
         for row in rows
     ]

@@ -58,6 +58,8 @@ def _messages() -> dict[str, str]:
         "already": _("Already checked in"),
         "already_detail": _("at %(time)s · door “%(door)s”", time="{time}", door="{door}"),
         "by": _("by %(who)s", who="{who}"),
+        # TRANSLATORS: an answer shown at the door, under the name: "Diet: vegetarian"
+        "answer": _("%(question)s: %(answer)s", question="{label}", answer="{value}"),
         "unknown": _("Unknown code"),
         "unknown_detail": _("This code is not on this event’s list."),
         "other_event": _("Badge of another event"),

@@ -17,6 +17,7 @@ from tracker.i18n import lazy_gettext as _l
 from tracker.mailings import certificate, services
 from tracker.models import Event, MailingKind, User
 from tracker.organiser.services import Filters
+from tracker.questions import answers as qa
 from tracker.registration.forms import STATUS_LABELS, TYPE_SHORT_LABELS
 
 bp = Blueprint("mailings", __name__)
@@ -62,6 +63,7 @@ def _page(event: Event, form: MessageForm, filters: Filters, status: int = 200) 
         over=over,
         reminder=services.reminder_state(db, event),
         mailings=services.mailings_of(db, event),
+        answer_filters=qa.filter_choices(event),
         kind_labels=KIND_LABELS,
         status_labels=STATUS_LABELS,
         type_labels={t.value: label for t, label in TYPE_SHORT_LABELS.items()},

@@ -37,6 +37,7 @@ from tracker.models import (
     User,
     registration_sessions,
 )
+from tracker.questions import answers as qa
 from tracker.registration import capacity, notify
 from tracker.registration import services as registrations
 from tracker.registration.identity import ids_by_name, registrations_in_order
@@ -256,6 +257,9 @@ class Filters:
     checked_in: str = ""  # "yes", "no" or ""
     source: str = ""
     mail: str = ""  # "failed": whose last e-mail has failed; or ""
+    # q_<id>=<option>: who answered that option to the event's question <id> (a yes/no
+    # or choice question); another event's question or an unknown option is ignored.
+    answers: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, args: Any, event: Event) -> Filters:
@@ -276,6 +280,11 @@ class Filters:
             checked_in=checked_in if checked_in in {"yes", "no"} else "",
             source=source if source in {s.value for s in RegistrationSource} else "",
             mail=mail_state if mail_state == MailState.FAILED.value else "",
+            answers={
+                q.id: value
+                for q in qa.counted(event.questions)
+                if (value := str(args.get(q.field_name, ""))) in qa.options_of(q)
+            },
         )
 
     def args(self) -> dict[str, Any]:
@@ -289,6 +298,7 @@ class Filters:
             "source": self.source,
             "mail": self.mail,
         }
+        values.update({f"q_{qid}": value for qid, value in self.answers.items()})
         return {k: v for k, v in values.items() if v not in ("", None)}
 
 
@@ -372,6 +382,10 @@ def filter_conditions(event: Event, filters: Filters) -> list[Any]:
                 )
             )
         )
+    questions = {q.id: q for q in event.questions}
+    for question_id, value in filters.answers.items():
+        if question_id in questions:  # (parse keeps the event's own only)
+            conditions.append(qa.answered(questions[question_id], value))
     return conditions
 
 

@@ -33,6 +33,7 @@ from tracker.mailings.certificate import (
     render_certificate,
 )
 from tracker.models import Admission, Event, Registration
+from tracker.questions import answers as qa
 from tracker.questions.forms import answers_of_form, fill_answers, with_questions
 from tracker.questions.services import answers_for_display
 from tracker.registration import capacity, services
@@ -200,6 +201,7 @@ def manage(token: str) -> Response:
                 can_edit=services.can_edit(registration),
                 has_certificate=has_certificate(db, registration),
                 type_labels=TYPE_SHORT_LABELS,
+                answers=qa.registration_answers(db, registration),
             )
         )
     )

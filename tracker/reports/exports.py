@@ -46,12 +46,14 @@ from tracker.models import (
     Event,
     Organisation,
     OrganisationType,
+    Question,
     Registration,
     ScanLog,
     Session,
     User,
     registration_sessions,
 )
+from tracker.questions.answers import answer_text, answers_of, option_counts
 from tracker.registration.forms import SOURCE_LABELS, STATUS_LABELS, TYPE_SHORT_LABELS
 from tracker.reports import xlsx
 from tracker.reports.report import render_report
@@ -400,7 +402,21 @@ class Headcount(Export):
                 for kind in OrganisationType
             ],
         )
-        return [summary, by_type, by_organisation, by_session, cross]
+        tables = [summary, by_type, by_organisation, by_session, cross]
+        counts = option_counts(db, event)
+        if counts:  # the caterer's headcount: how many chose each option
+            tables.append(
+                Table(
+                    _("Answers"),
+                    [_("Question"), _("Answer"), confirmed, present],
+                    [
+                        (count.question.label, option.text, option.confirmed, option.present)
+                        for count in counts
+                        for option in count.options
+                    ],
+                )
+            )
+        return tables
 
 
 def _registrations(db: DbSession, event: Event) -> int:
@@ -438,7 +454,12 @@ class Attendees(Export):
                 pgettext("yes or no", "%(session)s: registered", session=s.title),
                 _("%(session)s: checked in at", session=s.title),
             ]
-        return [Table(_("Attendees"), columns, self.rows(db, event, sessions))]
+        questions = list(event.questions)
+        columns += [q.label for q in questions]  # each question's answers, in order
+        rows = self.rows(db, event, sessions)
+        if questions:
+            rows = with_answers(db, questions, rows)
+        return [Table(_("Attendees"), columns, rows)]
 
     def rows(self, db: DbSession, event: Event, sessions: list[Session]) -> Iterator[list[Any]]:
         """One row per registration, from one query: check-in times pivoted per scope
@@ -517,6 +538,29 @@ class Attendees(Export):
                 line.append(yes if row[13 + count + n] else no)
                 line.append(session_times[n])
             yield line
+
+
+def with_answers(
+    db: DbSession, questions: list[Question], rows: Iterable[list[Any]]
+) -> Iterator[list[Any]]:
+    """The rows (a registration id first) with a cell per question added: the answer's
+    text (several options joined). The answers are read STREAM_BATCH registrations at a
+    time, as the rows stream: not one query per row, nor every answer at once."""
+    batch: list[list[Any]] = []
+
+    def flush() -> Iterator[list[Any]]:
+        found = answers_of(db, [row[0] for row in batch])
+        for row in batch:
+            mine = found.get(row[0], {})
+            yield row + [answer_text(q, mine.get(q.id)) or None for q in questions]
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= STREAM_BATCH:
+            yield from flush()
+    if batch:
+        yield from flush()
 
 
 class CheckinLog(Export):

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session as DbSession
 from tracker.db import utcnow
 from tracker.models import Event
 from tracker.pdf import page_counter, render_pdf
+from tracker.questions import answers as qa
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
 from tracker.reports.services import figures
@@ -23,6 +24,7 @@ def render_report(db: DbSession, event: Event) -> bytes:
         figures=result,
         charts=charts.all_charts(result),
         type_labels=TYPE_SHORT_LABELS,
+        answer_counts=qa.option_counts(db, event),
         generated_at=now,
     )
     return render_pdf(html, css=render_template("pdf/report.css", page_counter=page_counter()))

@@ -30,6 +30,7 @@ from tracker.auth.access import MANAGE, event_for, require
 from tracker.checkin import conflicts
 from tracker.db import get_db, read_only, utcnow
 from tracker.downloads.services import start
+from tracker.questions import answers as qa
 from tracker.registration.forms import TYPE_SHORT_LABELS
 from tracker.reports import charts
 from tracker.reports.exports import EXPORTS, parse_options
@@ -82,6 +83,7 @@ def dashboard(slug: str) -> str:
         return render_template("reports/_figures.html", **context)
     refresh = current_app.config.get("STATS_REFRESH_SECONDS", 15)
     context["conflicts"] = conflicts.conflicts(get_db(), event)
+    context["answer_counts"] = qa.option_counts(get_db(), event)
     return render_template("reports/dashboard.html", refresh=refresh, exports=EXPORTS, **context)
 
 

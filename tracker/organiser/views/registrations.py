@@ -41,6 +41,7 @@ from tracker.organiser.views.common import (
     _common,
     _show_domain_error,
 )
+from tracker.questions import answers as qa
 from tracker.questions.forms import answers_of_form, fill_answers, with_questions
 from tracker.questions.services import answers_for_display
 from tracker.registration import organisations
@@ -71,6 +72,7 @@ def registrations_list(slug: str) -> str:
         page=page,
         mails=services.last_mails(get_db(), [r.id for r in page.items]),
         entrance_checkin=services.entrance_checkin,
+        answer_filters=qa.filter_choices(event),
         **_common(),
     )
 
@@ -197,7 +199,9 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         organisations=organisations.suggest_organisations(db),
         action_label=audit.action_label,
         scan_labels=SCAN_LABELS,
-        field_labels=FIELD_LABELS,
+        # An organiser's change of an answer is recorded under its field, q_<id>.
+        field_labels={**FIELD_LABELS, **{q.field_name: q.label for q in event.questions}},
+        answers=qa.registration_answers(db, item),
         **_common(),
     ), status
 

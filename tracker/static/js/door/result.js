@@ -1,7 +1,7 @@
 /* The full-screen result of a scan: green, amber, red, and what the server (or, offline,
    the snapshot) answered. Fills the screen until the next scan or a tap. */
 
-import { fmt, localTime } from "./util.js";
+import { answerLines, fmt, localTime } from "./util.js";
 
 export function personName(r) {
   return `${(r && r.first_name) || ""} ${(r && r.last_name) || ""}`.trim();
@@ -56,6 +56,14 @@ export function makeResult(ctx) {
       span.textContent = line;
       detail.appendChild(span);
     });
+    const answers = result.querySelector(".door-result-answers");
+    answers.textContent = "";
+    (parts.answers || []).forEach((line) => {
+      const li = document.createElement("li");
+      li.textContent = line;
+      answers.appendChild(li);
+    });
+    answers.hidden = !answers.childElementCount;
     result.querySelector(".door-result-name").classList.toggle("is-code", !!parts.isCode);
     setText(".door-result-scope", parts.scope);
     const list = result.querySelector(".door-result-sessions");
@@ -79,7 +87,12 @@ export function makeResult(ctx) {
     nextButton.hidden = kind === "pending";
     result.hidden = false;
     if (kind !== "pending") {
-      announce([parts.title, parts.name].concat(parts.detail || []).filter(Boolean).join(". "));
+      announce(
+        [parts.title, parts.name]
+          .concat(parts.answers || [], parts.detail || [])
+          .filter(Boolean)
+          .join(". ")
+      );
     }
   }
 
@@ -125,6 +138,7 @@ export function makeResult(ctx) {
           title: M.checked_in,
           name: personName(r),
           org: orgLine(r),
+          answers: answerLines(r, M.answer),
           detail: [
             extra && extra.walkIn ? M.walk_in_registered : "",
             extra && extra.overCapacity ? M.over_capacity : "",
@@ -143,6 +157,7 @@ export function makeResult(ctx) {
           title: M.already,
           name: personName(r),
           org: orgLine(r),
+          answers: answerLines(r, M.answer),
           detail: [
             fmt(M.already_detail, { time: when(body.checked_in_at), door: body.door || "?" }),
             body.by ? fmt(M.by, { who: body.by }) : "",
@@ -159,6 +174,7 @@ export function makeResult(ctx) {
           title: M.not_in_session,
           name: personName(r),
           org: orgLine(r),
+          answers: answerLines(r, M.answer),
           detail: M.not_in_session_detail,
           sessions: sessionsOf(r),
           scope,
@@ -187,6 +203,7 @@ export function makeResult(ctx) {
           title: cancelled ? M.cancelled : M.waitlisted,
           name: personName(r),
           org: r ? orgLine(r) : "",
+          answers: answerLines(r, M.answer),
           detail: [cancelled ? M.cancelled_detail : M.waitlisted_detail, M.refused_advice],
           scope,
         });

@@ -103,6 +103,7 @@ export function describe(snapshot, p) {
     sessions: (p.sessions || []).map((id) => ({ id, title: titles[id] || "" })),
     checked_in_at: checkins[ENTRANCE] ? checkins[ENTRANCE].at : null,
     session_checkins: sessionCheckins,
+    answers: p.answers || [],
   };
 }
 

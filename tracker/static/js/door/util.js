@@ -66,6 +66,16 @@ export function localTime(iso, { timeZone, locale, now = new Date() } = {}) {
   }
 }
 
+/* A registration's answers shown at the door (the JSON's "answers": only the questions
+   marked for the door), as "Label: answer" lines in the page's words (`template`, with
+   {label} and {value}); anything malformed is left out. */
+export function answerLines(registration, template = "{label}: {value}") {
+  const answers = registration && Array.isArray(registration.answers) ? registration.answers : [];
+  return answers
+    .filter((a) => a && typeof a.label === "string" && typeof a.value === "string" && a.value)
+    .map((a) => fmt(template, { label: a.label, value: a.value }));
+}
+
 /* localStorage that keeps quiet in private browsing (the choice then lasts as long as
    the page). store(key) reads, store(key, value) writes. */
 export function store(key, value) {
