@@ -5,6 +5,7 @@ organiser's forms, private edit, the door's walk-in, the import), and the comman
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -186,6 +187,22 @@ def test_answers_are_checked_and_saved_by_the_services(db, event, asked):
         needs.id: ["Rampe d’accès\net place réservée"],
         topics.id: ["Export", "Énergie"],
     }
+
+
+def test_a_change_of_answers_alone_is_a_change_of_the_registration(db, event, asked):
+    """The door's snapshot pulls those whose row changed since its cursor: a new answer
+    moves `updated_at`; the same answers again leave the rows as they were."""
+    lunch, diet = asked["lunch"], asked["diet"]
+    person = make_registration(db, event, answers={lunch.id: ["yes"], diet.id: ["Aucun"]})
+    rows = {a.id for a in person.answers}
+    person.updated_at = before = person.updated_at - timedelta(hours=1)
+    db.flush()
+    services.save_answers(db, person, {lunch.id: ["yes"], diet.id: ["Aucun"]})
+    assert person.updated_at == before
+    assert {a.id for a in person.answers} == rows  # not deleted and written again
+    services.save_answers(db, person, {diet.id: ["Végétarien"]})
+    assert person.updated_at > before
+    assert stored(db, person) == {lunch.id: ["yes"], diet.id: ["Végétarien"]}
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from tracker import audit
+from tracker.db import utcnow
 from tracker.errors import InvalidChoice, NotFound
 from tracker.i18n import lazy_gettext as _l
 from tracker.models import (
@@ -495,13 +496,26 @@ def save_answers(
     by_question: dict[int, list[Answer]] = {}
     for answer in stored:
         by_question.setdefault(answer.question_id, []).append(answer)
+
+    def same(question_id: int, values: Collection[str]) -> bool:
+        return [row.value for row in by_question.get(question_id, [])] == list(values)
+
+    changed = False
     for question_id, rows in by_question.items():
-        if question_id not in asked or question_id in checked:
+        gone = question_id not in asked
+        replaced = question_id in checked and not same(question_id, checked[question_id])
+        if gone or replaced:
             for row in rows:
                 registration.answers.remove(row)
+            changed = True
     for question_id, values in checked.items():
-        for value in values:
-            registration.answers.append(Answer(question_id=question_id, value=value))
+        if question_id in asked and not same(question_id, values):
+            registration.answers.extend(Answer(question_id=question_id, value=v) for v in values)
+            changed = True
+    if changed:
+        # A change of answers alone is a change of the registration: the door's
+        # snapshot pulls the people whose row changed since its cursor.
+        registration.updated_at = utcnow()
     db.flush()
 
 
