@@ -40,6 +40,8 @@ from tracker.models import (
     Role,
 )
 from tracker.organiser import services as organiser
+from tracker.questions.answers import answers_of
+from tracker.questions.services import QuestionSpec, add_question
 from tracker.registration import capacity
 from tracker.registration import services as registrations
 
@@ -197,6 +199,48 @@ def test_an_event_by_invitation_only_refuses_the_public_form(client, db, outbox)
     with pytest.raises(registrations.InvitationOnly):
         with client.application.test_request_context("/"):
             registrations.register(db, event, registration_data())
+
+
+def test_an_event_by_invitation_only_refuses_the_delegation_form(client, db):
+    event = make_event(db, admission="invitation")
+    page = client.get(f"/events/{event.slug}/register/group")
+    assert "by invitation only" in page_text(page)
+    assert 'name="contact_email"' not in page.text
+    assert (
+        f"/events/{event.slug}/register/group"
+        not in client.get(f"/events/{event.slug}/register").text
+    )
+    sent = {
+        "contact_first_name": "Chloé",
+        "contact_last_name": "Contact",
+        "contact_email": "chloe@dge.example",
+        "organisation": "DGE",
+        "organisation_type": "ministry",
+        "people-0-first_name": "Paul",
+        "people-0-last_name": "Durand",
+        "people-0-email": "paul@dge.example",
+        "consent": "y",
+    }
+    refused = client.post(f"/events/{event.slug}/register/group", data=sent)
+    assert refused.status_code == 403 and "by invitation only" in page_text(refused)
+    assert db.scalar(select(func.count(Registration.id))) == 0
+
+
+def test_the_invitations_form_asks_the_events_questions(client, db):
+    event = make_event(db, admission="invitation")
+    lunch = add_question(
+        db, event, QuestionSpec(label="Déjeuner", kind="yes_no", required=True), actor=None
+    )
+    invitation = invite(db, event)
+    db.commit()
+    assert f'name="{lunch.field_name}"' in client.get(url_of(invitation)).text
+    refused = client.post(url_of(invitation), data=sent_form(invitation))
+    assert refused.status_code == 422
+    assert db.scalar(select(func.count(Registration.id))) == 0
+    sent = client.post(url_of(invitation), data=sent_form(invitation, **{lunch.field_name: "yes"}))
+    assert sent.status_code == 303
+    registration = db.scalar(select(Registration).where(Registration.event_id == event.id))
+    assert answers_of(db, [registration.id]) == {registration.id: {lunch.id: ["yes"]}}
 
 
 def test_the_refusal_is_translated(client, db):

@@ -18,7 +18,7 @@ from tracker.auth.access import shown
 from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import DomainError, NotFound
 from tracker.events.services import get_event
-from tracker.models import Delegation, Event
+from tracker.models import Admission, Delegation, Event
 from tracker.registration import capacity, delegations, notify, services
 from tracker.registration.delegation_forms import (
     MORE_ROWS,
@@ -96,6 +96,8 @@ def register_group(slug: str) -> Any:
         return _group_page(db, event, form, is_open)
     if not is_open:
         return _group_page(db, event, form, is_open, 409)
+    if event.admission == Admission.INVITATION:  # only through an invitation's link
+        return _group_page(db, event, form, is_open, 403)
     if _too_many(form):
         return _group_page(db, event, form, is_open, INVALID)
     if "more" in request.form:  # without a script: the same form with more empty rows
