@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
@@ -90,3 +90,12 @@ def init_app(app: Flask) -> None:
     app.config["TRUSTED_HOSTS"] = check_trusted_hosts(
         app.config.get("TRUSTED_HOSTS"), base_url, production=production
     )
+
+
+def private_page(response: Response) -> Response:
+    """A page reached through a private link (its token in the URL, personal data in the
+    page): kept out of caches, Referer headers and search engines."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

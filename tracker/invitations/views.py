@@ -17,6 +17,7 @@ from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import AlreadyRegistered, DomainError
 from tracker.invitations import services
 from tracker.invitations.forms import LANGUAGE_LABELS, STATE_LABELS, InviteeForm
+from tracker.links import private_page
 from tracker.models import Event, Invitation, InvitationState, OrganisationType
 from tracker.organiser.views.common import _actor, _show_domain_error
 from tracker.questions.forms import answers_of_form, with_questions
@@ -29,14 +30,6 @@ from tracker.registration.views import registered_message
 bp = Blueprint("invitations", __name__)
 
 INVALID = 422
-
-
-def _private(response: Response) -> Response:
-    # The token is in the URL: keep it out of caches and Referer headers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
 
 
 def _invitation(token: str) -> Invitation:
@@ -77,7 +70,7 @@ def _page(invitation: Invitation, form: RegistrationForm | None, status: int = 2
         now=utcnow(),
         organisations=suggest_organisations(db),
     )
-    return _private(Response(body, status=status))
+    return private_page(Response(body, status=status))
 
 
 def _session_choices(event: Event, places: registrations.Availability) -> list[SelectChoice]:
@@ -118,7 +111,7 @@ def show(token: str) -> Response | BaseResponse:
             db, invitation.event, data, invitation=invitation
         )
     except AlreadyRegistered:  # the private link is e-mailed again to the address
-        return _private(
+        return private_page(
             Response(render_template("registration/already.html", event=invitation.event))
         )
     except (services.InvitationUsed, services.InvitationDeclined):

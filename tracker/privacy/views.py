@@ -16,6 +16,7 @@ from tracker.auth.access import MANAGE, event_for, require, shown
 from tracker.db import get_db
 from tracker.errors import DomainError
 from tracker.i18n import local_date
+from tracker.links import private_page
 from tracker.models import Registration, User
 from tracker.organiser.services import get_registration
 from tracker.privacy import retention, rights
@@ -36,15 +37,6 @@ def _fromiso(value: str) -> datetime:
 
 
 INVALID = 422
-
-
-def _private(response: Response) -> Response:
-    # The token is in the URL, the answer holds personal data: keep both out of caches
-    # and Referer headers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
 
 
 def _by_token(token: str) -> Registration:
@@ -68,7 +60,7 @@ def _json(registration: Registration) -> Response:
     response.headers["Content-Disposition"] = (
         f'attachment; filename="my-data-{registration.event.slug}.json"'
     )
-    return _private(response)
+    return private_page(response)
 
 
 def _page(registration: Registration, json_url: str, back_url: str) -> Response:
@@ -82,7 +74,7 @@ def _page(registration: Registration, json_url: str, back_url: str) -> Response:
         back_url=back_url,
         **_labels(),
     )
-    return _private(Response(body))
+    return private_page(Response(body))
 
 
 # --- the attendee, through the private link -------------------------------------------
@@ -109,7 +101,7 @@ def erase_mine(token: str) -> Response:
     event = registration.event
     if request.method == "POST":
         rights.erase(get_db(), registration, actor=None, by=rights.ATTENDEE)
-        return _private(Response(render_template("privacy/erased.html", event=event)))
+        return private_page(Response(render_template("privacy/erased.html", event=event)))
     body = render_template(
         "privacy/erase.html",
         event=event,
@@ -118,7 +110,7 @@ def erase_mine(token: str) -> Response:
         back_url=url_for("registration.manage", token=token),
         organiser=False,
     )
-    return _private(Response(body))
+    return private_page(Response(body))
 
 
 # --- an organiser, for a person who asks by another channel -----------------------------

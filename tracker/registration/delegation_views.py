@@ -3,10 +3,9 @@ private page (/d/<token>), routes of the registration blueprint (public pages)."
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from flask import Response, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session as DbSession
@@ -18,6 +17,7 @@ from tracker.auth.access import shown
 from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import DomainError, NotFound
 from tracker.events.services import get_event
+from tracker.links import private_page
 from tracker.models import Admission, Delegation, Event
 from tracker.registration import capacity, delegations, notify, services
 from tracker.registration.delegation_forms import (
@@ -29,7 +29,13 @@ from tracker.registration.delegation_forms import (
 from tracker.registration.delegations import MAX_PEOPLE, DelegationRefused
 from tracker.registration.forms import STATUS_LABELS, TYPE_SHORT_LABELS
 from tracker.registration.organisations import suggest_organisations
-from tracker.registration.views import INVALID, _private, _session_choices, bp
+from tracker.registration.views import (
+    INVALID,
+    _session_choices,
+    bp,
+    flash_throttled,
+    throttled,
+)
 
 
 def _show_refusal(
@@ -106,21 +112,8 @@ def register_group(slug: str) -> Any:
         return _group_page(db, event, form, is_open)
     retry_after = ratelimit.registration_attempt()
     if retry_after is not None:
-        minutes = max(1, math.ceil(retry_after / 60))
-        flash(
-            ngettext(
-                "Too many registrations have been sent from your network in a short time. "
-                "Nothing was saved: wait %(num)d minute, then send the form again.",
-                "Too many registrations have been sent from your network in a short time. "
-                "Nothing was saved: wait %(num)d minutes, then send the form again.",
-                minutes,
-            ),
-            "error",
-        )
-        body, _status = _group_page(db, event, form, True)
-        response = make_response(body, 429)
-        response.headers["Retry-After"] = str(retry_after)
-        return response
+        flash_throttled(retry_after)
+        return throttled(_group_page(db, event, form, True)[0], retry_after)
     release_write_lock(db)  # register_delegation() takes the event's lock itself
     if not form.validate_on_submit():
         return _group_page(db, event, form, is_open, INVALID)
@@ -192,7 +185,7 @@ def _delegation_page(
         status_labels=STATUS_LABELS,
         type_labels=TYPE_SHORT_LABELS,
     )
-    return _private(Response(body, status=status))
+    return private_page(Response(body, status=status))
 
 
 @bp.route("/d/<token>")
@@ -260,9 +253,7 @@ def delegation_add(token: str) -> Any:
         return _delegation_page(db, delegation, form, INVALID)
     retry_after = ratelimit.registration_attempt()
     if retry_after is not None:
-        flash(
-            _("Too many registrations have been sent from your network: try again later."), "error"
-        )
+        flash_throttled(retry_after)
         response = _delegation_page(db, delegation, form, 429)
         response.headers["Retry-After"] = str(retry_after)
         return response

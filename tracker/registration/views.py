@@ -27,6 +27,7 @@ from tracker.auth.access import shown
 from tracker.db import get_db, release_write_lock, utcnow
 from tracker.errors import AlreadyRegistered, DomainError, NotFound
 from tracker.events.services import get_event
+from tracker.links import private_page
 from tracker.mailings.certificate import (
     certificate_filename,
     has_certificate,
@@ -142,6 +143,13 @@ def _throttled(
     db: DbSession, event: Event, form: RegistrationForm, retry_after: int
 ) -> BaseResponse:
     """429: too many forms from the client's address; the form again, as it was typed."""
+    flash_throttled(retry_after)
+    return throttled(_form_page(db, event, form, True), retry_after)
+
+
+def flash_throttled(retry_after: int) -> None:
+    """What a person is told when too many forms came from their network (its page is a
+    429, `throttled`)."""
     minutes = max(1, math.ceil(retry_after / 60))
     flash(
         ngettext(
@@ -153,7 +161,10 @@ def _throttled(
         ),
         "error",
     )
-    response = make_response(_form_page(db, event, form, True), 429)
+
+
+def throttled(body: str, retry_after: int) -> BaseResponse:
+    response = make_response(body, 429)
     response.headers["Retry-After"] = str(retry_after)
     return response
 
@@ -180,19 +191,11 @@ def _by_token(db: DbSession, token: str) -> Registration:
     return registration
 
 
-def _private(response: Response) -> Response:
-    # The token is in the URL: keep it out of caches and Referer headers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
 @bp.route("/r/<token>")
 def manage(token: str) -> Response:
     db = get_db()
     registration = _by_token(db, token)
-    return _private(
+    return private_page(
         Response(
             render_template(
                 "registration/manage.html",
@@ -214,7 +217,7 @@ def qr(token: str) -> Response:
     registration = _by_token(get_db(), token)
     if registration.status != services.CONFIRMED:
         raise NotFound()
-    return _private(Response(registration.qr_png, mimetype="image/png"))
+    return private_page(Response(registration.qr_png, mimetype="image/png"))
 
 
 @bp.route("/r/<token>/certificate.pdf")
@@ -232,7 +235,7 @@ def certificate(token: str) -> Response | BaseResponse:
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{certificate_filename(registration)}"'
     )
-    return _private(response)
+    return private_page(response)
 
 
 @bp.route("/r/<token>/event.ics")
@@ -245,7 +248,7 @@ def ics(token: str) -> Response:
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{registration.event.slug}.ics"'
     )
-    return _private(response)
+    return private_page(response)
 
 
 def _form_from(registration: Registration) -> EditRegistrationForm:
@@ -299,7 +302,7 @@ def edit(token: str) -> Response | BaseResponse:
         places=places,
         organisations=suggest_organisations(db),
     )
-    return _private(Response(body, status=status))
+    return private_page(Response(body, status=status))
 
 
 @bp.route("/r/<token>/cancel", methods=["GET", "POST"])
@@ -319,7 +322,7 @@ def cancel(token: str) -> Response | BaseResponse:
     body = render_template(
         "registration/cancel.html", registration=registration, event=registration.event
     )
-    return _private(Response(body))
+    return private_page(Response(body))
 
 
 @bp.route("/organisations.json")
