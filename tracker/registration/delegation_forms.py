@@ -6,8 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, FieldList, Form, FormField, StringField
+from wtforms import BooleanField, FieldList, Form, FormField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.2; its stubs lag)
 from wtforms.validators import DataRequired, InputRequired
 
@@ -17,6 +16,7 @@ from tracker.registration.delegations import MAX_PEOPLE, Contact, Person
 from tracker.registration.forms import (
     REQUIRED,
     TYPE_LABELS,
+    HoneypotForm,
     MultiCheckboxField,
     TypeField,
     email_field,
@@ -76,7 +76,33 @@ def rows_sent(formdata: Mapping[str, Any]) -> int:
     return len({m.group(1) for key in formdata if (m := _ROW_INDEX.match(key))})
 
 
-class DelegationForm(FlaskForm):
+class AddPeopleForm(HoneypotForm):
+    """People added from the contact's page."""
+
+    people = _people(rows=1)
+    consent = BooleanField(
+        _l(
+            "The people I register agreed that their data is processed to manage their "
+            "registration and attendance."
+        ),
+        validators=[DataRequired(_l("Their consent is required to register them."))],
+    )
+
+    def set_session_choices(self, choices: list[SelectChoice]) -> None:
+        for row in self.people:
+            row.form.sessions.choices = choices
+
+    def rows(self) -> list[tuple[int, Person]]:
+        """The people to register with their row numbers in the form (from 0), empty
+        rows left out."""
+        return [
+            (i, row.form.person()) for i, row in enumerate(self.people) if not row.form.is_empty()
+        ]
+
+
+class DelegationForm(AddPeopleForm):
+    """The group form: the contact, the organisation once, and a row per person."""
+
     contact_first_name = text_field(_l("Your first name"), 100, autocomplete="given-name")
     contact_last_name = text_field(_l("Your last name"), 100, autocomplete="family-name")
     contact_email = email_field(_l("Your e-mail address"), autocomplete="email")
@@ -94,25 +120,10 @@ class DelegationForm(FlaskForm):
         validators=[InputRequired(_l("Choose the type of your organisation."))],
     )
     people = _people()
-    consent = BooleanField(
-        _l(
-            "The people I register agreed that their data is processed to manage their "
-            "registration and attendance."
-        ),
-        validators=[DataRequired(_l("Their consent is required to register them."))],
-    )
-    # Honeypot, as on the public form: hidden from people, filled by naive bots.
-    website = StringField(
-        _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}
-    )
-
-    def is_bot(self) -> bool:
-        return bool((self.website.data or "").strip())
 
     def set_session_choices(self, choices: list[SelectChoice]) -> None:
         self.contact_sessions.choices = choices
-        for row in self.people:
-            row.form.sessions.choices = choices
+        super().set_session_choices(choices)
 
     def contact(self, locale: str) -> Contact:
         return Contact(
@@ -127,7 +138,7 @@ class DelegationForm(FlaskForm):
     def rows(self) -> list[tuple[int, Person]]:
         """The people to register with their row numbers in the form (from 0; the
         contact's own row, when they attend, is -1), empty rows left out."""
-        found = []
+        found: list[tuple[int, Person]] = []
         if self.contact_attends.data:
             found.append(
                 (
@@ -141,35 +152,4 @@ class DelegationForm(FlaskForm):
                     ),
                 )
             )
-        for i, row in enumerate(self.people):
-            if not row.form.is_empty():
-                found.append((i, row.form.person()))
-        return found
-
-
-class AddPeopleForm(FlaskForm):
-    """People added from the contact's page."""
-
-    people = _people(rows=1)
-    consent = BooleanField(
-        _l(
-            "The people I register agreed that their data is processed to manage their "
-            "registration and attendance."
-        ),
-        validators=[DataRequired(_l("Their consent is required to register them."))],
-    )
-    website = StringField(
-        _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}
-    )
-
-    def is_bot(self) -> bool:
-        return bool((self.website.data or "").strip())
-
-    def set_session_choices(self, choices: list[SelectChoice]) -> None:
-        for row in self.people:
-            row.form.sessions.choices = choices
-
-    def rows(self) -> list[tuple[int, Person]]:
-        return [
-            (i, row.form.person()) for i, row in enumerate(self.people) if not row.form.is_empty()
-        ]
+        return found + super().rows()

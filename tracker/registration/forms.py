@@ -144,7 +144,19 @@ def email_field(label: Text, *, required: bool = True, **render_kw: object) -> A
     )
 
 
-class RegistrationForm(FlaskForm):
+class HoneypotForm(FlaskForm):
+    """A public form's trap: a field hidden from people, filled by naive bots (whose
+    form is then answered as if it were saved)."""
+
+    website = StringField(
+        _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}
+    )
+
+    def is_bot(self) -> bool:
+        return bool((self.website.data or "").strip())
+
+
+class RegistrationForm(HoneypotForm):
     first_name = text_field(_l("First name"), 100, autocomplete="given-name")
     last_name = text_field(_l("Last name"), 100, autocomplete="family-name")
     email = email_field(_l("E-mail address"), autocomplete="email")
@@ -164,13 +176,6 @@ class RegistrationForm(FlaskForm):
         _l("I agree that my data is processed to manage my registration and attendance."),
         validators=[DataRequired(_l("Your consent is required to register."))],
     )
-    # Honeypot: hidden from people, filled by naive bots.
-    website = StringField(
-        _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}
-    )
-
-    def is_bot(self) -> bool:
-        return bool((self.website.data or "").strip())
 
 
 class EditRegistrationForm(RegistrationForm):
