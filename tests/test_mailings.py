@@ -442,3 +442,14 @@ def test_a_lost_mailing_job_is_swept_once(
     db.commit()
     jobs.run_pending()  # the job itself, late: nothing left to queue; then the e-mails
     assert sorted(m["To"] for m in outbox.messages) == sorted([cluster.email, ministry.email])
+
+
+def test_the_mailings_filters_are_the_lists_but_for_the_cancelled(as_organiser, db, event):
+    """One set of filter fields serves both pages; a mailing's "any status" leaves the
+    cancelled out, the list's shows them."""
+    mailing = as_organiser.get(f"/events/{event.slug}/mailings").get_data(as_text=True)
+    listing = as_organiser.get(f"/events/{event.slug}/registrations").get_data(as_text=True)
+    for name in ("type", "status", "session", "checked_in"):
+        assert f'name="{name}"' in mailing and f'name="{name}"' in listing
+    assert '<option value="">All but cancelled</option>' in mailing
+    assert "All but cancelled" not in listing
