@@ -18,9 +18,11 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +48,7 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     func,
     select,
     text,
@@ -69,7 +72,7 @@ from tracker.models import (
     Role,
     User,
 )
-from tracker.registration import importer
+from tracker.registration import capacity, importer
 from tracker.registration.services import RegistrationData, register
 from tracker.reports.exports import EXPORTS, Options
 
@@ -936,3 +939,49 @@ def readable(data: bytes) -> list[str]:
         if part.get_content_maintype() == "text":
             texts.append(part.get_content())
     return texts
+
+
+# --- concurrency: real connections racing (a SQLite file or PostgreSQL) ------------------
+
+
+@pytest.fixture
+def committed_event(app):
+    """Build an event in its own committed transaction (make_event's overrides), removed
+    afterwards: returns its id and its sessions' ids."""
+    factory = app.extensions["db"].sessionmaker
+    created = []
+
+    def build(**overrides):
+        with factory.begin() as db:
+            event = make_event(db, **overrides)
+            created.append(event.id)
+            return event.id, [s.id for s in event.sessions]
+
+    yield build
+    with factory.begin() as db:
+        db.execute(delete(Event).where(Event.id.in_(created)))
+
+
+def race(app: Flask, n_requests: int, n_threads: int, job: Callable[[int], Any]) -> list[Any]:
+    """job(0) ... job(n_requests - 1) on n_threads threads that start together, each job
+    in a request context of its own; their results."""
+    barrier = threading.Barrier(n_threads)
+
+    def worker(indices: range) -> list[Any]:
+        barrier.wait()
+        results = []
+        for i in indices:
+            with app.test_request_context("/"):
+                results.append(job(i))
+        return results
+
+    chunks = [range(t, n_requests, n_threads) for t in range(n_threads)]
+    with ThreadPoolExecutor(n_threads) as pool:
+        return [r for chunk in pool.map(worker, chunks) for r in chunk]
+
+
+def assert_counters_exact(factory: sessionmaker, event_id: int) -> None:
+    """The place counters moved by the concurrent transactions equal a fresh count."""
+    with factory() as db:
+        event = db.get(Event, event_id)
+        assert capacity.stored_counts(db, event) == capacity.fresh_counts(db, event)

@@ -5,19 +5,25 @@ one, all or nothing, and the contact's private page (/d/<token>)."""
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import delete, func, select
 
-from tests.conftest import make_event, make_registration, page_text, registration_count
+from tests.conftest import (
+    assert_counters_exact,
+    make_event,
+    make_registration,
+    page_text,
+    race,
+    registration_count,
+)
 from tracker.models import (
     AuditEntry,
     Delegation,
     Event,
     OrganisationType,
+    OutgoingMail,
     Registration,
     RegistrationStatus,
 )
@@ -304,17 +310,14 @@ def test_the_pages_are_in_french(client, db):
 
 
 @pytest.mark.concurrency
-def test_concurrent_delegations_against_a_cap_of_2(app):
+def test_concurrent_delegations_against_a_cap_of_2(app, committed_event):
     """Ten contacts of one organisation send three people each at once: exactly two
     people of the organisation are confirmed, and every delegation is whole."""
     factory = app.extensions["db"].sessionmaker
-    with factory.begin() as db:
-        event_id = make_event(db, per_organisation=2).id
+    event_id, _ = committed_event(per_organisation=2)
     n = 10
-    barrier = threading.Barrier(n)
 
     def job(i):
-        barrier.wait()
         with app.test_request_context("/", headers={"Accept-Language": "en"}):
             with factory.begin() as db:
                 event = db.get(Event, event_id)
@@ -324,29 +327,21 @@ def test_concurrent_delegations_against_a_cap_of_2(app):
                 return [r.registration.status for r in result.registered]
 
     try:
-        with ThreadPoolExecutor(n) as pool:
-            results = list(pool.map(job, range(n)))
+        results = race(app, n, n, job)
         assert all(len(r) == 3 for r in results)
         assert Counter(s for r in results for s in r) == {"confirmed": 2, "waitlisted": 28}
+        assert_counters_exact(factory, event_id)
         with factory() as db:
-            event = db.get(Event, event_id)
-            assert capacity.stored_counts(db, event) == capacity.fresh_counts(db, event)
-            assert (
-                db.scalar(select(func.count(Delegation.id)).where(Delegation.event_id == event_id))
-                == n
-            )
+            delegated = select(func.count(Delegation.id)).where(Delegation.event_id == event_id)
+            assert db.scalar(delegated) == n
     finally:
-        from tracker.models import OutgoingMail
-
         with factory.begin() as db:
-            db.execute(delete(Event).where(Event.id == event_id))
             db.execute(
                 delete(OutgoingMail).where(OutgoingMail.recipient.like("contact%@x.example"))
             )
 
 
 def test_anonymising_the_event_takes_the_contacts_data_too(app, db, outbox):
-    from tracker.models import OutgoingMail
     from tracker.privacy.retention import anonymise_event
 
     event = make_event(db)

@@ -4,14 +4,12 @@ organiser's page, the e-mails and `tracker invite`."""
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from flask import has_app_context
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from tests.conftest import (
     audit_entries,
@@ -20,6 +18,7 @@ from tests.conftest import (
     make_event,
     make_user,
     page_text,
+    race,
     registration_data,
 )
 from tracker.db import utcnow
@@ -757,44 +756,10 @@ def test_the_event_command_takes_the_admission(runner, db):
 # --- concurrency (a SQLite file or PostgreSQL) ---------------------------------------------
 
 
-@pytest.fixture
-def committed_event(app):
-    """An event in its own committed transaction, removed afterwards."""
-    factory = app.extensions["db"].sessionmaker
-    created = []
-
-    def build(**overrides):
-        with factory.begin() as db:
-            event = make_event(db, **overrides)
-            created.append(event.id)
-            return event.id
-
-    yield build
-    with factory.begin() as db:
-        db.execute(delete(Event).where(Event.id.in_(created)))
-
-
-def _race(app, n_requests: int, n_threads: int, job):
-    barrier = threading.Barrier(n_threads)
-
-    def worker(indices):
-        barrier.wait()
-        results = []
-        for i in indices:
-            with app.test_request_context("/"):
-                results.append(job(i))
-        return results
-
-    chunks = [range(t, n_requests, n_threads) for t in range(n_threads)]
-    with ThreadPoolExecutor(n_threads) as pool:
-        return [r for chunk in pool.map(worker, chunks) for r in chunk]
-
-
-@pytest.mark.concurrency
 def test_concurrent_public_and_invited_registrations_keep_the_reservation(app, committed_event):
     """120 people at once, 60 through an invitation, against 20 places of which 8 are
     reserved: exactly 12 of the public and 8 invitees are confirmed."""
-    event_id = committed_event(capacity=20, reserved_for_invitees=8)
+    event_id, _ = committed_event(capacity=20, reserved_for_invitees=8)
     factory = app.extensions["db"].sessionmaker
     tokens = []
     with app.test_request_context("/"), factory.begin() as db:
@@ -811,7 +776,7 @@ def test_concurrent_public_and_invited_registrations_keep_the_reservation(app, c
             data = registration_data(email=f"public{i}@example.org")
             return "public", registrations.register(db, event, data).status
 
-    results = Counter(_race(app, 120, 12, job))
+    results = Counter(race(app, 120, 12, job))
     with factory() as db:
         event = db.get(Event, event_id)
         assert capacity.stored_counts(db, event) == capacity.fresh_counts(db, event)
@@ -825,7 +790,7 @@ def test_concurrent_public_and_invited_registrations_keep_the_reservation(app, c
 
 @pytest.mark.concurrency
 def test_one_link_sent_concurrently_registers_once(app, committed_event):
-    event_id = committed_event(capacity=None)
+    event_id, _ = committed_event(capacity=None)
     factory = app.extensions["db"].sessionmaker
     with app.test_request_context("/"), factory.begin() as db:
         invitation_id = invite(db, db.get(Event, event_id), "twin").id
@@ -840,7 +805,7 @@ def test_one_link_sent_concurrently_registers_once(app, committed_event):
         except invitations.InvitationUsed:
             return "used"
 
-    assert Counter(_race(app, 20, 10, job)) == {"registered": 1, "used": 19}
+    assert Counter(race(app, 20, 10, job)) == {"registered": 1, "used": 19}
     with factory() as db:
         count = db.scalar(
             select(func.count(Registration.id)).where(Registration.event_id == event_id)

@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
 from tests.conftest import (
+    assert_counters_exact,
     event_form,
     form_data,
     make_event,
     page_text,
+    race,
     registration_data,
 )
 from tracker.door.services import EventFull, WalkInData, register_walk_in
@@ -269,12 +269,9 @@ def test_event_create_takes_the_cap(app):
 
 
 @pytest.mark.concurrency
-def test_200_concurrent_registrations_of_one_organisation_against_a_cap_of_2(app):
+def test_200_concurrent_registrations_of_one_organisation_against_a_cap_of_2(app, committed_event):
     factory = app.extensions["db"].sessionmaker
-    with factory.begin() as db:
-        event_id = make_event(db, per_organisation=2).id
-    n_requests, n_threads = 200, 20
-    barrier = threading.Barrier(n_threads)
+    event_id, _ = committed_event(per_organisation=2)
 
     def job(i):
         with factory.begin() as db:
@@ -282,30 +279,15 @@ def test_200_concurrent_registrations_of_one_organisation_against_a_cap_of_2(app
             data = person(email=f"racer{i}@vegepolys.example")
             return registrations.register(db, event, data).status
 
-    def worker(indices):
-        barrier.wait()
-        results = []
-        for i in indices:
-            with app.app_context():
-                results.append(job(i))
-        return results
-
-    try:
-        chunks = [range(t, n_requests, n_threads) for t in range(n_threads)]
-        with ThreadPoolExecutor(n_threads) as pool:
-            statuses = Counter(r for chunk in pool.map(worker, chunks) for r in chunk)
-        assert statuses == {"confirmed": 2, "waitlisted": 198}
-        with factory() as db:
-            stored = dict(
-                db.execute(
-                    select(Registration.status, func.count())
-                    .where(Registration.event_id == event_id)
-                    .group_by(Registration.status)
-                ).all()
-            )
-            assert stored == {"confirmed": 2, "waitlisted": 198}
-            event = db.get(Event, event_id)
-            assert capacity.stored_counts(db, event) == capacity.fresh_counts(db, event)
-    finally:
-        with factory.begin() as db:
-            db.execute(delete(Event).where(Event.id == event_id))
+    statuses = Counter(race(app, 200, 20, job))
+    assert statuses == {"confirmed": 2, "waitlisted": 198}
+    with factory() as db:
+        stored = dict(
+            db.execute(
+                select(Registration.status, func.count())
+                .where(Registration.event_id == event_id)
+                .group_by(Registration.status)
+            ).all()
+        )
+    assert stored == {"confirmed": 2, "waitlisted": 198}
+    assert_counters_exact(factory, event_id)
