@@ -183,19 +183,7 @@ def register_delegation(
         created_at=now,
     )
     db.add(delegation)
-    delegation.registrations.extend(r.registration for r in registered)
-    db.flush()
-    audit.record(
-        db,
-        actor=None,
-        action=audit.AuditAction.DELEGATION_REGISTER,
-        event=event,
-        changes={
-            "source": actor_note,
-            "organisation": organisation.name,
-            "people": len(registered),
-        },
-    )
+    _join(db, delegation, registered, source=actor_note)
     send_summary(db, delegation, registered)
     return DelegationResult(delegation, registered)
 
@@ -222,20 +210,28 @@ def add_people(
             {}, _l("A delegation holds at most %(max)d people.", max=MAX_PEOPLE)
         )
     registered = _register_people(db, event, contact, people, now=now)
+    _join(db, delegation, registered, source="delegation page")
+    return registered
+
+
+def _join(
+    db: DbSession, delegation: Delegation, registered: list[services.Registered], *, source: str
+) -> None:
+    """Make the people just registered members of the delegation, and say so in the
+    event's history (how many, of which organisation; no names)."""
     delegation.registrations.extend(r.registration for r in registered)
     db.flush()
     audit.record(
         db,
         actor=None,
         action=audit.AuditAction.DELEGATION_REGISTER,
-        event=event,
+        event=delegation.event,
         changes={
-            "source": "delegation page",
+            "source": source,
             "organisation": delegation.organisation.name,
             "people": len(registered),
         },
     )
-    return registered
 
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
