@@ -303,7 +303,7 @@ def test_the_pages_are_in_french(client, db):
     event = make_event(db)
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
     page = page_text(client.get(url(event)))
-    assert "Inscrire plusieurs personnes de votre organisation" in page
+    assert "Inscrire plusieurs personnes de votre organisme" in page
 
 
 # --- one transaction under real concurrent connections -----------------------------------
