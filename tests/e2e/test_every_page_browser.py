@@ -26,7 +26,15 @@ from sqlalchemy import delete
 from tracker.auth.services import create_user
 from tracker.i18n import LANG_COOKIE
 from tracker.invitations.services import InviteeData, create_invitation
-from tracker.models import Download, Event, OrganisationType, RegistrationStatus, Role, User
+from tracker.models import (
+    Download,
+    Event,
+    OrganisationType,
+    OutgoingMail,
+    RegistrationStatus,
+    Role,
+    User,
+)
 from tracker.questions.services import QuestionSpec, add_question
 from tracker.registration.delegations import Contact, Person, register_delegation
 from tracker.registration.services import (
@@ -225,6 +233,11 @@ def site(live_server: LiveServer, live_event: LiveEvent) -> Iterator[Site]:
     finally:
         with database.sessionmaker.begin() as dbs:
             dbs.execute(delete(User).where(User.id.in_(user_ids)))
+            # The delegation's summary to its contact belongs to no registration: it
+            # would outlive the event in the outbox the other tests count.
+            dbs.execute(
+                delete(OutgoingMail).where(OutgoingMail.recipient == f"contact.{tag}@example.org")
+            )
 
 
 @pytest.fixture(scope="module")
