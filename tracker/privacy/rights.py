@@ -32,7 +32,7 @@ from tracker.models import (
 )
 from tracker.privacy import files
 from tracker.privacy.retention import anonymisation_date, is_anonymous, recipients_of
-from tracker.questions.answers import answer_text
+from tracker.questions import answers as qa
 from tracker.registration.identity import email_key
 from tracker.registration.services import cancel_by_organiser, lock_event
 
@@ -156,17 +156,10 @@ def personal_data(db: DbSession, registration: Registration) -> dict[str, Any]:
 def _answers(registration: Registration) -> list[dict[str, Any]]:
     """The answers to the event's questions: the question, the answer as read (yes/no
     in the page's language) and the values as stored."""
-    by_question: dict[int, list[str]] = {}
-    for answer in registration.answers:
-        by_question.setdefault(answer.question_id, []).append(answer.value)
+    values = qa.stored_values(registration)
     return [
-        {
-            "question": q.label,
-            "answer": answer_text(q, by_question[q.id]),
-            "values": by_question[q.id],
-        }
-        for q in registration.event.questions
-        if q.id in by_question
+        {"question": a.label, "answer": a.value, "values": values[a.question.id]}
+        for a in qa.shown(registration.event.questions, values)
     ]
 
 

@@ -128,12 +128,12 @@ def shown(questions: Iterable[Question], values: dict[int, list[str]] | None) ->
     ]
 
 
-def values_of(registration: Registration, question_ids: Collection[int]) -> dict[int, list[str]]:
-    """A registration's values for these questions, from its loaded answers."""
+def stored_values(registration: Registration) -> dict[int, list[str]]:
+    """A registration's values by question id, from its loaded answers, in the order
+    they were given (to fill a form again, print a badge, show them)."""
     found: dict[int, list[str]] = defaultdict(list)
     for answer in registration.answers:
-        if answer.question_id in question_ids:
-            found[answer.question_id].append(answer.value)
+        found[answer.question_id].append(answer.value)
     return dict(found)
 
 
@@ -152,7 +152,7 @@ def on_badge(registration: Registration) -> list[str]:
     questions = [q for q in registration.event.questions if q.on_badge]
     if not questions:
         return []
-    values = values_of(registration, {q.id for q in questions})
+    values = stored_values(registration)
     lines = []
     for q in questions:
         given = values.get(q.id)
@@ -171,9 +171,7 @@ def at_door(registration: Registration) -> list[dict[str, str]]:
     questions = [q for q in registration.event.questions if q.at_door]
     if not questions:
         return []
-    return [
-        a.as_json() for a in shown(questions, values_of(registration, {q.id for q in questions}))
-    ]
+    return [a.as_json() for a in shown(questions, stored_values(registration))]
 
 
 def at_door_of(

@@ -29,7 +29,7 @@ from tracker.models import (
     Registration,
     User,
 )
-from tracker.questions.answers import NO, YES, is_asked
+from tracker.questions.answers import NO, YES, is_asked, stored_values
 from tracker.text import fold
 
 LABEL_LENGTH = 300
@@ -526,13 +526,5 @@ def answer_snapshot(registration: Registration) -> dict[str, str | None]:
     questions = registration.event.questions
     if not questions:
         return {}
-    stored = answers_for_display(registration)
+    stored = stored_values(registration)
     return {q.field_name: ", ".join(stored[q.id]) if q.id in stored else None for q in questions}
-
-
-def answers_for_display(registration: Registration) -> dict[int, list[str]]:
-    """The registration's stored answers, by question id (to fill a form again)."""
-    found: dict[int, list[str]] = {}
-    for answer in registration.answers:
-        found.setdefault(answer.question_id, []).append(answer.value)
-    return found

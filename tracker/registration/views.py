@@ -36,7 +36,6 @@ from tracker.mailings.certificate import (
 from tracker.models import Admission, Event, Registration
 from tracker.questions import answers as qa
 from tracker.questions.forms import answers_of_form, fill_answers, with_questions
-from tracker.questions.services import answers_for_display
 from tracker.registration import capacity, services
 from tracker.registration.forms import (
     TYPE_SHORT_LABELS,
@@ -261,7 +260,7 @@ def _form_from(registration: Registration) -> EditRegistrationForm:
     form.organisation.data = registration.organisation.name
     form.organisation_type.data = registration.organisation_type.value
     form.sessions.data = [s.id for s in registration.sessions]
-    fill_answers(form, questions, answers_for_display(registration))
+    fill_answers(form, questions, qa.stored_values(registration))
     return form
 
 

@@ -43,7 +43,6 @@ from tracker.organiser.views.common import (
 )
 from tracker.questions import answers as qa
 from tracker.questions.forms import answers_of_form, fill_answers, with_questions
-from tracker.questions.services import answers_for_display
 from tracker.registration import organisations
 from tracker.registration import services as registrations
 from tracker.registration.forms import (
@@ -167,7 +166,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         form.organisation.data = item.organisation.name
         form.organisation_type.data = item.organisation_type.value
         form.sessions.data = [s.id for s in item.sessions]
-        fill_answers(form, event.questions, answers_for_display(item))
+        fill_answers(form, event.questions, qa.stored_values(item))
     elif form.validate_on_submit():
         try:
             promoted = registrations.edit_registration(
