@@ -114,18 +114,18 @@ def people(db, event, questions):
 
 def test_answers_read_as_text_in_the_questions_order(db, app_ctx, event, questions, people):
     a, b, c = people
-    shown = qa.registration_answers(db, a)
+    shown = qa.registration_answers(a)
     assert [(s.label, s.value) for s in shown] == [
         ("Diet", "Vegetarian"),
         ("Workshops", "Water, Air"),  # the options' order
         ("Speaker", "Yes"),
         ("Remarks", "Arrives late\n<script>alert(1)</script>"),
     ]
-    assert [(s.label, s.value) for s in qa.registration_answers(db, b)] == [
+    assert [(s.label, s.value) for s in qa.registration_answers(b)] == [
         ("Diet", "Vegan"),
         ("Speaker", "No"),
     ]
-    assert qa.registration_answers(db, c) == []
+    assert qa.registration_answers(c) == []
     assert qa.on_badge(a) == ["Speaker"] and qa.on_badge(b) == [] and qa.on_badge(c) == []
     assert qa.at_door(a) == [{"label": "Diet", "value": "Vegetarian"}]
     assert qa.at_door(c) == []

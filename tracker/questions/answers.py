@@ -137,12 +137,13 @@ def stored_values(registration: Registration) -> dict[int, list[str]]:
     return dict(found)
 
 
-def registration_answers(db: DbSession, registration: Registration) -> list[Shown]:
-    """Every answer of a registration (its page and the private page)."""
+def registration_answers(registration: Registration) -> list[Shown]:
+    """Every answer of a registration (its page and the private page), from its own
+    answers (loaded once, as the forms filled again from them use them too)."""
     questions = registration.event.questions
     if not questions:
         return []
-    return shown(questions, answers_of(db, [registration.id]).get(registration.id))
+    return shown(questions, stored_values(registration))
 
 
 def on_badge(registration: Registration) -> list[str]:

@@ -203,7 +203,7 @@ def manage(token: str) -> Response:
                 can_edit=services.can_edit(registration),
                 has_certificate=has_certificate(db, registration),
                 type_labels=TYPE_SHORT_LABELS,
-                answers=qa.registration_answers(db, registration),
+                answers=qa.registration_answers(registration),
             )
         )
     )

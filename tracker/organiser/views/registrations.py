@@ -200,7 +200,7 @@ def registration(slug: str, registration_id: int) -> BaseResponse | tuple[str, i
         scan_labels=SCAN_LABELS,
         # An organiser's change of an answer is recorded under its field, q_<id>.
         field_labels={**FIELD_LABELS, **{q.field_name: q.label for q in event.questions}},
-        answers=qa.registration_answers(db, item),
+        answers=qa.registration_answers(item),
         **_common(),
     ), status
 
